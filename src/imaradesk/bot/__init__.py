@@ -1,0 +1,1 @@
+"""The dialogue manager: one InboundMessage in, a list of OutboundMessage out."""

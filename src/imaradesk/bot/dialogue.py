@@ -1,0 +1,385 @@
+"""The dialogue manager: handles one inbound message, once, and remembers everything about it.
+
+A turn holds the conversation's lock, replays the stored replies if this provider message id
+was already handled (a retried webhook), decides with the ordered rules, and stores the
+inbound message, the replies, consent and handoff in a single transaction. The database's
+unique constraint on the provider message id is the last word on duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
+from imaradesk.bot.rules import (
+    ConsentKeywordRule,
+    Decision,
+    HumanOwnsConversationRule,
+    HumanRequestRule,
+    KnowledgeRule,
+    OptedOutRule,
+    Rule,
+    SmallTalkRule,
+    SuggestionChoiceRule,
+    TurnContext,
+    UnsupportedMediaRule,
+    decide,
+)
+from imaradesk.clock import Clock
+from imaradesk.knowledge_index.knowledge_base import Candidate, KnowledgeBase
+from imaradesk.policies import consent as consent_policy
+from imaradesk.policies.consent import ConsentKeyword
+from imaradesk.policies.handoff import LowConfidencePolicy
+from imaradesk.policies.retention import retain_until
+from imaradesk.storage.conversation_state import ConversationStateStore
+from imaradesk.storage.db import Database
+from imaradesk.storage.locks import LockManager
+from imaradesk.storage.models import (
+    ConsentAction,
+    ConsentRecord,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    LawfulBasis,
+    Message,
+    Organization,
+)
+from imaradesk.storage.repositories import OrgData
+
+log = logging.getLogger(__name__)
+
+
+class DialogueError(Exception):
+    """Base of dialogue errors."""
+
+
+class WrongOrganization(DialogueError):
+    """The message names another organization than the one handling it."""
+
+
+@dataclass(frozen=True)
+class _Observed:
+    """What the database said about the sender before the turn was decided."""
+
+    contact: Contact | None
+    latest_consent: ConsentRecord | None
+    conversation: Conversation | None
+
+
+class DialogueManager:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        knowledge: KnowledgeBase,
+        state: ConversationStateStore,
+        locks: LockManager,
+        clock: Clock,
+        conversation_idle: timedelta = timedelta(hours=24),
+        low_confidence: LowConfidencePolicy = LowConfidencePolicy(),
+    ) -> None:
+        self._db = database
+        self._knowledge = knowledge
+        self._state = state
+        self._locks = locks
+        self._clock = clock
+        self._conversation_idle = conversation_idle
+        self._low_confidence = low_confidence
+
+    def handle(self, org: Organization, inbound: InboundMessage) -> Turn:
+        """Handle one inbound message of ``org``; a repeat of a handled one replays its replies."""
+        if inbound.org_slug != org.slug or org.id is None:
+            raise WrongOrganization(f"message for {inbound.org_slug!r} handed to {org.slug!r}")
+        key = f"{org.id}:{inbound.channel}:{inbound.sender_id}"
+        with self._locks.hold(key):
+            try:
+                return self._handle_locked(org, inbound)
+            except IntegrityError:
+                # Another process stored this provider message id first (no shared lock).
+                replay = self._replay(org.id, inbound)
+                if replay is not None:
+                    return replay
+                return self._handle_locked(org, inbound)
+
+    # -- the turn ------------------------------------------------------------------------------
+
+    def _handle_locked(self, org: Organization, inbound: InboundMessage) -> Turn:
+        assert org.id is not None
+        replay = self._replay(org.id, inbound)
+        if replay is not None:
+            return replay
+        observed = self._observe(org.id, inbound)
+        contact = observed.contact
+        state = self._state.get(org.id, contact.id) if contact and contact.id else {}
+        conversation = observed.conversation
+        ctx = TurnContext(
+            inbound=inbound,
+            is_new_contact=contact is None,
+            opted_out=bool(contact and contact.opted_out),
+            human_owns_conversation=bool(
+                conversation and conversation.status == ConversationStatus.HANDOFF
+            ),
+            state=state,
+            search=lambda text: self._knowledge.search(org.id, text, revision=org.kb_revision),  # type: ignore[arg-type]
+        )
+        decision = decide(self._rules(org), ctx)
+        turn, contact_id = self._store(org, inbound, observed, decision)
+        if decision.state and contact_id is not None:
+            self._state.update(org.id, contact_id, decision.state)
+        log.info(
+            "turn handled",
+            extra={
+                "org_id": org.id,
+                "channel": inbound.channel,
+                "rule": decision.rule,
+                "replies": len(turn.replies),
+                "handoff": decision.handoff_reason,
+            },
+        )
+        return turn
+
+    def _rules(self, org: Organization) -> list[Rule]:
+        assert org.id is not None
+        org_id, revision = org.id, org.kb_revision
+
+        def lookup(entry_id: int) -> Candidate | None:
+            entry = self._knowledge.snapshot(org_id, revision=revision).entries.get(entry_id)
+            return Candidate(entry, 1.0) if entry else None
+
+        return [
+            ConsentKeywordRule(),
+            OptedOutRule(),
+            HumanOwnsConversationRule(),
+            UnsupportedMediaRule(),
+            HumanRequestRule(),
+            SuggestionChoiceRule(lookup),
+            SmallTalkRule(),
+            KnowledgeRule(self._low_confidence),
+        ]
+
+    def _observe(self, org_id: int, inbound: InboundMessage) -> _Observed:
+        with self._db.read() as session:
+            data = OrgData(session, org_id)
+            contact = data.find_contact(inbound.channel, inbound.sender_id)
+            if contact is None or contact.id is None:
+                return _Observed(None, None, None)
+            return _Observed(
+                contact, data.latest_consent(contact.id), data.current_conversation(contact.id)
+            )
+
+    def _replay(self, org_id: int, inbound: InboundMessage) -> Turn | None:
+        with self._db.read() as session:
+            data = OrgData(session, org_id)
+            existing = data.find_message(
+                channel=inbound.channel,
+                direction=Direction.INBOUND,
+                provider_message_id=inbound.provider_message_id,
+            )
+            if existing is None or existing.id is None:
+                return None
+            replies = tuple(_outbound_from_row(m) for m in data.replies_to(existing.id))
+        return Turn(replies=replies, inbound_message_id=existing.id, duplicate=True)
+
+    # -- storing ------------------------------------------------------------------------------
+
+    def _store(
+        self, org: Organization, inbound: InboundMessage, observed: _Observed, decision: Decision
+    ) -> tuple[Turn, int | None]:
+        assert org.id is not None
+        now = self._clock.now()
+        keep_until = retain_until(now, org.retention_days)
+        with self._db.write() as session:
+            data = OrgData(session, org.id)
+            contact = observed.contact
+            if contact is None:
+                contact = data.add_contact(
+                    channel=inbound.channel,
+                    address=inbound.sender_id,
+                    display_name=inbound.profile_name,
+                    now=now,
+                    retain_until=keep_until,
+                )
+            else:
+                changes: dict[str, object] = {"retain_until": max(contact.retain_until, keep_until)}
+                if inbound.profile_name and inbound.profile_name != contact.display_name:
+                    changes["display_name"] = inbound.profile_name
+                data.update_contact(contact, **changes)
+            assert contact.id is not None
+
+            record, notice = self._record_consent(
+                data, org, contact, observed, decision, inbound, now, keep_until
+            )
+            conversation = self._conversation_for(
+                data, contact, observed.conversation, inbound, now, keep_until
+            )
+            assert conversation.id is not None
+
+            basis = (
+                LawfulBasis.CONSENT
+                if record is not None and record.action == ConsentAction.GRANTED
+                else LawfulBasis.LEGITIMATE_INTERESTS
+            )
+            inbound_row = data.add_message(
+                conversation_id=conversation.id,
+                contact_id=contact.id,
+                direction=Direction.INBOUND,
+                channel=inbound.channel,
+                provider_message_id=inbound.provider_message_id,
+                kind="text" if inbound.text else ("media" if inbound.media else "empty"),
+                body=inbound.text,
+                media=[{"url": m.url, "content_type": m.content_type} for m in inbound.media],
+                button_payload=inbound.button_payload,
+                ai_processed=decision.ai_processed,
+                consent_record_id=record.id if record else None,
+                lawful_basis=basis,
+                created_at=inbound.received_at,
+                retain_until=retain_until(inbound.received_at, org.retention_days),
+            )
+            assert inbound_row.id is not None
+
+            replies = list(decision.replies)
+            if notice is not None:
+                replies.insert(0, OutboundMessage(notice, ReplyKind.PRIVACY_NOTICE))
+            stored: list[OutboundMessage] = []
+            for position, reply in enumerate(replies):
+                best = reply.sources[0] if reply.sources else None
+                row = data.add_message(
+                    conversation_id=conversation.id,
+                    contact_id=contact.id,
+                    direction=Direction.OUTBOUND,
+                    channel=inbound.channel,
+                    reply_to_id=inbound_row.id,
+                    position=position,
+                    kind=reply.kind.value,
+                    body=reply.text,
+                    sources=[_source_dict(s) for s in reply.sources],
+                    answer_entry_id=best.entry_id if best else None,
+                    answer_score=best.score if best else None,
+                    handoff=reply.handoff,
+                    consent_record_id=record.id if record else None,
+                    lawful_basis=basis,
+                    created_at=now,
+                    retain_until=keep_until,
+                )
+                stored.append(
+                    OutboundMessage(reply.text, reply.kind, reply.sources, reply.handoff, row.id)
+                )
+
+            if decision.handoff_reason is not None:
+                data.add_handoff(
+                    conversation_id=conversation.id,
+                    contact_id=contact.id,
+                    reason=decision.handoff_reason.value,
+                    detail=None,
+                    now=now,
+                    retain_until=keep_until,
+                )
+                data.update_conversation(conversation, status=ConversationStatus.HANDOFF)
+            contact_id = contact.id
+        return Turn(replies=tuple(stored), inbound_message_id=inbound_row.id), contact_id
+
+    def _record_consent(
+        self,
+        data: OrgData,
+        org: Organization,
+        contact: Contact,
+        observed: _Observed,
+        decision: Decision,
+        inbound: InboundMessage,
+        now: datetime,
+        keep_until: datetime,
+    ) -> tuple[ConsentRecord | None, str | None]:
+        """Append the consent record this turn calls for; return the one in force and a notice."""
+        assert contact.id is not None
+        latest = observed.latest_consent
+        if decision.consent is ConsentKeyword.OPT_OUT:
+            data.update_contact(contact, opted_out=True)
+            record = data.add_consent(
+                contact_id=contact.id,
+                action=ConsentAction.WITHDRAWN,
+                purpose=consent_policy.SUPPORT_PURPOSE,
+                channel=contact.channel,
+                notice_version=latest.notice_version if latest else org.privacy_notice_version,
+                method=f"opt-out keyword {inbound.text.strip().upper()[:20]!r}",
+                now=now,
+                retain_until=keep_until,
+            )
+            return record, None
+        if contact.opted_out and decision.consent is not ConsentKeyword.OPT_IN:
+            return latest, None
+        needs_notice = (
+            decision.consent is ConsentKeyword.OPT_IN
+            or latest is None
+            or latest.action != ConsentAction.GRANTED
+            or latest.notice_version < org.privacy_notice_version
+        )
+        if not needs_notice or (not decision.show_notice and latest is not None):
+            return latest, None
+        if decision.consent is ConsentKeyword.OPT_IN:
+            data.update_contact(contact, opted_out=False)
+            method = "opt-in keyword; privacy notice v{v} sent with the confirmation"
+        elif latest is None:
+            method = "first message; privacy notice v{v} sent with the first reply"
+        else:
+            method = "returning customer; privacy notice v{v} sent with the reply"
+        record = data.add_consent(
+            contact_id=contact.id,
+            action=ConsentAction.GRANTED,
+            purpose=consent_policy.SUPPORT_PURPOSE,
+            channel=contact.channel,
+            notice_version=org.privacy_notice_version,
+            method=method.format(v=org.privacy_notice_version),
+            now=now,
+            retain_until=keep_until,
+        )
+        notice = consent_policy.privacy_notice(
+            org_name=org.name,
+            notice_text=org.privacy_notice_text,
+            policy_url=org.privacy_policy_url,
+        )
+        return record, notice
+
+    def _conversation_for(
+        self,
+        data: OrgData,
+        contact: Contact,
+        current: Conversation | None,
+        inbound: InboundMessage,
+        now: datetime,
+        keep_until: datetime,
+    ) -> Conversation:
+        assert contact.id is not None
+        fresh = current is not None and (
+            current.status == ConversationStatus.HANDOFF
+            or now - current.last_message_at < self._conversation_idle
+        )
+        if current is not None and fresh:
+            data.update_conversation(
+                current, last_message_at=now, retain_until=max(current.retain_until, keep_until)
+            )
+            return current
+        return data.add_conversation(
+            contact_id=contact.id, channel=inbound.channel, now=now, retain_until=keep_until
+        )
+
+
+def _source_dict(source: Source) -> dict[str, object]:
+    return {
+        "entry_id": source.entry_id,
+        "external_id": source.external_id,
+        "question": source.question,
+        "score": source.score,
+    }
+
+
+def _outbound_from_row(row: Message) -> OutboundMessage:
+    sources = tuple(
+        Source(int(s["entry_id"]), str(s["external_id"]), str(s["question"]), float(s["score"]))
+        for s in row.sources
+    )
+    return OutboundMessage(row.body, ReplyKind(row.kind), sources, row.handoff, row.id)

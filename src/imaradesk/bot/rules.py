@@ -1,0 +1,258 @@
+"""The ordered rules of one turn: the first rule that applies decides.
+
+Each rule has a pure ``applies`` check and an ``apply`` that returns a ``Decision``; the
+knowledge rule is the only one that runs the model, and only when it is reached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
+
+from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source
+from imaradesk.bot.smalltalk import match_small_talk
+from imaradesk.knowledge_index.knowledge_base import Candidate, Retrieval
+from imaradesk.policies import consent
+from imaradesk.policies.consent import ConsentKeyword, consent_keyword
+from imaradesk.policies.handoff import HandoffReason, LowConfidencePolicy, is_human_request
+
+# Keys of the short-lived conversation state.
+CLARIFICATIONS = "clarifications"
+SUGGESTIONS = "suggestions"
+
+HANDOFF_REPLY = (
+    "I'm connecting you with a member of our team. A person will reply here as soon as "
+    "possible."
+)
+LOW_CONFIDENCE_HANDOFF_REPLY = (
+    "I'm sorry I couldn't answer that. I've passed your question to our team, and a person "
+    "will reply here as soon as possible."
+)
+CLARIFY_REPLY = "Sorry, I'm not sure I understood. Could you rephrase your question?"
+UNSUPPORTED_MEDIA_REPLY = (
+    "Thanks for sending that. I can only read text messages for now: please type your "
+    "question and I'll do my best to help."
+)
+SUGGESTION_MIN_SIMILARITY = 0.35
+
+
+@dataclass
+class TurnContext:
+    inbound: InboundMessage
+    is_new_contact: bool
+    opted_out: bool
+    human_owns_conversation: bool
+    state: dict[str, str]
+    search: Callable[[str], Retrieval]
+
+    @property
+    def text(self) -> str:
+        return (self.inbound.text or self.inbound.button_payload or "").strip()
+
+    @property
+    def clarifications(self) -> int:
+        try:
+            return int(self.state.get(CLARIFICATIONS, "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def suggestions(self) -> list[int]:
+        raw = self.state.get(SUGGESTIONS, "")
+        return [int(x) for x in raw.split(",") if x.isdigit()]
+
+    @cached_property
+    def retrieval(self) -> Retrieval:
+        return self.search(self.text)
+
+
+@dataclass(frozen=True)
+class Decision:
+    rule: str
+    replies: tuple[OutboundMessage, ...] = ()
+    consent: ConsentKeyword | None = None
+    handoff_reason: HandoffReason | None = None
+    ai_processed: bool = False
+    # Conversation-state fields to set after the turn is stored ("" deletes a value).
+    state: dict[str, str] = field(default_factory=dict)
+    # The customer's consent is confirmed by this reply, so the notice goes with it.
+    show_notice: bool = True
+
+
+class Rule(Protocol):
+    name: str
+
+    def applies(self, ctx: TurnContext) -> bool: ...
+
+    def apply(self, ctx: TurnContext) -> Decision: ...
+
+
+class ConsentKeywordRule:
+    name = "consent_keyword"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return consent_keyword(ctx.text) is not None
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        keyword = consent_keyword(ctx.text)
+        if keyword is ConsentKeyword.OPT_OUT:
+            if ctx.opted_out:
+                # Confirmed once already; repeating it would be the noise they asked to stop.
+                return Decision(self.name, show_notice=False)
+            reply = OutboundMessage(consent.OPT_OUT_CONFIRMATION, ReplyKind.OPT_OUT_CONFIRMATION)
+            return Decision(self.name, (reply,), consent=keyword, show_notice=False)
+        if ctx.opted_out:
+            reply = OutboundMessage(consent.OPT_IN_CONFIRMATION, ReplyKind.OPT_IN_CONFIRMATION)
+            return Decision(self.name, (reply,), consent=keyword)
+        reply = OutboundMessage(consent.ALREADY_OPTED_IN, ReplyKind.OPT_IN_CONFIRMATION)
+        return Decision(self.name, (reply,))
+
+
+class OptedOutRule:
+    """After STOP the bot says nothing and no model sees the text, until START."""
+
+    name = "opted_out"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.opted_out
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        return Decision(self.name, show_notice=False)
+
+
+class HumanOwnsConversationRule:
+    name = "human_owns_conversation"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.human_owns_conversation
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        return Decision(self.name, show_notice=False)
+
+
+class UnsupportedMediaRule:
+    name = "unsupported_media"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return not ctx.text
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        return Decision(self.name, (OutboundMessage(UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA),))
+
+
+class HumanRequestRule:
+    name = "human_request"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return is_human_request(ctx.text)
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        reply = OutboundMessage(HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
+        return Decision(
+            self.name,
+            (reply,),
+            handoff_reason=HandoffReason.CUSTOMER_REQUEST,
+            state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+        )
+
+
+class SmallTalkRule:
+    name = "small_talk"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return match_small_talk(ctx.text) is not None
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        match = match_small_talk(ctx.text)
+        assert match is not None
+        return Decision(self.name, (OutboundMessage(match.reply, ReplyKind.SMALL_TALK),))
+
+
+_CHOICE = re.compile(r"^\s*(\d)\s*[.)]?\s*$")
+
+
+class SuggestionChoiceRule:
+    """A bare number after "did you mean" picks that suggestion."""
+
+    name = "suggestion_choice"
+
+    def __init__(self, lookup: Callable[[int], Candidate | None]) -> None:
+        self._lookup = lookup
+
+    def applies(self, ctx: TurnContext) -> bool:
+        match = _CHOICE.match(ctx.text)
+        return bool(match and ctx.suggestions and 1 <= int(match.group(1)) <= len(ctx.suggestions))
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        match = _CHOICE.match(ctx.text)
+        assert match is not None
+        candidate = self._lookup(ctx.suggestions[int(match.group(1)) - 1])
+        if candidate is None:
+            return Decision(self.name, (OutboundMessage(CLARIFY_REPLY, ReplyKind.CLARIFY),))
+        entry = candidate.entry
+        source = Source(entry.entry_id, entry.external_id, entry.question, 1.0)
+        reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
+        return Decision(self.name, (reply,), state={CLARIFICATIONS: "0", SUGGESTIONS: ""})
+
+
+class KnowledgeRule:
+    """Answer from the knowledge base when confident; otherwise clarify, then hand off."""
+
+    name = "knowledge"
+
+    def __init__(self, policy: LowConfidencePolicy) -> None:
+        self._policy = policy
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return True
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        retrieval = ctx.retrieval
+        best = retrieval.best
+        if retrieval.confident and best is not None:
+            source = Source(
+                best.entry_id, best.external_id, best.question, round(retrieval.judgement.confidence, 4)
+            )
+            reply = OutboundMessage(best.answer, ReplyKind.ANSWER, sources=(source,))
+            return Decision(
+                self.name, (reply,), ai_processed=True, state={CLARIFICATIONS: "0", SUGGESTIONS: ""}
+            )
+        if self._policy.should_hand_off(ctx.clarifications):
+            reply = OutboundMessage(LOW_CONFIDENCE_HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
+            return Decision(
+                self.name,
+                (reply,),
+                handoff_reason=HandoffReason.LOW_CONFIDENCE,
+                ai_processed=True,
+                state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+            )
+        suggestions = [
+            c for c in retrieval.candidates if c.similarity >= SUGGESTION_MIN_SIMILARITY
+        ][:3]
+        text = CLARIFY_REPLY
+        if suggestions:
+            lines = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(suggestions, 1))
+            text = (
+                "Sorry, I'm not sure I understood. Did you mean one of these?\n"
+                f"{lines}\nReply with its number, or rephrase your question."
+            )
+        reply = OutboundMessage(text, ReplyKind.CLARIFY)
+        return Decision(
+            self.name,
+            (reply,),
+            ai_processed=True,
+            state={
+                CLARIFICATIONS: str(ctx.clarifications + 1),
+                SUGGESTIONS: ",".join(str(c.entry.entry_id) for c in suggestions),
+            },
+        )
+
+
+def decide(rules: Sequence[Rule], ctx: TurnContext) -> Decision:
+    for rule in rules:
+        if rule.applies(ctx):
+            return rule.apply(ctx)
+    raise LookupError("no rule applied; the last rule must always apply")

@@ -1,0 +1,1 @@
+"""Channel adapters: provider requests in, channel-neutral messages out, and back."""

@@ -1,0 +1,77 @@
+"""A JSON web-chat channel for widgets and scripts.
+
+Request: ``{"sender": "...", "text": "...", "id": "optional client message id"}``. Clients
+that may retry should send ``id``: a retried message with the same id is answered from the
+stored replies instead of twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from imaradesk.bot.messages import InboundMessage, OutboundMessage
+from imaradesk.channels.base import MalformedRequest
+
+MAX_TEXT = 4096
+MAX_SENDER = 200
+MAX_ID = 100
+
+
+class WebChatChannel:
+    name = "webchat"
+    max_text_length = MAX_TEXT
+
+    def parse(self, payload: Any, *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
+        if not isinstance(payload, dict):
+            raise MalformedRequest("the body must be a JSON object")
+        sender = payload.get("sender")
+        text = payload.get("text")
+        message_id = payload.get("id")
+        if not isinstance(sender, str) or not sender.strip():
+            raise MalformedRequest('"sender" is required and must be a non-empty string')
+        if len(sender) > MAX_SENDER:
+            raise MalformedRequest(f'"sender" is longer than {MAX_SENDER} characters')
+        if not isinstance(text, str) or not text.strip():
+            raise MalformedRequest('"text" is required and must be a non-empty string')
+        if len(text) > MAX_TEXT:
+            raise MalformedRequest(f'"text" is longer than {MAX_TEXT} characters')
+        if message_id is not None and (not isinstance(message_id, str) or not message_id.strip()):
+            raise MalformedRequest('"id" must be a non-empty string when given')
+        if message_id is not None and len(message_id) > MAX_ID:
+            raise MalformedRequest(f'"id" is longer than {MAX_ID} characters')
+        return [
+            InboundMessage(
+                org_slug=org_slug,
+                channel=self.name,
+                sender_id=sender.strip(),
+                # Without a client id a retry cannot be recognised; a server id still keeps
+                # every stored message distinct.
+                provider_message_id=message_id.strip() if message_id else f"srv-{uuid.uuid4()}",
+                received_at=received_at,
+                text=text,
+            )
+        ]
+
+    def render(self, replies: Sequence[OutboundMessage], **_: Any) -> dict[str, Any]:
+        return {
+            "replies": [
+                {
+                    "text": reply.text,
+                    "kind": reply.kind.value,
+                    "sources": [
+                        {
+                            "entry_id": s.entry_id,
+                            "external_id": s.external_id,
+                            "question": s.question,
+                            "score": s.score,
+                        }
+                        for s in reply.sources
+                    ],
+                    "handoff": reply.handoff,
+                }
+                for reply in replies
+            ]
+        }

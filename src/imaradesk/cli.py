@@ -1,0 +1,380 @@
+"""The ``imaradesk`` command."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+import uuid
+from importlib import resources
+from pathlib import Path
+
+import click
+import phonenumbers
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from imaradesk.bot.messages import InboundMessage, ReplyKind
+from imaradesk.knowledge_index.documents import ImportFormatError, ParsedDocument, parse_file
+from imaradesk.knowledge_index.knowledge_base import ImportReport
+from imaradesk.organizations import OrganizationExists
+from imaradesk.services import Services, build_services
+from imaradesk.settings import Settings
+from imaradesk.storage.models import HandoffStatus, Organization
+from imaradesk.storage.repositories import InvalidSlug, OrgData
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Imara Pesa"
+DEMO_TWILIO_TOKEN = "demo-twilio-auth-token"
+
+
+class _Context:
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = build_services(Settings())
+        return self._services
+
+
+pass_ctx = click.make_pass_decorator(_Context, ensure=True)
+
+
+def _org_or_exit(services: Services, slug: str) -> Organization:
+    org = services.organizations.by_slug(slug)
+    if org is None:
+        raise click.ClickException(f"unknown organization {slug!r} (create it with: imaradesk org create)")
+    return org
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """ImaraDesk: a WhatsApp-first AI customer-support desk."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# -- organizations ---------------------------------------------------------------------------
+
+
+@main.group()
+def org() -> None:
+    """Manage organizations."""
+
+
+@org.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The organization's display name.")
+@click.option("--twilio-auth-token", default=None, help="Auth token that signs its Twilio webhooks.")
+@click.option("--privacy-policy-url", default=None, help="Link shown in the privacy notice.")
+@pass_ctx
+def org_create(ctx: _Context, slug: str, name: str, twilio_auth_token: str | None, privacy_policy_url: str | None) -> None:
+    """Create an organization."""
+    try:
+        created = ctx.services.organizations.create(
+            slug, name=name, twilio_auth_token=twilio_auth_token, privacy_policy_url=privacy_policy_url
+        )
+    except (OrganizationExists, InvalidSlug) as e:
+        raise click.ClickException(str(e)) from e
+    console.print(f"Created organization [bold]{created.slug}[/] ({created.name}).")
+    console.print(f"Twilio webhook: POST /channels/twilio/{created.slug}/messages")
+
+
+@org.command("list")
+@pass_ctx
+def org_list(ctx: _Context) -> None:
+    """List organizations."""
+    for o in ctx.services.organizations.all():
+        twilio = "twilio" if o.twilio_auth_token else "-"
+        console.print(f"{o.slug}\t{o.name}\t{twilio}\tkb revision {o.kb_revision}")
+
+
+# -- knowledge base --------------------------------------------------------------------------
+
+
+@main.group()
+def kb() -> None:
+    """Manage an organization's knowledge base."""
+
+
+@kb.command("import")
+@click.option("--org", "org_slug", required=True, help="Organization slug.")
+@click.option(
+    "--keep-missing",
+    is_flag=True,
+    help="Keep entries that an earlier import of the same file had but this one lacks.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def kb_import(ctx: _Context, org_slug: str, keep_missing: bool, files: tuple[Path, ...]) -> None:
+    """Import FAQ files (CSV with question,answer[,id,category]; Markdown with ## questions).
+
+    Every file is checked before anything is written: one malformed file imports nothing.
+    """
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    documents = _parse_all(files)
+    report = _import_with_progress(services, org, documents, prune_missing=not keep_missing)
+    _print_import_report(report)
+
+
+def _parse_all(files: tuple[Path, ...]) -> list[ParsedDocument]:
+    documents = []
+    for path in files:
+        try:
+            documents.append(parse_file(path))
+        except ImportFormatError as e:
+            raise click.ClickException(f"{e} (nothing was imported)") from e
+    return documents
+
+
+def _import_with_progress(
+    services: Services, org: Organization, documents: list[ParsedDocument], *, prune_missing: bool
+) -> ImportReport:
+    assert org.id is not None
+    total_phrasings = sum(d.phrasing_count for d in documents)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=total_phrasings < 200 or not err_console.is_terminal,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Embedding phrasings", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, total=total, advance=done)
+
+        return services.knowledge.import_documents(
+            org.id, documents, prune_missing=prune_missing, progress=advance
+        )
+
+
+def _print_import_report(report: ImportReport) -> None:
+    change = report.change
+    console.print(
+        f"Imported {', '.join(report.sources)}: {change.created} new, {change.updated} updated, "
+        f"{change.unchanged} unchanged, {change.removed} removed. "
+        f"The knowledge base now has {report.entries} entries and {report.phrasings} phrasings "
+        f"({report.seconds:.1f} s)."
+    )
+    training = report.training
+    if training.method == "calibrated_classifier":
+        console.print(
+            f"Answer model: classifier calibrated on {training.held_out} held-out phrasings; "
+            f"it would answer {training.held_out_answer_rate:.0%} of them with "
+            f"{training.held_out_wrong_rate:.1%} wrong."
+        )
+    else:
+        console.print(
+            "Answer model: similarity and margin (add more phrasings per entry, e.g. rows sharing "
+            "an id, to let the bot calibrate itself on your questions)."
+        )
+
+
+@kb.command("list")
+@click.option("--org", "org_slug", required=True)
+@pass_ctx
+def kb_list(ctx: _Context, org_slug: str) -> None:
+    """List the entries of a knowledge base."""
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    assert org.id is not None
+    with services.database.read() as session:
+        for entry in OrgData(session, org.id).entries():
+            console.print(f"#{entry.id}\t{entry.external_id}\t{entry.category or '-'}\t{entry.question}")
+
+
+# -- chat ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--org", "org_slug", required=True)
+@click.option("--as", "phone", default=None, help="Chat as this WhatsApp number (E.164 or Kenyan).")
+@pass_ctx
+def chat(ctx: _Context, org_slug: str, phone: str | None) -> None:
+    """Chat in the terminal through the same dialogue manager as WhatsApp."""
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    if phone:
+        channel, sender = "whatsapp", _e164(phone)
+    else:
+        channel, sender = "cli", f"local-{getpass.getuser()}"
+    console.print(f"[dim]Chatting with {org.name} as {sender} ({channel}). Ctrl-D to quit.[/]")
+    services.embedder.embed(["warm up"])
+    while True:
+        try:
+            text = console.input("[bold cyan]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not text.strip():
+            continue
+        current = services.organizations.by_slug(org_slug) or org
+        inbound = InboundMessage(
+            org_slug=current.slug,
+            channel=channel,
+            sender_id=sender,
+            provider_message_id=f"cli-{uuid.uuid4()}",
+            received_at=services.clock.now(),
+            text=text,
+        )
+        turn = services.dialogue.handle(current, inbound)
+        if not turn.replies:
+            console.print("[dim](no reply)[/]")
+        for reply in turn.replies:
+            style = "dim" if reply.kind is ReplyKind.PRIVACY_NOTICE else ""
+            console.print(f"[bold green]bot>[/] [{style}]{reply.text}[/]" if style else f"[bold green]bot>[/] {reply.text}", highlight=False)
+            for source in reply.sources:
+                console.print(
+                    f"     [dim]from entry #{source.entry_id} ({source.external_id}): "
+                    f"{source.question!r}, score {source.score:.2f}[/]",
+                    highlight=False,
+                )
+            if reply.handoff:
+                console.print("     [yellow]handed off to a human[/]")
+
+
+def _e164(phone: str) -> str:
+    try:
+        number = phonenumbers.parse(phone, "KE")
+    except phonenumbers.NumberParseException as e:
+        raise click.BadParameter(f"not a phone number: {phone}") from e
+    if not phonenumbers.is_possible_number(number):
+        raise click.BadParameter(f"not a possible phone number: {phone}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# -- handoffs -------------------------------------------------------------------------------
+
+
+@main.group()
+def handoff() -> None:
+    """See and resolve handoffs (until the agent console exists)."""
+
+
+@handoff.command("list")
+@click.option("--org", "org_slug", required=True)
+@click.option("--all", "show_all", is_flag=True, help="Include resolved handoffs.")
+@pass_ctx
+def handoff_list(ctx: _Context, org_slug: str, show_all: bool) -> None:
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    assert org.id is not None
+    with services.database.read() as session:
+        rows = OrgData(session, org.id).handoffs(status=None if show_all else HandoffStatus.OPEN)
+        for h in rows:
+            console.print(f"#{h.id}\t{h.status}\t{h.reason}\tconversation {h.conversation_id}\t{h.created_at:%Y-%m-%d %H:%M}")
+
+
+@handoff.command("resolve")
+@click.option("--org", "org_slug", required=True)
+@click.argument("handoff_id", type=int)
+@pass_ctx
+def handoff_resolve(ctx: _Context, org_slug: str, handoff_id: int) -> None:
+    """Give the conversation back to the bot."""
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    assert org.id is not None
+    with services.database.write() as session:
+        resolved = OrgData(session, org.id).resolve_handoff(handoff_id, now=services.clock.now())
+    if resolved is None:
+        raise click.ClickException(f"no handoff #{handoff_id} in {org_slug}")
+    console.print(f"Resolved handoff #{handoff_id}; the bot answers this customer again.")
+
+
+# -- serving ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="Processes; more than one needs Redis.")
+@click.option("--dev", is_flag=True, help="Use Flask's development server.")
+@pass_ctx
+def serve(ctx: _Context, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
+    """Serve the webhooks and APIs."""
+    _serve(ctx.services, host=host, port=port, threads=threads, workers=workers, dev=dev)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@pass_ctx
+def demo(ctx: _Context, host: str, port: int) -> None:
+    """Seed the demo organization (once) and serve it."""
+    services = ctx.services
+    seed_demo(services)
+    base = f"http://{host}:{port}"
+    console.print(
+        f"\n[bold]ImaraDesk is running on {base}[/] with the demo organization "
+        f"[bold]{DEMO_SLUG}[/] ({DEMO_NAME}, a mobile-money wallet).\n"
+        "Try it:\n"
+        f"  curl -s {base}/channels/webchat/{DEMO_SLUG}/messages -H 'Content-Type: application/json' \\\n"
+        "       -d '{\"sender\": \"me\", \"text\": \"How do I reset my PIN?\"}'\n"
+        f"  .venv/bin/imaradesk chat --org {DEMO_SLUG}          (in another terminal)\n"
+        f"Twilio webhook: {base}/channels/twilio/{DEMO_SLUG}/messages "
+        f"(auth token {DEMO_TWILIO_TOKEN!r}; set your own with org create)\n",
+        highlight=False,
+    )
+    _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
+
+
+def seed_demo(services: Services) -> Organization:
+    org = services.organizations.by_slug(DEMO_SLUG)
+    if org is None:
+        org = services.organizations.create(
+            DEMO_SLUG,
+            name=DEMO_NAME,
+            twilio_auth_token=DEMO_TWILIO_TOKEN,
+            privacy_policy_url="https://imarapesa.example/privacy",
+        )
+    if org.kb_revision == 0:
+        faq = resources.files("imaradesk.demo").joinpath("faq.csv")
+        with resources.as_file(faq) as path:
+            report = services.knowledge.import_documents(org.id, [parse_file(Path(path))])  # type: ignore[arg-type]
+        console.print(f"Seeded the demo FAQ: {report.entries} entries.")
+    return services.organizations.by_slug(DEMO_SLUG) or org
+
+
+def _serve(services: Services, *, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
+    from imaradesk.app import create_app
+
+    if workers > 1 and not services.settings.redis_url:
+        raise click.ClickException("more than one worker needs Redis (set REDIS_URL) for shared locks")
+    # Load the model before the first customer waits for it.
+    services.embedder.embed(["warm up"])
+    app = create_app(services=services)
+    if dev:
+        app.run(host=host, port=port, threaded=True)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", None)
+
+        def load(self):  # noqa: ANN202
+            return app
+
+    _Gunicorn().run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

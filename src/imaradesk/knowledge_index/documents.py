@@ -1,0 +1,245 @@
+"""Reading FAQ files (CSV, Markdown) into entry drafts, refusing malformed ones whole.
+
+CSV: a header with ``question`` and ``answer`` and optional ``id`` and ``category``; rows that
+share an ``id`` are one entry with several phrasings of its question (the answer may be given
+once). Markdown: each ``##`` heading is a question and the section under it the answer; a ``#``
+heading names the category of the questions after it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from imaradesk.storage.repositories import EntryDraft
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_QUESTION_CHARS = 1000
+MAX_ANSWER_CHARS = 20000
+MAX_ID_CHARS = 200
+
+
+class ImportFormatError(ValueError):
+    """A file cannot be imported; ``line`` is 1-based (0 when the whole file is at fault)."""
+
+    def __init__(self, source: str, line: int, message: str) -> None:
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}, line {line}" if line else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    source: str
+    drafts: tuple[EntryDraft, ...]
+
+    @property
+    def phrasing_count(self) -> int:
+        return sum(len(d.questions) for d in self.drafts)
+
+
+def parse_file(path: Path) -> ParsedDocument:
+    """Parse a file by its extension."""
+    source = path.name
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise ImportFormatError(source, 0, f"cannot read file: {e.strerror}") from e
+    if size > MAX_FILE_BYTES:
+        raise ImportFormatError(source, 0, f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return parse_csv(data, source)
+    if suffix in (".md", ".markdown"):
+        return parse_markdown(data, source)
+    raise ImportFormatError(source, 0, f"unsupported file type {suffix or '(none)'}: use .csv or .md")
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ImportFormatError(source, line, "not valid UTF-8 text") from e
+
+
+def normalise_question(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"\s+", " ", text).strip()
+    return text.rstrip("?!. ")
+
+
+def question_key(text: str) -> str:
+    """A stable external id for an entry identified only by its question."""
+    return "q:" + hashlib.sha256(normalise_question(text).encode()).hexdigest()[:24]
+
+
+def _clean(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def parse_csv(data: bytes, source: str) -> ParsedDocument:
+    text = _decode(data, source)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFormatError(source, 0, "the file is empty") from None
+    except csv.Error as e:
+        raise ImportFormatError(source, 1, f"malformed header: {e}") from e
+    columns = [h.strip().casefold() for h in header]
+    missing = [c for c in ("question", "answer") if c not in columns]
+    if missing:
+        raise ImportFormatError(
+            source, 1, f"header must name the columns question and answer (missing: {', '.join(missing)})"
+        )
+    duplicated = {c for c in columns if c and columns.count(c) > 1}
+    if duplicated:
+        raise ImportFormatError(source, 1, f"duplicate column(s): {', '.join(sorted(duplicated))}")
+    index = {name: i for i, name in enumerate(columns)}
+    has_id = "id" in index
+
+    questions: dict[str, list[str]] = {}
+    answers: dict[str, tuple[str, int]] = {}
+    categories: dict[str, tuple[str | None, int]] = {}
+    first_line: dict[str, int] = {}
+    seen_phrasing: dict[tuple[str, str], int] = {}
+    line = 1
+    while True:
+        start = line + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise ImportFormatError(source, reader.line_num or start, f"malformed CSV: {e}") from e
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(columns):
+            raise ImportFormatError(
+                source, start, f"expected {len(columns)} fields as in the header, found {len(row)}"
+            )
+        question = _clean(row[index["question"]])
+        answer = _clean(row[index["answer"]])
+        category = _clean(row[index["category"]]) if "category" in index else ""
+        if not question:
+            raise ImportFormatError(source, start, "the question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ImportFormatError(source, start, f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise ImportFormatError(source, start, f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+        if has_id:
+            entry_id = _clean(row[index["id"]])
+            if not entry_id:
+                raise ImportFormatError(source, start, "the id is empty")
+            if len(entry_id) > MAX_ID_CHARS:
+                raise ImportFormatError(source, start, f"the id is longer than {MAX_ID_CHARS} characters")
+        else:
+            entry_id = question_key(question)
+            if entry_id in first_line and not answer:
+                answer = answers[entry_id][0]
+
+        if entry_id not in first_line:
+            first_line[entry_id] = start
+            questions[entry_id] = []
+        if answer:
+            if entry_id in answers and answers[entry_id][0] != answer:
+                raise ImportFormatError(
+                    source,
+                    start,
+                    f"entry {_describe(entry_id, question, has_id)} has a different answer "
+                    f"on line {answers[entry_id][1]}",
+                )
+            answers.setdefault(entry_id, (answer, start))
+        if category:
+            if entry_id in categories and categories[entry_id][0] != category:
+                raise ImportFormatError(
+                    source,
+                    start,
+                    f"entry {_describe(entry_id, question, has_id)} has a different category "
+                    f"on line {categories[entry_id][1]}",
+                )
+            categories.setdefault(entry_id, (category, start))
+        key = (entry_id, normalise_question(question))
+        if key in seen_phrasing:
+            continue
+        seen_phrasing[key] = start
+        questions[entry_id].append(question)
+
+    if not first_line:
+        raise ImportFormatError(source, 0, "the file has no entries")
+    drafts = []
+    for entry_id, line_no in first_line.items():
+        if entry_id not in answers:
+            raise ImportFormatError(
+                source, line_no, f"entry {_describe(entry_id, questions[entry_id][0], has_id)} has no answer"
+            )
+        drafts.append(
+            EntryDraft(
+                external_id=entry_id,
+                questions=tuple(questions[entry_id]),
+                answer=answers[entry_id][0],
+                category=categories.get(entry_id, (None, 0))[0],
+                line=line_no,
+            )
+        )
+    return ParsedDocument(source, tuple(drafts))
+
+
+def _describe(entry_id: str, question: str, has_id: bool) -> str:
+    return repr(entry_id) if has_id else repr(question[:60])
+
+
+def parse_markdown(data: bytes, source: str) -> ParsedDocument:
+    text = _decode(data, source)
+    lines = text.splitlines()
+    tokens = MarkdownIt("commonmark").parse(text)
+    headings: list[tuple[int, int, int, str]] = []  # (level, first line, end line, text)
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map is not None:
+            level = int(token.tag[1:])
+            inline = tokens[i + 1]
+            headings.append((level, token.map[0], token.map[1], inline.content.strip()))
+
+    drafts: list[EntryDraft] = []
+    seen: dict[str, int] = {}
+    category: str | None = None
+    boundaries = [(lvl, start) for lvl, start, _, _ in headings if lvl <= 2] + [(0, len(lines))]
+    for level, start, end, title in headings:
+        if level == 1:
+            category = title or None
+            continue
+        if level != 2:
+            continue
+        line_no = start + 1
+        if not title:
+            raise ImportFormatError(source, line_no, "a ## heading has no question text")
+        if len(title) > MAX_QUESTION_CHARS:
+            raise ImportFormatError(source, line_no, f"the question is longer than {MAX_QUESTION_CHARS} characters")
+        next_start = min(s for lvl, s in boundaries if s > start or lvl == 0)
+        answer = "\n".join(lines[end:next_start]).strip()
+        if not answer:
+            raise ImportFormatError(source, line_no, f"the question {title[:60]!r} has no answer under it")
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise ImportFormatError(source, line_no, f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+        key = question_key(title)
+        if key in seen:
+            raise ImportFormatError(
+                source, line_no, f"the question {title[:60]!r} was already asked on line {seen[key]}"
+            )
+        seen[key] = line_no
+        drafts.append(EntryDraft(key, (title,), answer, category, line_no))
+    if not drafts:
+        raise ImportFormatError(source, 0, "no '## question' headings found")
+    return ParsedDocument(source, tuple(drafts))

@@ -1,0 +1,367 @@
+"""The knowledge base of every organization: import, index, search, erase.
+
+Each organization has its own vector index (one vector per phrasing) and answer model, kept in
+memory as an immutable snapshot and persisted under ``<data_dir>/index/org-<id>/``. A snapshot
+carries the organization's ``kb_revision``; when the database moves ahead (an import by
+another process), the next search loads the newer files or rebuilds from the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imaradesk.clock import Clock
+from imaradesk.knowledge_index.confidence import (
+    AnswerModel,
+    Judgement,
+    TrainingReport,
+    entry_scores,
+    load_answer_model,
+    train_answer_model,
+)
+from imaradesk.knowledge_index.documents import ParsedDocument
+from imaradesk.knowledge_index.embedder import Embedder
+from imaradesk.knowledge_index.vector_index import FaissVectorIndex, VectorIndexError
+from imaradesk.storage.db import Database
+from imaradesk.storage.repositories import KnowledgeChange, OrgData
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+_EMBED_BATCH = 256
+
+
+@dataclass(frozen=True)
+class AnsweringSettings:
+    max_wrong_answer_rate: float
+    min_answer_similarity: float
+    fallback_min_similarity: float
+    fallback_min_margin: float
+    search_candidates: int
+
+    def fingerprint(self) -> dict[str, float]:
+        return {
+            "max_wrong_answer_rate": self.max_wrong_answer_rate,
+            "fallback_min_similarity": self.fallback_min_similarity,
+            "fallback_min_margin": self.fallback_min_margin,
+            "search_candidates": self.search_candidates,
+        }
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    entry_id: int
+    external_id: str
+    question: str
+    answer: str
+    category: str | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry: EntryInfo
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    judgement: Judgement
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def best(self) -> EntryInfo | None:
+        for candidate in self.candidates:
+            if candidate.entry.entry_id == self.judgement.entry_id:
+                return candidate.entry
+        return None
+
+    @property
+    def confident(self) -> bool:
+        return self.judgement.confident and self.best is not None
+
+
+@dataclass(frozen=True)
+class OrgKnowledge:
+    """An immutable snapshot of one organization's index; replaced, never modified."""
+
+    org_id: int
+    revision: int
+    index: FaissVectorIndex
+    entry_of: dict[int, int]
+    entries: dict[int, EntryInfo]
+    model: AnswerModel
+    report: TrainingReport
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    sources: tuple[str, ...]
+    change: KnowledgeChange
+    entries: int
+    phrasings: int
+    training: TrainingReport
+    seconds: float
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        embedder: Embedder,
+        index_dir: Path,
+        answering: AnsweringSettings,
+        clock: Clock,
+    ) -> None:
+        self._db = database
+        self._embedder = embedder
+        self._index_dir = index_dir
+        self._answering = answering
+        self._clock = clock
+        self._snapshots: dict[int, OrgKnowledge] = {}
+        self._guard = threading.Lock()
+        self._org_locks: dict[int, threading.Lock] = {}
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    # -- import ------------------------------------------------------------------------------
+
+    def import_documents(
+        self,
+        org_id: int,
+        documents: Sequence[ParsedDocument],
+        *,
+        prune_missing: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        """Write the documents' entries in one transaction, then bring the index up to date."""
+        started = time.perf_counter()
+        now = self._clock.now()
+        total = KnowledgeChange(0, 0, 0, 0, (), ())
+        with self._db.write() as session:
+            data = OrgData(session, org_id)
+            for document in documents:
+                change = data.sync_entries(
+                    document.drafts, source=document.source, now=now, prune_missing=prune_missing
+                )
+                total = KnowledgeChange(
+                    total.created + change.created,
+                    total.updated + change.updated,
+                    total.unchanged + change.unchanged,
+                    total.removed + change.removed,
+                    total.added_phrasing_ids + change.added_phrasing_ids,
+                    total.removed_phrasing_ids + change.removed_phrasing_ids,
+                )
+        snapshot = self.refresh(org_id, progress=progress)
+        return ImportReport(
+            sources=tuple(d.source for d in documents),
+            change=total,
+            entries=len(snapshot.entries),
+            phrasings=len(snapshot.entry_of),
+            training=snapshot.report,
+            seconds=time.perf_counter() - started,
+        )
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(self, org_id: int, text: str, *, revision: int) -> Retrieval:
+        """Find the entry that answers ``text`` in the organization's knowledge base."""
+        snapshot = self.snapshot(org_id, revision=revision)
+        vector = self._embedder.embed([text])
+        return self._search_vector(snapshot, vector[0])
+
+    def search_vector(self, org_id: int, vector: np.ndarray, *, revision: int) -> Retrieval:
+        return self._search_vector(self.snapshot(org_id, revision=revision), vector)
+
+    def _search_vector(self, snapshot: OrgKnowledge, vector: np.ndarray) -> Retrieval:
+        k = min(self._answering.search_candidates, max(len(snapshot.index), 1))
+        scores, ids = snapshot.index.search(vector.reshape(1, -1), k)
+        per_entry = entry_scores(scores[0], ids[0], snapshot.entry_of)
+        judgement = snapshot.model.judge(
+            vector, per_entry, min_similarity=self._answering.min_answer_similarity
+        )
+        ranked = per_entry.ranked()
+        candidates = [Candidate(snapshot.entries[e], s) for e, s in ranked[:5] if e in snapshot.entries]
+        if judgement.entry_id is not None and all(
+            c.entry.entry_id != judgement.entry_id for c in candidates
+        ):
+            entry = snapshot.entries.get(judgement.entry_id)
+            if entry is not None:
+                candidates.insert(0, Candidate(entry, per_entry.of(entry.entry_id)))
+        return Retrieval(judgement, tuple(candidates))
+
+    # -- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self, org_id: int, *, revision: int | None = None) -> OrgKnowledge:
+        """The organization's snapshot at ``revision`` or newer, loading or building it."""
+        current = self._snapshots.get(org_id)
+        if current is not None and (revision is None or current.revision >= revision):
+            return current
+        with self._org_lock(org_id):
+            current = self._snapshots.get(org_id)
+            if current is not None and (revision is None or current.revision >= revision):
+                return current
+            loaded = self._load(org_id)
+            if loaded is not None and (revision is None or loaded.revision >= revision):
+                self._snapshots[org_id] = loaded
+                return loaded
+            return self._rebuild_locked(org_id, previous=current or loaded, progress=None)
+
+    def refresh(self, org_id: int, *, progress: ProgressCallback | None = None) -> OrgKnowledge:
+        """Rebuild from the database, re-using the vectors of unchanged phrasings."""
+        with self._org_lock(org_id):
+            previous = self._snapshots.get(org_id) or self._load(org_id)
+            return self._rebuild_locked(org_id, previous=previous, progress=progress)
+
+    def forget(self, org_id: int) -> None:
+        """Drop the in-memory snapshot (the files stay)."""
+        with self._guard:
+            self._snapshots.pop(org_id, None)
+
+    def erase_organization(self, org_id: int) -> None:
+        with self._org_lock(org_id):
+            self._snapshots.pop(org_id, None)
+            shutil.rmtree(self._org_dir(org_id), ignore_errors=True)
+
+    def _org_lock(self, org_id: int) -> threading.Lock:
+        with self._guard:
+            return self._org_locks.setdefault(org_id, threading.Lock())
+
+    def _org_dir(self, org_id: int) -> Path:
+        return self._index_dir / f"org-{org_id}"
+
+    def _fingerprint(self) -> dict[str, object]:
+        return {
+            "embedder": self._embedder.name,
+            "dimension": self._embedder.dimension,
+            "answering": self._answering.fingerprint(),
+            "format": 1,
+        }
+
+    def _rebuild_locked(
+        self, org_id: int, *, previous: OrgKnowledge | None, progress: ProgressCallback | None
+    ) -> OrgKnowledge:
+        with self._db.read() as session:
+            data = OrgData(session, org_id)
+            revision = data.organization().kb_revision
+            entries = {
+                e.id: EntryInfo(e.id, e.external_id, e.question, e.answer, e.category)
+                for e in data.entries()
+                if e.id is not None
+            }
+            phrasings = [(p.id, p.entry_id, p.text) for p in data.phrasings() if p.id is not None]
+
+        ids = np.array([p[0] for p in phrasings], dtype=np.int64)
+        vectors = np.zeros((len(phrasings), self._embedder.dimension), dtype=np.float32)
+        reusable = set()
+        if previous is not None:
+            reusable = set(previous.index.ids().tolist())
+        reuse_rows = [i for i, p in enumerate(phrasings) if p[0] in reusable]
+        if reuse_rows:
+            vectors[reuse_rows] = previous.index.vectors([phrasings[i][0] for i in reuse_rows])  # type: ignore[union-attr]
+        todo = [i for i, p in enumerate(phrasings) if p[0] not in reusable]
+        if progress:
+            progress(0, len(todo))
+        for start in range(0, len(todo), _EMBED_BATCH):
+            rows = todo[start : start + _EMBED_BATCH]
+            vectors[rows] = self._embedder.embed([phrasings[i][2] for i in rows])
+            if progress:
+                progress(len(rows), len(todo))
+
+        index = FaissVectorIndex(self._embedder.dimension)
+        index.upsert(ids.tolist(), vectors)
+        model, report = train_answer_model(
+            vectors,
+            [p[1] for p in phrasings],
+            max_wrong_answer_rate=self._answering.max_wrong_answer_rate,
+            fallback_min_similarity=self._answering.fallback_min_similarity,
+            fallback_min_margin=self._answering.fallback_min_margin,
+            search_k=self._answering.search_candidates,
+        )
+        snapshot = OrgKnowledge(
+            org_id=org_id,
+            revision=revision,
+            index=index,
+            entry_of={p[0]: p[1] for p in phrasings},
+            entries=entries,
+            model=model,
+            report=report,
+        )
+        self._save(snapshot)
+        self._snapshots[org_id] = snapshot
+        log.info(
+            "knowledge index built",
+            extra={
+                "org_id": org_id,
+                "revision": revision,
+                "phrasings": len(phrasings),
+                "embedded": len(todo),
+                "method": report.method,
+            },
+        )
+        return snapshot
+
+    def _save(self, snapshot: OrgKnowledge) -> None:
+        directory = self._org_dir(snapshot.org_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        snapshot.index.save(directory / "vectors.faiss")
+        _atomic_write(directory / "answer_model.npz", snapshot.model.to_bytes())
+        manifest = {
+            **self._fingerprint(),
+            "revision": snapshot.revision,
+            "entry_of": {str(k): v for k, v in snapshot.entry_of.items()},
+            "entries": {
+                str(e.entry_id): [e.external_id, e.question, e.answer, e.category]
+                for e in snapshot.entries.values()
+            },
+            "report": snapshot.report.__dict__,
+        }
+        # Written last: a manifest names a complete set of files.
+        _atomic_write(directory / "manifest.json", json.dumps(manifest).encode())
+
+    def _load(self, org_id: int) -> OrgKnowledge | None:
+        directory = self._org_dir(org_id)
+        try:
+            manifest = json.loads((directory / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if any(manifest.get(k) != v for k, v in self._fingerprint().items()):
+            return None
+        try:
+            index = FaissVectorIndex.load(directory / "vectors.faiss")
+            model = load_answer_model((directory / "answer_model.npz").read_bytes())
+        except (OSError, ValueError, VectorIndexError) as e:
+            log.warning("ignoring unreadable index files", extra={"org_id": org_id, "error": str(e)})
+            return None
+        entry_of = {int(k): int(v) for k, v in manifest["entry_of"].items()}
+        if len(index) != len(entry_of):
+            return None
+        entries = {
+            int(k): EntryInfo(int(k), v[0], v[1], v[2], v[3]) for k, v in manifest["entries"].items()
+        }
+        return OrgKnowledge(
+            org_id=org_id,
+            revision=int(manifest["revision"]),
+            index=index,
+            entry_of=entry_of,
+            entries=entries,
+            model=model,
+            report=TrainingReport(**manifest["report"]),
+        )
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Small rules without I/O: consent, retention, handoff."""

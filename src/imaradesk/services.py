@@ -1,0 +1,111 @@
+"""Builds every long-lived part from the settings; nothing is created at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+
+from imaradesk.bot.dialogue import DialogueManager
+from imaradesk.clock import Clock, SystemClock
+from imaradesk.delivery import DeliveryTracker
+from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
+from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
+from imaradesk.organizations import OrganizationService
+from imaradesk.settings import Settings
+from imaradesk.storage.conversation_state import (
+    ConversationStateStore,
+    InMemoryConversationState,
+    RedisConversationState,
+)
+from imaradesk.storage.db import Database
+from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    database: Database
+    embedder: Embedder
+    knowledge: KnowledgeBase
+    state: ConversationStateStore
+    locks: LockManager
+    dialogue: DialogueManager
+    organizations: OrganizationService
+    deliveries: DeliveryTracker
+    redis: redis.Redis | None = None
+
+    def close(self) -> None:
+        self.database.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def answering_settings(settings: Settings) -> AnsweringSettings:
+    return AnsweringSettings(
+        max_wrong_answer_rate=settings.max_wrong_answer_rate,
+        min_answer_similarity=settings.min_answer_similarity,
+        fallback_min_similarity=settings.retrieval_min_similarity,
+        fallback_min_margin=settings.retrieval_min_margin,
+        search_candidates=settings.search_candidates,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    clock: Clock | None = None,
+    database: Database | None = None,
+) -> Services:
+    clock = clock or SystemClock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = database or Database.from_url(settings.resolved_database_url)
+    database.create_schema()
+    embedder = embedder or SentenceTransformerEmbedder(
+        settings.embedding_model, device=settings.embedding_device
+    )
+    knowledge = KnowledgeBase(
+        database=database,
+        embedder=embedder,
+        index_dir=settings.index_dir,
+        answering=answering_settings(settings),
+        clock=clock,
+    )
+    redis_client: redis.Redis | None = None
+    state: ConversationStateStore
+    locks: LockManager
+    if settings.redis_url:
+        redis_client = redis.Redis.from_url(settings.redis_url)
+        state = RedisConversationState(
+            redis_client, ttl_seconds=settings.conversation_state_ttl_seconds
+        )
+        locks = RedisLockManager(
+            redis_client, wait_seconds=settings.conversation_lock_timeout_seconds
+        )
+    else:
+        state = InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds)
+        locks = InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds)
+    dialogue = DialogueManager(
+        database=database,
+        knowledge=knowledge,
+        state=state,
+        locks=locks,
+        clock=clock,
+        conversation_idle=timedelta(seconds=settings.conversation_state_ttl_seconds),
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        database=database,
+        embedder=embedder,
+        knowledge=knowledge,
+        state=state,
+        locks=locks,
+        dialogue=dialogue,
+        organizations=OrganizationService(database, clock),
+        deliveries=DeliveryTracker(database, clock),
+        redis=redis_client,
+    )

@@ -1,0 +1,75 @@
+"""The one typed settings object: read once from the environment, passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development-only-secret"}
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one running ImaraDesk.
+
+    Environment variables use the ``IMARADESK_`` prefix (``IMARADESK_DATA_DIR``); the
+    database and Redis URLs also accept the conventional ``DATABASE_URL`` and ``REDIS_URL``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="IMARADESK_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("IMARADESK_DATABASE_URL", "DATABASE_URL")
+    )
+    # None means the embedded default: in-process locks and conversation state, no Redis.
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("IMARADESK_REDIS_URL", "REDIS_URL")
+    )
+    secret_key: SecretStr = SecretStr("development-only-secret")
+
+    # Webhooks
+    public_base_url: str | None = None
+    trusted_proxy_count: int = Field(default=0, ge=0, le=5)
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # Knowledge index and answering
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_device: str = "cpu"
+    # Target share of wrong answers among the answers given; the per-organization
+    # confidence model picks its threshold to stay under it on held-out phrasings.
+    max_wrong_answer_rate: float = Field(default=0.03, gt=0.0, lt=0.5)
+    # Below this cosine similarity the best entry is not an answer, whatever the classifier says:
+    # it keeps off-topic messages ("what's the weather") away from the FAQ.
+    min_answer_similarity: float = Field(default=0.45, ge=0.0, le=1.0)
+    # Used when an organization has too few phrasings to calibrate a classifier.
+    retrieval_min_similarity: float = Field(default=0.62, ge=0.0, le=1.0)
+    retrieval_min_margin: float = Field(default=0.04, ge=0.0, le=1.0)
+    search_candidates: int = Field(default=20, ge=1, le=200)
+
+    # Dialogue
+    conversation_state_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    conversation_lock_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "IMARADESK_SECRET_KEY must be set to a real secret in production"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'imaradesk.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

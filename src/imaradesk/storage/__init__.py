@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables and repositories, Redis-or-in-process state and locks."""

@@ -1,0 +1,200 @@
+"""SQLModel tables. Every row but an organization's own belongs to exactly one organization.
+
+Rows that hold personal data carry ``retain_until`` and ``legal_hold`` from the moment they are
+written, so that retention can be enforced without guessing what a row is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _utc_column(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class LawfulBasis(StrEnum):
+    CONSENT = "consent"
+    # Keeping the record of an opt-out, and the confirmation of it, is needed to honour it.
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+
+class ConsentAction(StrEnum):
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"
+    HANDOFF = "handoff"
+
+
+class HandoffStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    twilio_auth_token: str | None = Field(default=None, max_length=200)
+    privacy_notice_text: str = Field(sa_column=Column(Text, nullable=False))
+    privacy_notice_version: int = 1
+    privacy_policy_url: str | None = Field(default=None, max_length=500)
+    retention_days: int = 365
+    # Bumped in the same transaction as any change to the knowledge base, so that every process
+    # can tell that its in-memory index is stale.
+    kb_revision: int = 0
+    legal_hold: bool = False
+    created_at: datetime = _utc_column()
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "channel", "address", name="uq_contact_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    channel: str = Field(max_length=32)
+    address: str = Field(max_length=200)
+    display_name: str | None = Field(default=None, max_length=200)
+    opted_out: bool = False
+    created_at: datetime = _utc_column()
+    retain_until: datetime = _utc_column(index=True)
+    legal_hold: bool = False
+
+
+class ConsentRecord(SQLModel, table=True):
+    """Append-only: a withdrawal is a new record, never an update (enforced in ``storage.db``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    action: ConsentAction
+    purpose: str = Field(max_length=100)
+    channel: str = Field(max_length=32)
+    notice_version: int
+    method: str = Field(max_length=200)
+    created_at: datetime = _utc_column()
+    retain_until: datetime = _utc_column(index=True)
+    legal_hold: bool = False
+
+
+class Conversation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    channel: str = Field(max_length=32)
+    status: ConversationStatus = ConversationStatus.BOT
+    started_at: datetime = _utc_column()
+    last_message_at: datetime = _utc_column()
+    retain_until: datetime = _utc_column(index=True)
+    legal_hold: bool = False
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (
+        # Twilio retries deliveries: the database, not a lookup, guarantees one row per SID.
+        UniqueConstraint(
+            "org_id", "channel", "direction", "provider_message_id", name="uq_message_provider_id"
+        ),
+        Index("ix_message_conversation_created", "conversation_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    conversation_id: int = Field(foreign_key="conversation.id")
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    direction: Direction
+    channel: str = Field(max_length=32)
+    provider_message_id: str | None = Field(default=None, max_length=100)
+    reply_to_id: int | None = Field(default=None, foreign_key="message.id", index=True)
+    position: int = 0
+    kind: str = Field(max_length=32)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    media: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    button_payload: str | None = Field(default=None, max_length=256)
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    answer_entry_id: int | None = Field(default=None, foreign_key="knowledgeentry.id")
+    answer_score: float | None = None
+    handoff: bool = False
+    ai_processed: bool = False
+    delivery_status: str | None = Field(default=None, max_length=32)
+    delivery_error_code: str | None = Field(default=None, max_length=32)
+    delivery_updated_at: datetime | None = _utc_column(nullable=True)
+    consent_record_id: int | None = Field(default=None, foreign_key="consentrecord.id")
+    lawful_basis: LawfulBasis
+    created_at: datetime = _utc_column()
+    retain_until: datetime = _utc_column(index=True)
+    legal_hold: bool = False
+
+
+class KnowledgeEntry(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "external_id", name="uq_entry_external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    external_id: str = Field(max_length=200)
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    category: str | None = Field(default=None, max_length=200)
+    source: str = Field(max_length=300)
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+class KnowledgePhrasing(SQLModel, table=True):
+    """One way of asking an entry's question; its id is the vector id in the index."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    entry_id: int = Field(foreign_key="knowledgeentry.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    position: int = 0
+
+
+class Handoff(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    conversation_id: int = Field(foreign_key="conversation.id", index=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    reason: str = Field(max_length=64)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    status: HandoffStatus = HandoffStatus.OPEN
+    created_at: datetime = _utc_column()
+    resolved_at: datetime | None = _utc_column(nullable=True)
+    retain_until: datetime = _utc_column(index=True)
+    legal_hold: bool = False

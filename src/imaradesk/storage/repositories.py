@@ -1,0 +1,481 @@
+"""Repositories: the only code that queries tables.
+
+``Organizations`` finds and creates organizations. Everything else goes through
+``OrgData``, which is built for exactly one organization and adds that organization to every
+query and every row it writes, so no caller can forget the scope.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from imaradesk.storage.models import (
+    ConsentAction,
+    ConsentRecord,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Handoff,
+    HandoffStatus,
+    KnowledgeEntry,
+    KnowledgePhrasing,
+    Message,
+    Organization,
+)
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+class InvalidSlug(ValueError):
+    pass
+
+
+class Organizations:
+    """Organization lookup and creation; not scoped, since it is how a scope is found."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def by_slug(self, slug: str) -> Organization | None:
+        return self._session.exec(select(Organization).where(Organization.slug == slug)).first()
+
+    def get(self, org_id: int) -> Organization | None:
+        return self._session.get(Organization, org_id)
+
+    def all(self) -> Sequence[Organization]:
+        return self._session.exec(select(Organization).order_by(Organization.id)).all()
+
+    def create(
+        self,
+        *,
+        slug: str,
+        name: str,
+        now: datetime,
+        privacy_notice_text: str,
+        twilio_auth_token: str | None = None,
+        privacy_policy_url: str | None = None,
+    ) -> Organization:
+        if not SLUG_PATTERN.match(slug):
+            raise InvalidSlug(
+                f"invalid organization slug {slug!r}: use lowercase letters, digits and hyphens"
+            )
+        org = Organization(
+            slug=slug,
+            name=name,
+            twilio_auth_token=twilio_auth_token,
+            privacy_notice_text=privacy_notice_text,
+            privacy_policy_url=privacy_policy_url,
+            created_at=now,
+        )
+        self._session.add(org)
+        self._session.flush()
+        return org
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """An FAQ entry as read from a file, before it has an id."""
+
+    external_id: str
+    questions: tuple[str, ...]
+    answer: str
+    category: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class KnowledgeChange:
+    created: int
+    updated: int
+    unchanged: int
+    removed: int
+    added_phrasing_ids: tuple[int, ...]
+    removed_phrasing_ids: tuple[int, ...]
+
+
+class OrgData:
+    """All reads and writes of one organization's data."""
+
+    def __init__(self, session: Session, org_id: int) -> None:
+        if not isinstance(org_id, int):
+            raise TypeError("OrgData needs an organization id")
+        self._session = session
+        self.org_id = org_id
+
+    # -- organization ----------------------------------------------------------------------
+
+    def organization(self) -> Organization:
+        org = self._session.get(Organization, self.org_id)
+        if org is None:
+            raise LookupError(f"organization {self.org_id} does not exist")
+        return org
+
+    # -- contacts and consent ----------------------------------------------------------------
+
+    def find_contact(self, channel: str, address: str) -> Contact | None:
+        return self._session.exec(
+            select(Contact).where(
+                Contact.org_id == self.org_id,
+                Contact.channel == channel,
+                Contact.address == address,
+            )
+        ).first()
+
+    def add_contact(
+        self,
+        *,
+        channel: str,
+        address: str,
+        display_name: str | None,
+        now: datetime,
+        retain_until: datetime,
+    ) -> Contact:
+        contact = Contact(
+            org_id=self.org_id,
+            channel=channel,
+            address=address,
+            display_name=display_name,
+            created_at=now,
+            retain_until=retain_until,
+        )
+        self._session.add(contact)
+        self._session.flush()
+        return contact
+
+    def update_contact(self, contact: Contact, **changes: Any) -> None:
+        self._check_owned(contact)
+        for name, value in changes.items():
+            setattr(contact, name, value)
+        self._session.add(contact)
+
+    def latest_consent(self, contact_id: int) -> ConsentRecord | None:
+        return self._session.exec(
+            select(ConsentRecord)
+            .where(ConsentRecord.org_id == self.org_id, ConsentRecord.contact_id == contact_id)
+            .order_by(col(ConsentRecord.id).desc())
+        ).first()
+
+    def consent_history(self, contact_id: int) -> Sequence[ConsentRecord]:
+        return self._session.exec(
+            select(ConsentRecord)
+            .where(ConsentRecord.org_id == self.org_id, ConsentRecord.contact_id == contact_id)
+            .order_by(col(ConsentRecord.id))
+        ).all()
+
+    def add_consent(
+        self,
+        *,
+        contact_id: int,
+        action: ConsentAction,
+        purpose: str,
+        channel: str,
+        notice_version: int,
+        method: str,
+        now: datetime,
+        retain_until: datetime,
+    ) -> ConsentRecord:
+        record = ConsentRecord(
+            org_id=self.org_id,
+            contact_id=contact_id,
+            action=action,
+            purpose=purpose,
+            channel=channel,
+            notice_version=notice_version,
+            method=method,
+            created_at=now,
+            retain_until=retain_until,
+        )
+        self._session.add(record)
+        self._session.flush()
+        return record
+
+    # -- conversations and messages -----------------------------------------------------------
+
+    def current_conversation(self, contact_id: int) -> Conversation | None:
+        return self._session.exec(
+            select(Conversation)
+            .where(Conversation.org_id == self.org_id, Conversation.contact_id == contact_id)
+            .order_by(col(Conversation.id).desc())
+        ).first()
+
+    def add_conversation(
+        self, *, contact_id: int, channel: str, now: datetime, retain_until: datetime
+    ) -> Conversation:
+        conversation = Conversation(
+            org_id=self.org_id,
+            contact_id=contact_id,
+            channel=channel,
+            started_at=now,
+            last_message_at=now,
+            retain_until=retain_until,
+        )
+        self._session.add(conversation)
+        self._session.flush()
+        return conversation
+
+    def update_conversation(self, conversation: Conversation, **changes: Any) -> None:
+        self._check_owned(conversation)
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+        self._session.add(conversation)
+
+    def find_message(
+        self, *, channel: str, direction: Direction, provider_message_id: str
+    ) -> Message | None:
+        return self._session.exec(
+            select(Message).where(
+                Message.org_id == self.org_id,
+                Message.channel == channel,
+                Message.direction == direction,
+                Message.provider_message_id == provider_message_id,
+            )
+        ).first()
+
+    def get_message(self, message_id: int) -> Message | None:
+        return self._session.exec(
+            select(Message).where(Message.org_id == self.org_id, Message.id == message_id)
+        ).first()
+
+    def replies_to(self, message_id: int) -> Sequence[Message]:
+        return self._session.exec(
+            select(Message)
+            .where(Message.org_id == self.org_id, Message.reply_to_id == message_id)
+            .order_by(col(Message.position), col(Message.id))
+        ).all()
+
+    def messages_of(self, conversation_id: int) -> Sequence[Message]:
+        return self._session.exec(
+            select(Message)
+            .where(Message.org_id == self.org_id, Message.conversation_id == conversation_id)
+            .order_by(col(Message.created_at), col(Message.id))
+        ).all()
+
+    def add_message(self, **fields: Any) -> Message:
+        message = Message(org_id=self.org_id, **fields)
+        self._session.add(message)
+        self._session.flush()
+        return message
+
+    def update_message(self, message: Message, **changes: Any) -> None:
+        self._check_owned(message)
+        for name, value in changes.items():
+            setattr(message, name, value)
+        self._session.add(message)
+
+    def count_messages(self) -> int:
+        return self._session.exec(
+            select(func.count()).select_from(Message).where(Message.org_id == self.org_id)
+        ).one()
+
+    # -- handoffs ---------------------------------------------------------------------------
+
+    def open_handoff(self, conversation_id: int) -> Handoff | None:
+        return self._session.exec(
+            select(Handoff).where(
+                Handoff.org_id == self.org_id,
+                Handoff.conversation_id == conversation_id,
+                Handoff.status == HandoffStatus.OPEN,
+            )
+        ).first()
+
+    def add_handoff(
+        self,
+        *,
+        conversation_id: int,
+        contact_id: int,
+        reason: str,
+        detail: str | None,
+        now: datetime,
+        retain_until: datetime,
+    ) -> Handoff:
+        handoff = Handoff(
+            org_id=self.org_id,
+            conversation_id=conversation_id,
+            contact_id=contact_id,
+            reason=reason,
+            detail=detail,
+            created_at=now,
+            retain_until=retain_until,
+        )
+        self._session.add(handoff)
+        self._session.flush()
+        return handoff
+
+    def handoffs(self, *, status: HandoffStatus | None = None) -> Sequence[Handoff]:
+        query = select(Handoff).where(Handoff.org_id == self.org_id)
+        if status is not None:
+            query = query.where(Handoff.status == status)
+        return self._session.exec(query.order_by(col(Handoff.id))).all()
+
+    def resolve_handoff(self, handoff_id: int, *, now: datetime) -> Handoff | None:
+        handoff = self._session.exec(
+            select(Handoff).where(Handoff.org_id == self.org_id, Handoff.id == handoff_id)
+        ).first()
+        if handoff is None:
+            return None
+        handoff.status = HandoffStatus.RESOLVED
+        handoff.resolved_at = now
+        self._session.add(handoff)
+        conversation = self._session.get(Conversation, handoff.conversation_id)
+        if conversation is not None and conversation.org_id == self.org_id:
+            conversation.status = ConversationStatus.BOT
+            self._session.add(conversation)
+        return handoff
+
+    # -- knowledge base ---------------------------------------------------------------------------
+
+    def entries(self) -> Sequence[KnowledgeEntry]:
+        return self._session.exec(
+            select(KnowledgeEntry)
+            .where(KnowledgeEntry.org_id == self.org_id)
+            .order_by(col(KnowledgeEntry.id))
+        ).all()
+
+    def entries_by_id(self, entry_ids: Iterable[int]) -> dict[int, KnowledgeEntry]:
+        ids = list(set(entry_ids))
+        if not ids:
+            return {}
+        rows = self._session.exec(
+            select(KnowledgeEntry).where(
+                KnowledgeEntry.org_id == self.org_id, col(KnowledgeEntry.id).in_(ids)
+            )
+        ).all()
+        return {row.id: row for row in rows if row.id is not None}
+
+    def phrasings(self) -> Sequence[KnowledgePhrasing]:
+        return self._session.exec(
+            select(KnowledgePhrasing)
+            .where(KnowledgePhrasing.org_id == self.org_id)
+            .order_by(col(KnowledgePhrasing.id))
+        ).all()
+
+    def sync_entries(
+        self,
+        drafts: Sequence[EntryDraft],
+        *,
+        source: str,
+        now: datetime,
+        prune_missing: bool,
+    ) -> KnowledgeChange:
+        """Create or update entries by external id; optionally remove the source's others.
+
+        Phrasings whose text is unchanged keep their ids, so their vectors need not be
+        recomputed; the organization's ``kb_revision`` is bumped when anything changed.
+        """
+        existing = {e.external_id: e for e in self.entries()}
+        phrasings_by_entry: dict[int, list[KnowledgePhrasing]] = {}
+        for phrasing in self.phrasings():
+            phrasings_by_entry.setdefault(phrasing.entry_id, []).append(phrasing)
+
+        created = updated = unchanged = 0
+        added: list[KnowledgePhrasing] = []
+        removed_ids: list[int] = []
+        seen: set[str] = set()
+        for draft in drafts:
+            seen.add(draft.external_id)
+            entry = existing.get(draft.external_id)
+            if entry is None:
+                entry = KnowledgeEntry(
+                    org_id=self.org_id,
+                    external_id=draft.external_id,
+                    question=draft.questions[0],
+                    answer=draft.answer,
+                    category=draft.category,
+                    source=source,
+                    created_at=now,
+                    updated_at=now,
+                )
+                self._session.add(entry)
+                self._session.flush()
+                created += 1
+                old: list[KnowledgePhrasing] = []
+            else:
+                old = phrasings_by_entry.get(entry.id or -1, [])
+                same = (
+                    entry.question == draft.questions[0]
+                    and entry.answer == draft.answer
+                    and entry.category == draft.category
+                    and entry.source == source
+                    and [p.text for p in old] == list(draft.questions)
+                )
+                if same:
+                    unchanged += 1
+                    continue
+                entry.question = draft.questions[0]
+                entry.answer = draft.answer
+                entry.category = draft.category
+                entry.source = source
+                entry.updated_at = now
+                self._session.add(entry)
+                updated += 1
+            old_by_text = {p.text: p for p in old}
+            for position, text in enumerate(draft.questions):
+                kept = old_by_text.pop(text, None)
+                if kept is not None:
+                    if kept.position != position:
+                        kept.position = position
+                        self._session.add(kept)
+                    continue
+                phrasing = KnowledgePhrasing(
+                    org_id=self.org_id, entry_id=entry.id, text=text, position=position
+                )
+                self._session.add(phrasing)
+                added.append(phrasing)
+            for stale in old_by_text.values():
+                removed_ids.append(stale.id)
+                self._session.delete(stale)
+
+        removed = 0
+        if prune_missing:
+            for external_id, entry in existing.items():
+                if entry.source == source and external_id not in seen:
+                    removed_ids.extend(p.id for p in phrasings_by_entry.get(entry.id or -1, []))
+                    self._delete_entry(entry)
+                    removed += 1
+
+        self._session.flush()
+        if created or updated or removed:
+            self._bump_kb_revision()
+        return KnowledgeChange(
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
+            removed=removed,
+            added_phrasing_ids=tuple(p.id for p in added if p.id is not None),
+            removed_phrasing_ids=tuple(i for i in removed_ids if i is not None),
+        )
+
+    def _delete_entry(self, entry: KnowledgeEntry) -> None:
+        # Answers keep their text; only the link to an entry that no longer exists goes.
+        self._session.execute(
+            update(Message)
+            .where(Message.org_id == self.org_id, Message.answer_entry_id == entry.id)
+            .values(answer_entry_id=None)
+        )
+        self._session.execute(
+            delete(KnowledgePhrasing).where(
+                KnowledgePhrasing.org_id == self.org_id, KnowledgePhrasing.entry_id == entry.id
+            )
+        )
+        self._session.delete(entry)
+
+    def _bump_kb_revision(self) -> None:
+        self._session.execute(
+            update(Organization)
+            .where(Organization.id == self.org_id)
+            .values(kb_revision=Organization.kb_revision + 1)
+        )
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _check_owned(self, row: Any) -> None:
+        if getattr(row, "org_id", None) != self.org_id:
+            raise PermissionError(f"{type(row).__name__} belongs to another organization")

@@ -1,0 +1,1 @@
+"""The thin Flask layer: HTTP in, plain services, HTTP out."""

@@ -1,0 +1,34 @@
+"""Helpers shared by the blueprints."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, request
+
+from imaradesk.services import Services
+from imaradesk.storage.models import Organization
+
+
+def services() -> Services:
+    return current_app.extensions["imaradesk"]
+
+
+def organization_or_404(slug: str) -> Organization:
+    org = services().organizations.by_slug(slug)
+    if org is None:
+        abort(404, description=f"unknown organization {slug!r}")
+    return org
+
+
+def public_url(path_and_query: str | None = None) -> str:
+    """The URL as the provider called it, for signature checks and callback URLs.
+
+    A configured public base URL wins; otherwise the request's own URL, which reflects
+    X-Forwarded-* headers only when a trusted proxy count is configured (ProxyFix).
+    """
+    if path_and_query is None:
+        query = request.query_string.decode("latin-1")
+        path_and_query = request.path + (f"?{query}" if query else "")
+    base = services().settings.public_base_url
+    if base:
+        return base.rstrip("/") + path_and_query
+    return request.host_url.rstrip("/") + path_and_query

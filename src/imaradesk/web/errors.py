@@ -1,0 +1,38 @@
+"""JSON errors for every HTTP failure; unexpected ones are logged with their traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from imaradesk.storage.locks import LockTimeout
+
+log = logging.getLogger(__name__)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):  # noqa: ANN202
+        description = error.description
+        if isinstance(error, RequestEntityTooLarge):
+            description = "the request body is too large"
+        response = jsonify(error=error.name.lower().replace(" ", "_"), message=description)
+        response.status_code = error.code or 500
+        return response
+
+    @app.errorhandler(LockTimeout)
+    def _busy(_error: LockTimeout):  # noqa: ANN202
+        # Providers retry a 503; the retry is deduplicated by its message id.
+        response = jsonify(error="busy", message="the conversation is busy, retry shortly")
+        response.status_code = 503
+        response.headers["Retry-After"] = "2"
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):  # noqa: ANN202
+        log.exception("unhandled error")
+        response = jsonify(error="internal_error", message="something went wrong on our side")
+        response.status_code = 500
+        return response

@@ -1,0 +1,20 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from imaradesk.web.common import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():  # noqa: ANN201
+    svc = services()
+    with svc.database.read() as session:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    if svc.redis is not None:
+        svc.redis.ping()
+    return jsonify(status="ok")

@@ -1,0 +1,64 @@
+"""Twilio webhooks: inbound WhatsApp/SMS messages and delivery status callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, request, url_for
+
+from imaradesk.channels.base import MalformedRequest, SignatureInvalid
+from imaradesk.channels.twilio import TwilioChannel, parse_status, verify_signature
+from imaradesk.storage.models import Organization
+from imaradesk.web.common import organization_or_404, public_url, services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("twilio", __name__)
+channel = TwilioChannel()
+
+
+def _verified_form(org: Organization):  # noqa: ANN202
+    if not org.twilio_auth_token:
+        abort(403, description="the Twilio channel is not configured for this organization")
+    form = request.form  # reading it enforces the body size limit (413)
+    try:
+        verify_signature(
+            auth_token=org.twilio_auth_token,
+            url=public_url(),
+            params=form,
+            signature=request.headers.get("X-Twilio-Signature"),
+            signature_settings=request.headers.get("X-Twilio-Webhooks-Signature-Settings"),
+        )
+    except SignatureInvalid as e:
+        log.warning("rejected a Twilio request", extra={"org_id": org.id, "reason": str(e)})
+        abort(403, description=str(e))
+    return form
+
+
+@bp.post("/channels/twilio/<org_slug>/messages")
+def inbound_message(org_slug: str) -> Response:
+    org = organization_or_404(org_slug)
+    form = _verified_form(org)
+    svc = services()
+    try:
+        messages = channel.parse(form, org_slug=org.slug, received_at=svc.clock.now())
+    except MalformedRequest as e:
+        abort(400, description=str(e))
+    replies = []
+    for message in messages:
+        replies.extend(svc.dialogue.handle(org, message).replies)
+    status_url = public_url(url_for("twilio.delivery_status", org_slug=org.slug))
+    return Response(channel.render(replies, status_url=status_url), mimetype="application/xml")
+
+
+@bp.post("/channels/twilio/<org_slug>/status")
+def delivery_status(org_slug: str) -> Response:
+    org = organization_or_404(org_slug)
+    form = _verified_form(org)
+    try:
+        callback = parse_status(form, request.args)
+    except MalformedRequest as e:
+        abort(400, description=str(e))
+    channel_name = "sms" if not (form.get("From") or form.get("To") or "").startswith("whatsapp:") else "whatsapp"
+    assert org.id is not None
+    services().deliveries.record(org.id, channel_name, callback)
+    return Response(status=204)
