@@ -32,8 +32,10 @@ DEMO_TWILIO_TOKEN = "demo-twilio-auth-token"
 
 
 class _Context:
-    def __init__(self) -> None:
-        self._services: Services | None = None
+    """Builds the services on first use, so that commands which need no model load none."""
+
+    def __init__(self, services: Services | None = None) -> None:
+        self._services = services
 
     @property
     def services(self) -> Services:

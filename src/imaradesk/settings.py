@@ -47,8 +47,8 @@ class Settings(BaseSettings):
     # it keeps off-topic messages ("what's the weather") away from the FAQ.
     min_answer_similarity: float = Field(default=0.45, ge=0.0, le=1.0)
     # Used when an organization has too few phrasings to calibrate a classifier.
-    retrieval_min_similarity: float = Field(default=0.62, ge=0.0, le=1.0)
-    retrieval_min_margin: float = Field(default=0.04, ge=0.0, le=1.0)
+    retrieval_min_similarity: float = Field(default=0.50, ge=0.0, le=1.0)
+    retrieval_min_margin: float = Field(default=0.06, ge=0.0, le=1.0)
     search_candidates: int = Field(default=20, ge=1, le=200)
 
     # Dialogue

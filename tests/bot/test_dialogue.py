@@ -109,11 +109,12 @@ def test_a_confident_answer_resets_the_rephrase_count(make_services, database: D
 
 
 def test_picking_a_suggestion_by_number_answers_it(make_services, database: Database) -> None:
-    services = make_services(database)
+    # A wide required margin makes "send money" ambiguous between two entries.
+    services = make_services(database, retrieval_min_margin=0.2)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
     chat.send("hi")
-    [clarify] = chat.send("send")
+    [clarify] = chat.send("send money")
     assert clarify.kind is ReplyKind.CLARIFY
     lines = [line for line in clarify.text.splitlines() if line[:1].isdigit()]
     assert lines, clarify.text

@@ -108,6 +108,9 @@ class CalibratedClassifierModel:
     calibrator_weights: np.ndarray  # (n_features,)
     calibrator_bias: float
     threshold: float
+    # True when held-out data had too few mistakes to fit a calibrator: the confidence is then
+    # the classifier's own probability.
+    identity_calibration: bool = False
     method: str = "calibrated_classifier"
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
@@ -119,7 +122,10 @@ class CalibratedClassifierModel:
     def judge(self, vector: np.ndarray, scores: EntryScores, *, min_similarity: float) -> Judgement:
         probs = self.probabilities(vector.reshape(1, -1))[0]
         features, best = _features(probs, scores, self.entry_ids)
-        confidence = _sigmoid(float(features @ self.calibrator_weights + self.calibrator_bias))
+        if self.identity_calibration:
+            confidence = float(features[0])
+        else:
+            confidence = _sigmoid(float(features @ self.calibrator_weights + self.calibrator_bias))
         entry = int(self.entry_ids[best])
         similarity = scores.of(entry)
         confident = confidence >= self.threshold and similarity >= min_similarity
@@ -134,7 +140,7 @@ class CalibratedClassifierModel:
             weights=self.weights,
             bias=self.bias,
             calibrator_weights=self.calibrator_weights,
-            params=np.array([self.calibrator_bias, self.threshold]),
+            params=np.array([self.calibrator_bias, self.threshold, float(self.identity_calibration)]),
         )
         return buffer.getvalue()
 
@@ -146,7 +152,7 @@ def load_answer_model(data: bytes) -> AnswerModel:
             top, margin = npz["params"].tolist()
             return SimilarityMarginModel(top, margin)
         if method == CalibratedClassifierModel.method:
-            bias, threshold = npz["params"].tolist()
+            bias, threshold, identity = npz["params"].tolist()
             return CalibratedClassifierModel(
                 entry_ids=npz["entry_ids"],
                 weights=npz["weights"],
@@ -154,6 +160,7 @@ def load_answer_model(data: bytes) -> AnswerModel:
                 calibrator_weights=npz["calibrator_weights"],
                 calibrator_bias=bias,
                 threshold=threshold,
+                identity_calibration=bool(identity),
             )
     raise ValueError(f"unknown answer model {method!r}")
 
@@ -236,22 +243,38 @@ def train_answer_model(
     X = np.vstack(features)
     y = np.asarray(correct)
     errors = int((~y).sum())
-    if errors < MIN_HELD_OUT_ERRORS or y.sum() < MIN_HELD_OUT_ERRORS:
+    if y.sum() < MIN_HELD_OUT_ERRORS:
         return fallback, TrainingReport(
             fallback.method, len(labels), len(classes), len(y), errors, None, None, None
         )
-    calibrator = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
-    confidence = calibrator.predict_proba(X)[:, 1]
-    threshold, answer_rate, wrong_rate = _threshold_for(confidence, y, max_wrong_answer_rate)
+    if errors < MIN_HELD_OUT_ERRORS:
+        # Too few mistakes to learn what one looks like: the classifier is simply reliable
+        # here. Trust its own probability, answering what it was sure of on held-out phrasings.
+        calibrator_weights = np.array([1.0] + [0.0] * (X.shape[1] - 1))
+        calibrator_bias = 0.0
+        confidence = X[:, 0]
+        threshold = float(np.quantile(confidence[y], 0.05))
+        answered = confidence >= threshold
+        answer_rate = float(answered.mean())
+        wrong_rate = float((~y[answered]).mean()) if answered.any() else 0.0
+        identity = True
+    else:
+        calibrator = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
+        calibrator_weights = calibrator.coef_[0].astype(np.float64)
+        calibrator_bias = float(calibrator.intercept_[0])
+        confidence = calibrator.predict_proba(X)[:, 1]
+        threshold, answer_rate, wrong_rate = _threshold_for(confidence, y, max_wrong_answer_rate)
+        identity = False
 
     final = _fit_classifier(vectors, labels)
     model = CalibratedClassifierModel(
         entry_ids=final.classes_.astype(np.int64),
         weights=final.coef_.astype(np.float32),
         bias=final.intercept_.astype(np.float32),
-        calibrator_weights=calibrator.coef_[0].astype(np.float64),
-        calibrator_bias=float(calibrator.intercept_[0]),
+        calibrator_weights=calibrator_weights,
+        calibrator_bias=calibrator_bias,
         threshold=threshold,
+        identity_calibration=identity,
     )
     return model, TrainingReport(
         model.method, len(labels), len(classes), len(y), errors, threshold, answer_rate, wrong_rate

@@ -1,0 +1,115 @@
+"""The imaradesk command: organizations, imports, terminal chat."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from imaradesk.cli import _Context, main
+from imaradesk.storage.db import Database
+from imaradesk.storage.repositories import OrgData
+from tests.helpers import WALLET_FAQ
+
+
+@pytest.fixture
+def cli(make_services, sqlite_database: Database):  # noqa: ANN001, ANN201
+    services = make_services(sqlite_database)
+
+    def run(*args: str, input: str | None = None):  # noqa: A002, ANN202
+        return CliRunner().invoke(main, list(args), obj=_Context(services), input=input, catch_exceptions=False)
+
+    run.services = services  # type: ignore[attr-defined]
+    return run
+
+
+def entries(cli) -> list:  # noqa: ANN001
+    org = cli.services.organizations.by_slug("acme")
+    with cli.services.database.read() as session:
+        return list(OrgData(session, org.id).entries())
+
+
+def test_org_create_and_duplicate(cli) -> None:  # noqa: ANN001
+    result = cli("org", "create", "acme", "--name", "Acme Ltd", "--twilio-auth-token", "tok")
+    assert result.exit_code == 0, result.output
+    assert "/channels/twilio/acme/messages" in result.output
+    again = cli("org", "create", "acme", "--name", "Acme Ltd")
+    assert again.exit_code != 0 and "already exists" in again.output
+    bad = cli("org", "create", "Not A Slug", "--name", "x")
+    assert bad.exit_code != 0 and "invalid organization slug" in bad.output
+    assert cli.services.organizations.by_slug("acme").twilio_auth_token == "tok"
+
+
+def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    cli("org", "create", "acme", "--name", "Acme")
+    faq = tmp_path / "faq.csv"
+    faq.write_text(WALLET_FAQ)
+    md = tmp_path / "more.md"
+    md.write_text("# Hours\n\n## When are you open?\nEvery day, all day.\n")
+    first = cli("kb", "import", "--org", "acme", str(faq), str(md))
+    assert first.exit_code == 0, first.output
+    assert "5 new" in first.output and "5 entries" in first.output
+    second = cli("kb", "import", "--org", "acme", str(faq))
+    assert "0 new, 0 updated, 4 unchanged" in second.output
+    assert len(entries(cli)) == 5
+
+
+def test_a_malformed_file_is_refused_with_its_line_and_nothing_is_imported(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    cli("org", "create", "acme", "--name", "Acme")
+    good = tmp_path / "good.csv"
+    good.write_text(WALLET_FAQ)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,answer\nHow?,Like this.\nWhy?\n")
+    result = cli("kb", "import", "--org", "acme", str(good), str(bad))
+    assert result.exit_code == 1
+    assert "bad.csv, line 3: expected 2 fields" in result.output
+    assert "nothing was imported" in result.output
+    assert entries(cli) == []
+
+
+def test_import_into_unknown_org_fails_clearly(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    faq = tmp_path / "faq.csv"
+    faq.write_text(WALLET_FAQ)
+    result = cli("kb", "import", "--org", "ghost", str(faq))
+    assert result.exit_code == 1 and "unknown organization 'ghost'" in result.output
+
+
+def test_terminal_chat_uses_the_dialogue_manager_and_shows_the_source(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    cli("org", "create", "acme", "--name", "Acme")
+    faq = tmp_path / "faq.csv"
+    faq.write_text(WALLET_FAQ)
+    cli("kb", "import", "--org", "acme", str(faq))
+    result = cli("chat", "--org", "acme", "--as", "0712 345678", input="How do I check my balance?\nagent\n")
+    assert result.exit_code == 0, result.output
+    assert "as +254712345678 (whatsapp)" in result.output
+    assert "Dial *483*1# to see your balance." in result.output
+    assert "from entry #" in result.output and "(balance)" in result.output
+    assert "handed off to a human" in result.output
+    listed = cli("handoff", "list", "--org", "acme")
+    handoff_id = listed.output.split()[0].lstrip("#")
+    assert "customer_request" in listed.output
+    resolved = cli("handoff", "resolve", "--org", "acme", handoff_id)
+    assert resolved.exit_code == 0
+
+
+@pytest.mark.slow
+def test_the_installed_console_script_imports_and_chats_with_the_real_model(tmp_path: Path) -> None:
+    env = {**os.environ, "IMARADESK_DATA_DIR": str(tmp_path / "var"), "HF_HUB_OFFLINE": "1"}
+    env.pop("DATABASE_URL", None)
+    script = Path(sys.executable).parent / "imaradesk"
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(script), *args], env=env, input=input, capture_output=True, text=True, timeout=300)
+
+    assert run("org", "create", "acme", "--name", "Acme").returncode == 0
+    faq = tmp_path / "faq.csv"
+    faq.write_text(WALLET_FAQ)
+    imported = run("kb", "import", "--org", "acme", str(faq))
+    assert imported.returncode == 0, imported.stderr
+    chat = run("chat", "--org", "acme", input="how can I see how much money I have\n")
+    assert "Dial *483*1# to see your balance." in chat.stdout, chat.stdout + chat.stderr
+    assert (tmp_path / "var" / "imaradesk.db").exists()

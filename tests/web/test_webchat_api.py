@@ -1,0 +1,71 @@
+"""The JSON web-chat endpoint on a real loopback server."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from imaradesk.storage.db import Database
+from tests.helpers import seed_org
+
+
+@pytest.fixture
+def server(make_services, live_server_factory, sqlite_database: Database):  # noqa: ANN001, ANN201
+    services = make_services(sqlite_database)
+    seed_org(services, "acme")
+    return live_server_factory(services)
+
+
+def url(server, org: str = "acme") -> str:  # noqa: ANN001
+    return f"{server.url}/channels/webchat/{org}/messages"
+
+
+def test_answers_with_sources(server) -> None:  # noqa: ANN001
+    response = requests.post(url(server), json={"sender": "visitor-1", "text": "How do I check my balance?"}, timeout=10)
+    assert response.status_code == 200
+    replies = response.json()["replies"]
+    assert [r["kind"] for r in replies] == ["privacy_notice", "answer"]
+    answer = replies[1]
+    assert answer["text"] == "Dial *483*1# to see your balance."
+    assert answer["handoff"] is False
+    [source] = answer["sources"]
+    assert source["question"] == "How do I check my balance?"
+    assert isinstance(source["entry_id"], int) and 0 < source["score"] <= 1
+
+
+def test_retry_with_a_client_id_is_answered_from_the_stored_replies(server) -> None:  # noqa: ANN001
+    body = {"sender": "visitor-2", "text": "How do I reset my PIN?", "id": "client-msg-1"}
+    first = requests.post(url(server), json=body, timeout=10).json()
+    again = requests.post(url(server), json=body, timeout=10).json()
+    assert first == again
+
+
+def test_handoff_is_flagged(server) -> None:  # noqa: ANN001
+    replies = requests.post(url(server), json={"sender": "v3", "text": "I want to talk to a human"}, timeout=10).json()["replies"]
+    assert replies[-1]["handoff"] is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, "not valid JSON"),
+        ({"data": "sender=x&text=y"}, "Content-Type: application/json"),
+        ({"json": {"text": "hi"}}, '"sender" is required'),
+        ({"json": {"sender": "v"}}, '"text" is required'),
+        ({"json": ["sender", "text"]}, "JSON object"),
+    ],
+)
+def test_bad_requests_say_what_is_wrong(server, kwargs: dict, message: str) -> None:  # noqa: ANN001
+    response = requests.post(url(server), timeout=10, **kwargs)
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def test_unknown_org_and_oversized_body(server) -> None:  # noqa: ANN001
+    assert requests.post(url(server, "nobody"), json={"sender": "v", "text": "hi"}, timeout=10).status_code == 404
+    huge = requests.post(url(server), json={"sender": "v", "text": "x" * 100_000}, timeout=10)
+    assert huge.status_code == 413
+
+
+def test_health(server) -> None:  # noqa: ANN001
+    assert requests.get(f"{server.url}/healthz", timeout=10).json() == {"status": "ok"}
