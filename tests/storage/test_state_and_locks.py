@@ -1,0 +1,127 @@
+"""Contract suites for conversation state and locks, run on the in-process and Redis versions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from imaradesk.storage.conversation_state import InMemoryConversationState, RedisConversationState
+from imaradesk.storage.locks import InProcessLockManager, LockTimeout, RedisLockManager
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def state_store(request: pytest.FixtureRequest):  # noqa: ANN201
+    if request.param == "memory":
+        return InMemoryConversationState(ttl_seconds=60)
+    return RedisConversationState(request.getfixturevalue("redis_client"), ttl_seconds=60)
+
+
+def test_state_is_per_contact_and_merges_updates(state_store) -> None:  # noqa: ANN001
+    assert state_store.get(1, 10) == {}
+    state_store.update(1, 10, {"clarifications": "1"})
+    state_store.update(1, 10, {"suggestions": "4,5"})
+    state_store.update(1, 11, {"clarifications": "2"})
+    state_store.update(2, 10, {"clarifications": "3"})
+    assert state_store.get(1, 10) == {"clarifications": "1", "suggestions": "4,5"}
+    assert state_store.get(1, 11) == {"clarifications": "2"}
+    assert state_store.get(2, 10) == {"clarifications": "3"}
+
+
+def test_erasing_a_subject_or_an_organization_removes_only_theirs(state_store) -> None:  # noqa: ANN001
+    for org, contact in [(1, 10), (1, 11), (2, 10)]:
+        state_store.update(org, contact, {"k": "v"})
+    state_store.erase_subject(1, 10)
+    assert state_store.get(1, 10) == {} and state_store.get(1, 11) == {"k": "v"}
+    state_store.erase_organization(1)
+    assert state_store.get(1, 11) == {} and state_store.get(2, 10) == {"k": "v"}
+
+
+def test_in_memory_state_expires() -> None:
+    clock = FakeMonotonic()
+    store = InMemoryConversationState(ttl_seconds=60, clock=clock)
+    store.update(1, 10, {"k": "v"})
+    clock.now = 59
+    assert store.get(1, 10) == {"k": "v"}
+    clock.now = 61
+    assert store.get(1, 10) == {}
+
+
+@pytest.mark.redis
+def test_redis_state_has_a_ttl(redis_client) -> None:  # noqa: ANN001
+    store = RedisConversationState(redis_client, ttl_seconds=60)
+    store.update(1, 10, {"k": "v"})
+    assert 0 < redis_client.ttl("imaradesk:state:1:10") <= 60
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def locks_factory(request: pytest.FixtureRequest):  # noqa: ANN201
+    if request.param == "memory":
+        shared = {}
+
+        def memory(wait: float):  # noqa: ANN202
+            # In-process locks are shared by one manager's threads.
+            return shared.setdefault(wait, InProcessLockManager(wait_seconds=wait))
+
+        return memory
+    client = request.getfixturevalue("redis_client")
+    return lambda wait: RedisLockManager(client, wait_seconds=wait)
+
+
+def test_a_lock_excludes_other_holders_of_the_same_key(locks_factory) -> None:  # noqa: ANN001
+    inside = []
+    overlaps = []
+
+    def work() -> None:
+        with locks_factory(5.0).hold("org:1:conv"):
+            inside.append(1)
+            if len(inside) > 1:
+                overlaps.append(True)
+            time.sleep(0.02)
+            inside.pop()
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+
+
+def test_different_keys_do_not_wait_for_each_other(locks_factory) -> None:  # noqa: ANN001
+    manager = locks_factory(0.2)
+    with manager.hold("a"), manager.hold("b"):
+        pass
+
+
+def test_waiting_too_long_raises(locks_factory) -> None:  # noqa: ANN001
+    manager = locks_factory(0.2)
+    entered = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with manager.hold("busy"):
+            entered.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    entered.wait(5)
+    try:
+        with pytest.raises(LockTimeout):
+            with manager.hold("busy"):
+                pass
+    finally:
+        release.set()
+        thread.join()
+    with manager.hold("busy"):
+        pass
