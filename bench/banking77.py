@@ -59,9 +59,16 @@ def write_faq(train: Path, target: Path, shots: int | None, seed: int) -> int:
     return len(by_category)
 
 
-def run(data: Path, *, shots: int | None, seed: int, limit: int | None, database_url: str | None) -> dict:
+def run(
+    data: Path, *, shots: int | None, seed: int, limit: int | None, database_url: str | None
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="imaradesk-bench-") as tmp:
-        settings = Settings(environment="test", data_dir=Path(tmp) / "var", database_url=database_url, redis_url=None)
+        settings = Settings(
+            environment="test",
+            data_dir=Path(tmp) / "var",
+            database_url=database_url,
+            redis_url=None,
+        )
         services = build_services(settings)
         services.embedder.embed(["warm up"])
         org = services.organizations.create(f"banking77-{os.getpid()}", name="BANKING77 bench")
@@ -91,7 +98,7 @@ def run(data: Path, *, shots: int | None, seed: int, limit: int | None, database
         for i, (text, category) in enumerate(questions):
             sender = f"+2547{i:08d}"
 
-            def send(message_text: str, n: int) -> list:
+            def send(message_text: str, n: int, i: int = i, sender: str = sender) -> list:
                 inbound = InboundMessage(
                     org_slug=org.slug,
                     channel="whatsapp",
@@ -146,21 +153,37 @@ def run(data: Path, *, shots: int | None, seed: int, limit: int | None, database
         "answer_model": training.method,
         "held_out_answer_rate": training.held_out_answer_rate,
         "held_out_wrong_rate": training.held_out_wrong_rate,
-        "database": "postgresql" if database_url and database_url.startswith("postgres") else "sqlite",
+        "database": "postgresql"
+        if database_url and database_url.startswith("postgres")
+        else "sqlite",
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="folder with train.csv and test.csv")
-    parser.add_argument("--shots", type=int, default=None, help="phrasings per entry (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder with train.csv and test.csv"
+    )
+    parser.add_argument(
+        "--shots", type=int, default=None, help="phrasings per entry (default: all)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="test questions to send (default: all)")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="test questions to send (default: all)"
+    )
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args(argv)
     if not (args.data / "train.csv").exists():
         parser.error(f"{args.data}/train.csv not found")
-    result = run(args.data, shots=args.shots, seed=args.seed, limit=args.limit, database_url=args.database_url)
+    result = run(
+        args.data,
+        shots=args.shots,
+        seed=args.seed,
+        limit=args.limit,
+        database_url=args.database_url,
+    )
     print(json.dumps(result))
     return 0
 

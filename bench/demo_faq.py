@@ -33,7 +33,11 @@ PARAPHRASES = Path(__file__).with_name("demo_paraphrases.csv")
 
 def run() -> dict:
     with tempfile.TemporaryDirectory(prefix="imaradesk-bench-") as tmp:
-        services = build_services(Settings(environment="test", data_dir=Path(tmp) / "var", database_url=None, redis_url=None))
+        services = build_services(
+            Settings(
+                environment="test", data_dir=Path(tmp) / "var", database_url=None, redis_url=None
+            )
+        )
         org = services.organizations.create("demo-bench", name="Imara Pesa")
         with resources.as_file(resources.files("imaradesk.demo").joinpath("faq.csv")) as path:
             report = services.knowledge.import_documents(org.id, [parse_file(Path(path))])
@@ -46,8 +50,12 @@ def run() -> dict:
         mistakes = []
         for i, row in enumerate(rows):
             inbound = InboundMessage(
-                org_slug=org.slug, channel="whatsapp", sender_id=f"+2547{i:08d}",
-                provider_message_id=f"SMdemo{i}", received_at=services.clock.now(), text=row["text"],
+                org_slug=org.slug,
+                channel="whatsapp",
+                sender_id=f"+2547{i:08d}",
+                provider_message_id=f"SMdemo{i}",
+                received_at=services.clock.now(),
+                text=row["text"],
             )
             t0 = time.perf_counter()
             turn = services.dialogue.handle(org, inbound)
@@ -60,7 +68,9 @@ def run() -> dict:
                     right += 1
                 elif answered is not None:
                     wrong += 1
-                    mistakes.append({"text": row["text"], "expected": row["expected"], "answered": answered})
+                    mistakes.append(
+                        {"text": row["text"], "expected": row["expected"], "answered": answered}
+                    )
             else:
                 off_topic += 1
                 if answered is not None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
 from twilio.request_validator import RequestValidator
 
 from imaradesk.bot.messages import InboundMessage, OutboundMessage, Turn
 from imaradesk.knowledge_index.documents import parse_csv, parse_markdown
+from imaradesk.knowledge_index.embedder import HashingEmbedder
 from imaradesk.services import Services
 from imaradesk.storage.models import Organization
 
@@ -28,6 +31,18 @@ How do I pay school fees?,Pay school fees through the bank paybill 123456.
 """
 
 _sids = itertools.count(1)
+
+
+class CountingEmbedder(HashingEmbedder):
+    """A real (hashing) embedder that also records the texts it embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return super().embed(texts)
 
 
 def next_sid(prefix: str = "SM") -> str:
@@ -71,7 +86,9 @@ class Chat:
     channel: str = "whatsapp"
     turns: list[Turn] = field(default_factory=list)
 
-    def send(self, text: str = "", *, sid: str | None = None, **fields: object) -> list[OutboundMessage]:
+    def send(
+        self, text: str = "", *, sid: str | None = None, **fields: object
+    ) -> list[OutboundMessage]:
         return list(self.turn(text, sid=sid, **fields).replies)
 
     def turn(self, text: str = "", *, sid: str | None = None, **fields: object) -> Turn:
@@ -123,7 +140,12 @@ def twilio_form(
 
 
 def post_signed(
-    url: str, form: dict[str, str], *, token: str = "test-auth-token", sign_url: str | None = None, **kwargs: object
+    url: str,
+    form: dict[str, str],
+    *,
+    token: str = "test-auth-token",
+    sign_url: str | None = None,
+    **kwargs: object,
 ) -> requests.Response:
     """POST form-encoded as Twilio does, signed by twilio's own RequestValidator."""
     signature = RequestValidator(token).compute_signature(sign_url or url, form)

@@ -21,7 +21,9 @@ def cli(make_services, sqlite_database: Database):  # noqa: ANN001, ANN201
     services = make_services(sqlite_database)
 
     def run(*args: str, input: str | None = None):  # noqa: A002, ANN202
-        return CliRunner().invoke(main, list(args), obj=_Context(services), input=input, catch_exceptions=False)
+        return CliRunner().invoke(
+            main, list(args), obj=_Context(services), input=input, catch_exceptions=False
+        )
 
     run.services = services  # type: ignore[attr-defined]
     return run
@@ -58,7 +60,9 @@ def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:  # noqa: 
     assert len(entries(cli)) == 5
 
 
-def test_a_malformed_file_is_refused_with_its_line_and_nothing_is_imported(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_malformed_file_is_refused_with_its_line_and_nothing_is_imported(
+    cli, tmp_path: Path
+) -> None:  # noqa: ANN001
     cli("org", "create", "acme", "--name", "Acme")
     good = tmp_path / "good.csv"
     good.write_text(WALLET_FAQ)
@@ -83,7 +87,9 @@ def test_terminal_chat_uses_the_dialogue_manager_and_shows_the_source(cli, tmp_p
     faq = tmp_path / "faq.csv"
     faq.write_text(WALLET_FAQ)
     cli("kb", "import", "--org", "acme", str(faq))
-    result = cli("chat", "--org", "acme", "--as", "0712 345678", input="How do I check my balance?\nagent\n")
+    result = cli(
+        "chat", "--org", "acme", "--as", "0712 345678", input="How do I check my balance?\nagent\n"
+    )
     assert result.exit_code == 0, result.output
     assert "as +254712345678 (whatsapp)" in result.output
     assert "Dial *483*1# to see your balance." in result.output
@@ -103,7 +109,9 @@ def test_the_installed_console_script_imports_and_chats_with_the_real_model(tmp_
     script = Path(sys.executable).parent / "imaradesk"
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(script), *args], env=env, input=input, capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [str(script), *args], env=env, input=input, capture_output=True, text=True, timeout=300
+        )
 
     assert run("org", "create", "acme", "--name", "Acme").returncode == 0
     faq = tmp_path / "faq.csv"

@@ -52,13 +52,17 @@ def test_whatsapp_customer_gets_the_right_answer_on_postgres_and_redis(
     ]
     clarify = say("what is the weather in Nairobi today")
     assert clarify and "rephrase" in clarify[0]
-    assert any(key.startswith(b"imaradesk:state:") for key in redis_client.keys("*")), "state lives in Redis"
+    assert any(key.startswith(b"imaradesk:state:") for key in redis_client.keys("*")), (
+        "state lives in Redis"
+    )
     assert "person will reply" in say("nataka kuongea na mtu", sender="whatsapp:+254722000002")[-1]
     assert say("STOP", sender="whatsapp:+254722000003")[-1].startswith("You have opted out")
     assert say("How do I check my balance?", sender="whatsapp:+254722000003") == []
 
 
-def test_demo_faq_paraphrases_are_answered_right_and_off_topic_left_alone(make_services, sqlite_database, real_embedder) -> None:  # noqa: ANN001
+def test_demo_faq_paraphrases_are_answered_right_and_off_topic_left_alone(
+    make_services, sqlite_database, real_embedder
+) -> None:  # noqa: ANN001
     from tests.helpers import Chat
 
     services = make_services(sqlite_database, embedder=real_embedder)
@@ -95,8 +99,11 @@ def test_the_quick_start_service_comes_up_seeded_and_answers(tmp_path: Path) -> 
     env.pop("REDIS_URL", None)
     script = Path(sys.executable).parent / "imaradesk"
     process = subprocess.Popen(
-        [str(script), "demo", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(script), "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 180
@@ -119,7 +126,9 @@ def test_the_quick_start_service_comes_up_seeded_and_answers(tmp_path: Path) -> 
         assert replies[-1]["sources"][0]["entry_id"] > 0
         assert "Forgot PIN" in replies[-1]["text"]
         assert (tmp_path / "var" / "imaradesk.db").exists()
-        assert any((tmp_path / "var" / "index").iterdir()), "the FAISS index is persisted under var/"
+        assert any((tmp_path / "var" / "index").iterdir()), (
+            "the FAISS index is persisted under var/"
+        )
     finally:
         process.terminate()
         try:

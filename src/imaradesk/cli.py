@@ -50,7 +50,9 @@ pass_ctx = click.make_pass_decorator(_Context, ensure=True)
 def _org_or_exit(services: Services, slug: str) -> Organization:
     org = services.organizations.by_slug(slug)
     if org is None:
-        raise click.ClickException(f"unknown organization {slug!r} (create it with: imaradesk org create)")
+        raise click.ClickException(
+            f"unknown organization {slug!r} (create it with: imaradesk org create)"
+        )
     return org
 
 
@@ -75,14 +77,25 @@ def org() -> None:
 @org.command("create")
 @click.argument("slug")
 @click.option("--name", required=True, help="The organization's display name.")
-@click.option("--twilio-auth-token", default=None, help="Auth token that signs its Twilio webhooks.")
+@click.option(
+    "--twilio-auth-token", default=None, help="Auth token that signs its Twilio webhooks."
+)
 @click.option("--privacy-policy-url", default=None, help="Link shown in the privacy notice.")
 @pass_ctx
-def org_create(ctx: _Context, slug: str, name: str, twilio_auth_token: str | None, privacy_policy_url: str | None) -> None:
+def org_create(
+    ctx: _Context,
+    slug: str,
+    name: str,
+    twilio_auth_token: str | None,
+    privacy_policy_url: str | None,
+) -> None:
     """Create an organization."""
     try:
         created = ctx.services.organizations.create(
-            slug, name=name, twilio_auth_token=twilio_auth_token, privacy_policy_url=privacy_policy_url
+            slug,
+            name=name,
+            twilio_auth_token=twilio_auth_token,
+            privacy_policy_url=privacy_policy_url,
         )
     except (OrganizationExists, InvalidSlug) as e:
         raise click.ClickException(str(e)) from e
@@ -114,7 +127,9 @@ def kb() -> None:
     is_flag=True,
     help="Keep entries that an earlier import of the same file had but this one lacks.",
 )
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @pass_ctx
 def kb_import(ctx: _Context, org_slug: str, keep_missing: bool, files: tuple[Path, ...]) -> None:
     """Import FAQ files (CSV with question,answer[,id,category]; Markdown with ## questions).
@@ -194,7 +209,9 @@ def kb_list(ctx: _Context, org_slug: str) -> None:
     assert org.id is not None
     with services.database.read() as session:
         for entry in OrgData(session, org.id).entries():
-            console.print(f"#{entry.id}\t{entry.external_id}\t{entry.category or '-'}\t{entry.question}")
+            console.print(
+                f"#{entry.id}\t{entry.external_id}\t{entry.category or '-'}\t{entry.question}"
+            )
 
 
 # -- chat ---------------------------------------------------------------------------------
@@ -236,7 +253,12 @@ def chat(ctx: _Context, org_slug: str, phone: str | None) -> None:
             console.print("[dim](no reply)[/]")
         for reply in turn.replies:
             style = "dim" if reply.kind is ReplyKind.PRIVACY_NOTICE else ""
-            console.print(f"[bold green]bot>[/] [{style}]{reply.text}[/]" if style else f"[bold green]bot>[/] {reply.text}", highlight=False)
+            console.print(
+                f"[bold green]bot>[/] [{style}]{reply.text}[/]"
+                if style
+                else f"[bold green]bot>[/] {reply.text}",
+                highlight=False,
+            )
             for source in reply.sources:
                 console.print(
                     f"     [dim]from entry #{source.entry_id} ({source.external_id}): "
@@ -276,7 +298,10 @@ def handoff_list(ctx: _Context, org_slug: str, show_all: bool) -> None:
     with services.database.read() as session:
         rows = OrgData(session, org.id).handoffs(status=None if show_all else HandoffStatus.OPEN)
         for h in rows:
-            console.print(f"#{h.id}\t{h.status}\t{h.reason}\tconversation {h.conversation_id}\t{h.created_at:%Y-%m-%d %H:%M}")
+            console.print(
+                f"#{h.id}\t{h.status}\t{h.reason}\tconversation {h.conversation_id}\t"
+                f"{h.created_at:%Y-%m-%d %H:%M}"
+            )
 
 
 @handoff.command("resolve")
@@ -302,7 +327,13 @@ def handoff_resolve(ctx: _Context, org_slug: str, handoff_id: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="Processes; more than one needs Redis.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Processes; more than one needs Redis.",
+)
 @click.option("--dev", is_flag=True, help="Use Flask's development server.")
 @pass_ctx
 def serve(ctx: _Context, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
@@ -323,8 +354,9 @@ def demo(ctx: _Context, host: str, port: int) -> None:
         f"\n[bold]ImaraDesk is running on {base}[/] with the demo organization "
         f"[bold]{DEMO_SLUG}[/] ({DEMO_NAME}, a mobile-money wallet).\n"
         "Try it:\n"
-        f"  curl -s {base}/channels/webchat/{DEMO_SLUG}/messages -H 'Content-Type: application/json' \\\n"
-        "       -d '{\"sender\": \"me\", \"text\": \"How do I reset my PIN?\"}'\n"
+        f"  curl -s {base}/channels/webchat/{DEMO_SLUG}/messages \\\n"
+        "       -H 'Content-Type: application/json' \\\n"
+        '       -d \'{"sender": "me", "text": "How do I reset my PIN?"}\'\n'
         f"  .venv/bin/imaradesk chat --org {DEMO_SLUG}          (in another terminal)\n"
         f"Twilio webhook: {base}/channels/twilio/{DEMO_SLUG}/messages "
         f"(auth token {DEMO_TWILIO_TOKEN!r}; set your own with org create)\n",
@@ -350,11 +382,15 @@ def seed_demo(services: Services) -> Organization:
     return services.organizations.by_slug(DEMO_SLUG) or org
 
 
-def _serve(services: Services, *, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
+def _serve(
+    services: Services, *, host: str, port: int, threads: int, workers: int, dev: bool
+) -> None:
     from imaradesk.app import create_app
 
     if workers > 1 and not services.settings.redis_url:
-        raise click.ClickException("more than one worker needs Redis (set REDIS_URL) for shared locks")
+        raise click.ClickException(
+            "more than one worker needs Redis (set REDIS_URL) for shared locks"
+        )
     # Load the model before the first customer waits for it.
     services.embedder.embed(["warm up"])
     app = create_app(services=services)

@@ -59,9 +59,7 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production":
             if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
-                raise ValueError(
-                    "IMARADESK_SECRET_KEY must be set to a real secret in production"
-                )
+                raise ValueError("IMARADESK_SECRET_KEY must be set to a real secret in production")
         return self
 
     @property

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from sqlmodel import select
 
 from imaradesk.bot.messages import Media, ReplyKind
 from imaradesk.bot.rules import CLARIFY_REPLY
-from imaradesk.knowledge_index.embedder import HashingEmbedder
 from imaradesk.storage.db import AppendOnlyViolation, Database
 from imaradesk.storage.models import (
     ConsentAction,
@@ -24,17 +21,7 @@ from imaradesk.storage.models import (
     Message,
 )
 from imaradesk.storage.repositories import OrgData
-from tests.helpers import SCHOOL_FAQ, Chat, next_sid, seed_org
-
-
-class CountingEmbedder(HashingEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded: list[str] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded.extend(texts)
-        return super().embed(texts)
+from tests.helpers import SCHOOL_FAQ, Chat, CountingEmbedder, next_sid, seed_org
 
 
 def rows(database: Database, model: type) -> list:
@@ -42,7 +29,9 @@ def rows(database: Database, model: type) -> list:
         return list(session.exec(select(model).order_by(model.id)).all())
 
 
-def test_first_message_gets_notice_and_answer_with_consent_recorded(make_services, database: Database) -> None:
+def test_first_message_gets_notice_and_answer_with_consent_recorded(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
@@ -57,7 +46,11 @@ def test_first_message_gets_notice_and_answer_with_consent_recorded(make_service
     assert [r.kind for r in second] == [ReplyKind.ANSWER], "the notice is shown once"
 
     [record] = rows(database, ConsentRecord)
-    assert (record.action, record.notice_version, record.channel) == (ConsentAction.GRANTED, 1, "whatsapp")
+    assert (record.action, record.notice_version, record.channel) == (
+        ConsentAction.GRANTED,
+        1,
+        "whatsapp",
+    )
     assert "first message" in record.method
     messages = rows(database, Message)
     assert len(messages) == 5
@@ -125,9 +118,17 @@ def test_picking_a_suggestion_by_number_answers_it(make_services, database: Data
 
 @pytest.mark.parametrize(
     "request_text",
-    ["I want to talk to an agent", "Can I speak with a human please", "agent", "nataka kuongea na mtu", "Niunganishe na mhudumu"],
+    [
+        "I want to talk to an agent",
+        "Can I speak with a human please",
+        "agent",
+        "nataka kuongea na mtu",
+        "Niunganishe na mhudumu",
+    ],
 )
-def test_explicit_request_for_a_human_hands_off_at_once(make_services, sqlite_database: Database, request_text: str) -> None:
+def test_explicit_request_for_a_human_hands_off_at_once(
+    make_services, sqlite_database: Database, request_text: str
+) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
@@ -137,7 +138,9 @@ def test_explicit_request_for_a_human_hands_off_at_once(make_services, sqlite_da
     assert stored.reason == "customer_request"
 
 
-def test_resolving_a_handoff_gives_the_conversation_back_to_the_bot(make_services, sqlite_database: Database) -> None:
+def test_resolving_a_handoff_gives_the_conversation_back_to_the_bot(
+    make_services, sqlite_database: Database
+) -> None:
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
     chat = Chat(services, "acme")
@@ -149,7 +152,9 @@ def test_resolving_a_handoff_gives_the_conversation_back_to_the_bot(make_service
     assert chat.send("How do I check my balance?")[0].kind is ReplyKind.ANSWER
 
 
-def test_stop_withdraws_consent_silences_the_bot_and_start_resumes(make_services, database: Database) -> None:
+def test_stop_withdraws_consent_silences_the_bot_and_start_resumes(
+    make_services, database: Database
+) -> None:
     embedder = CountingEmbedder()
     services = make_services(database, embedder=embedder)
     seed_org(services, "acme")
@@ -161,14 +166,20 @@ def test_stop_withdraws_consent_silences_the_bot_and_start_resumes(make_services
     embedded_before = len(embedder.embedded)
     assert chat.send("How do I reset my PIN?") == []
     assert chat.send("STOP") == [], "the opt-out is confirmed once"
-    assert len(embedder.embedded) == embedded_before, "nothing sent while opted out reaches the model"
+    assert len(embedder.embedded) == embedded_before, (
+        "nothing sent while opted out reaches the model"
+    )
 
     replies = chat.send("START")
     assert [r.kind for r in replies] == [ReplyKind.PRIVACY_NOTICE, ReplyKind.OPT_IN_CONFIRMATION]
     assert chat.send("How do I reset my PIN?")[0].kind is ReplyKind.ANSWER
 
     records = rows(database, ConsentRecord)
-    assert [r.action for r in records] == [ConsentAction.GRANTED, ConsentAction.WITHDRAWN, ConsentAction.GRANTED]
+    assert [r.action for r in records] == [
+        ConsentAction.GRANTED,
+        ConsentAction.WITHDRAWN,
+        ConsentAction.GRANTED,
+    ]
     silent = [m for m in rows(database, Message) if m.body == "How do I reset my PIN?"][0]
     assert silent.ai_processed is False
     assert silent.consent_record_id == records[1].id
@@ -176,13 +187,18 @@ def test_stop_withdraws_consent_silences_the_bot_and_start_resumes(make_services
 
 
 @pytest.mark.parametrize("keyword", ["STOPALL", "unsubscribe", "Cancel", "END", "quit", "stop."])
-def test_every_opt_out_keyword_works_only_as_the_whole_message(make_services, sqlite_database: Database, keyword: str) -> None:
+def test_every_opt_out_keyword_works_only_as_the_whole_message(
+    make_services, sqlite_database: Database, keyword: str
+) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
     assert chat.send(keyword)[-1].kind is ReplyKind.OPT_OUT_CONFIRMATION
     other = Chat(services, "acme", sender="+254700000002")
-    assert all(r.kind is not ReplyKind.OPT_OUT_CONFIRMATION for r in other.send(f"please don't {keyword} my account"))
+    assert all(
+        r.kind is not ReplyKind.OPT_OUT_CONFIRMATION
+        for r in other.send(f"please don't {keyword} my account")
+    )
 
 
 def test_consent_records_are_append_only(make_services, sqlite_database: Database) -> None:
@@ -200,7 +216,9 @@ def test_consent_records_are_append_only(make_services, sqlite_database: Databas
     assert rows(sqlite_database, ConsentRecord)[0].action == ConsentAction.GRANTED
 
 
-def test_a_new_notice_version_is_shown_again_and_consent_recorded_again(make_services, sqlite_database: Database) -> None:
+def test_a_new_notice_version_is_shown_again_and_consent_recorded_again(
+    make_services, sqlite_database: Database
+) -> None:
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
     chat = Chat(services, "acme")
@@ -213,7 +231,9 @@ def test_a_new_notice_version_is_shown_again_and_consent_recorded_again(make_ser
     assert [r.notice_version for r in rows(sqlite_database, ConsentRecord)] == [1, 2]
 
 
-def test_media_only_message_gets_a_polite_reply_and_is_stored_with_its_media(make_services, database: Database) -> None:
+def test_media_only_message_gets_a_polite_reply_and_is_stored_with_its_media(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
@@ -225,7 +245,9 @@ def test_media_only_message_gets_a_polite_reply_and_is_stored_with_its_media(mak
     assert inbound.media == [{"url": "https://api.twilio.com/m/1", "content_type": "image/jpeg"}]
 
 
-def test_a_repeated_message_id_replays_the_same_replies_and_stores_nothing(make_services, database: Database) -> None:
+def test_a_repeated_message_id_replays_the_same_replies_and_stores_nothing(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
@@ -238,7 +260,9 @@ def test_a_repeated_message_id_replays_the_same_replies_and_stores_nothing(make_
     assert len(rows(database, Message)) == count
 
 
-def test_the_same_message_on_two_threads_at_once_is_handled_once(make_services, database: Database) -> None:
+def test_the_same_message_on_two_threads_at_once_is_handled_once(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     seed_org(services, "acme")
     for attempt in range(5):
@@ -262,7 +286,9 @@ def test_the_same_message_on_two_threads_at_once_is_handled_once(make_services, 
         assert len(inbound) == 1
 
 
-def test_the_unique_constraint_refuses_a_second_row_for_a_provider_id(make_services, database: Database) -> None:
+def test_the_unique_constraint_refuses_a_second_row_for_a_provider_id(
+    make_services, database: Database
+) -> None:
     # The lookup is an optimisation; the database is what guarantees one row per SID.
     from sqlalchemy.exc import IntegrityError
 
@@ -272,12 +298,12 @@ def test_the_unique_constraint_refuses_a_second_row_for_a_provider_id(make_servi
     [original] = [m for m in rows(database, Message) if m.provider_message_id == "SMonce"]
     with pytest.raises(IntegrityError):
         with database.write() as session:
-            OrgData(session, org.id).add_message(
-                **original.model_dump(exclude={"id", "org_id"})
-            )
+            OrgData(session, org.id).add_message(**original.model_dump(exclude={"id", "org_id"}))
 
 
-def test_messages_of_one_conversation_are_handled_one_at_a_time(make_services, database: Database) -> None:
+def test_messages_of_one_conversation_are_handled_one_at_a_time(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     seed_org(services, "acme")
     active = []
@@ -295,7 +321,10 @@ def test_messages_of_one_conversation_are_handled_one_at_a_time(make_services, d
     services.knowledge.search = slow_search  # type: ignore[method-assign]
     chat = Chat(services, "acme")
     chat.send("hi")
-    threads = [threading.Thread(target=chat.send, args=(f"question number {i} about fees",)) for i in range(4)]
+    threads = [
+        threading.Thread(target=chat.send, args=(f"question number {i} about fees",))
+        for i in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -304,7 +333,9 @@ def test_messages_of_one_conversation_are_handled_one_at_a_time(make_services, d
     assert len([m for m in rows(database, Message) if m.direction == Direction.INBOUND]) == 5
 
 
-def test_one_organizations_faq_never_answers_anothers_customer(make_services, database: Database) -> None:
+def test_one_organizations_faq_never_answers_anothers_customer(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     seed_org(services, "acme")
     seed_org(services, "school", faq_csv=SCHOOL_FAQ)
@@ -324,7 +355,9 @@ def test_one_organizations_faq_never_answers_anothers_customer(make_services, da
     assert "How do I pay school fees?" not in acme_messages
 
 
-def test_a_clarify_reply_without_candidates_is_plain(make_services, sqlite_database: Database) -> None:
+def test_a_clarify_reply_without_candidates_is_plain(
+    make_services, sqlite_database: Database
+) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")

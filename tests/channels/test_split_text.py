@@ -29,7 +29,10 @@ def test_limit_must_be_positive() -> None:
         split_text("hi", 0)
 
 
-@given(st.text(alphabet=st.sampled_from("ab .!?\n"), max_size=400), st.integers(min_value=1, max_value=60))
+@given(
+    st.text(alphabet=st.sampled_from("ab .!?\n"), max_size=400),
+    st.integers(min_value=1, max_value=60),
+)
 def test_every_chunk_fits_and_no_word_is_lost(text: str, limit: int) -> None:
     chunks = split_text(text, limit)
     assert all(0 < len(c) <= limit for c in chunks)

@@ -49,12 +49,18 @@ def test_published_signature_vectors_are_accepted(params: dict[str, str], signat
 def test_published_vector_fails_when_anything_changes() -> None:
     tampered = {**DOC_PARAMS_SDK, "Digits": "1235"}
     with pytest.raises(SignatureInvalid):
-        verify_signature(auth_token=DOC_TOKEN, url=DOC_URL, params=tampered, signature=DOC_SIGNATURE_SDK)
-    with pytest.raises(SignatureInvalid):
-        verify_signature(auth_token="54321", url=DOC_URL, params=DOC_PARAMS_SDK, signature=DOC_SIGNATURE_SDK)
+        verify_signature(
+            auth_token=DOC_TOKEN, url=DOC_URL, params=tampered, signature=DOC_SIGNATURE_SDK
+        )
     with pytest.raises(SignatureInvalid):
         verify_signature(
-            auth_token=DOC_TOKEN, url=DOC_URL.replace("foo=1", "foo=2"), params=DOC_PARAMS_SDK,
+            auth_token="54321", url=DOC_URL, params=DOC_PARAMS_SDK, signature=DOC_SIGNATURE_SDK
+        )
+    with pytest.raises(SignatureInvalid):
+        verify_signature(
+            auth_token=DOC_TOKEN,
+            url=DOC_URL.replace("foo=1", "foo=2"),
+            params=DOC_PARAMS_SDK,
             signature=DOC_SIGNATURE_SDK,
         )
     with pytest.raises(SignatureInvalid, match="missing"):
@@ -97,7 +103,9 @@ def test_parse_reads_every_field_that_matters() -> None:
 
 
 def test_parse_sms_sender_is_its_own_channel() -> None:
-    [message] = TwilioChannel().parse(twilio_form(body="hi", sender="+254711111111"), org_slug="a", received_at=NOW)
+    [message] = TwilioChannel().parse(
+        twilio_form(body="hi", sender="+254711111111"), org_slug="a", received_at=NOW
+    )
     assert (message.channel, message.sender_id) == ("sms", "+254711111111")
 
 
@@ -123,7 +131,9 @@ def test_render_splits_long_replies_under_the_limit_at_sentences() -> None:
         OutboundMessage("Short notice.", ReplyKind.PRIVACY_NOTICE, message_id=7),
         OutboundMessage(long_text, ReplyKind.ANSWER, message_id=8),
     ]
-    xml = TwilioChannel().render(replies, status_url="https://desk.example/channels/twilio/a/status")
+    xml = TwilioChannel().render(
+        replies, status_url="https://desk.example/channels/twilio/a/status"
+    )
     messages = ElementTree.fromstring(xml).findall("Message")
     bodies = [m.text or "" for m in messages]
     assert bodies[0] == "Short notice."
@@ -137,7 +147,11 @@ def test_render_splits_long_replies_under_the_limit_at_sentences() -> None:
 
 def test_status_callbacks_parse_and_never_move_backwards() -> None:
     callback = parse_status({"MessageSid": "SM9", "MessageStatus": "delivered"}, {"m": "12"})
-    assert (callback.provider_message_id, callback.status, callback.our_message_id) == ("SM9", "delivered", 12)
+    assert (callback.provider_message_id, callback.status, callback.our_message_id) == (
+        "SM9",
+        "delivered",
+        12,
+    )
     assert status_supersedes("sent", None)
     assert status_supersedes("delivered", "sent")
     assert status_supersedes("read", "delivered")

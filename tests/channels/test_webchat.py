@@ -13,7 +13,9 @@ NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 def test_parses_a_message_with_and_without_client_id() -> None:
-    [with_id] = WebChatChannel().parse({"sender": "v1", "text": "hi", "id": "c-1"}, org_slug="a", received_at=NOW)
+    [with_id] = WebChatChannel().parse(
+        {"sender": "v1", "text": "hi", "id": "c-1"}, org_slug="a", received_at=NOW
+    )
     assert (with_id.sender_id, with_id.text, with_id.provider_message_id) == ("v1", "hi", "c-1")
     [a] = WebChatChannel().parse({"sender": "v1", "text": "hi"}, org_slug="a", received_at=NOW)
     [b] = WebChatChannel().parse({"sender": "v1", "text": "hi"}, org_slug="a", received_at=NOW)

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from imaradesk.knowledge_index.documents import ImportFormatError, parse_csv, parse_file, parse_markdown
+from imaradesk.knowledge_index.documents import (
+    ImportFormatError,
+    parse_csv,
+    parse_file,
+    parse_markdown,
+)
 
 
 def test_rows_sharing_an_id_are_one_entry_with_several_phrasings() -> None:
@@ -20,7 +25,10 @@ def test_rows_sharing_an_id_are_one_entry_with_several_phrasings() -> None:
     )
     assert [d.external_id for d in doc.drafts] == ["pin", "fees"]
     pin = doc.drafts[0]
-    assert pin.questions == ("How do I reset my PIN?", "I forgot my PIN")  # the near-duplicate folds
+    assert pin.questions == (
+        "How do I reset my PIN?",
+        "I forgot my PIN",
+    )  # the near-duplicate folds
     assert (pin.answer, pin.category, pin.line) == ("Dial *483*7#.", "Security", 2)
 
 

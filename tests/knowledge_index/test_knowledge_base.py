@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from imaradesk.knowledge_index.documents import parse_csv
 from imaradesk.knowledge_index.embedder import HashingEmbedder
@@ -14,19 +11,7 @@ from imaradesk.services import answering_settings
 from imaradesk.settings import Settings
 from imaradesk.storage.db import Database
 from imaradesk.storage.repositories import OrgData
-from tests.helpers import WALLET_FAQ, seed_org
-
-
-class CountingEmbedder(HashingEmbedder):
-    """A real (hashing) embedder that also counts the texts it embedded."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded: list[str] = []
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded.extend(texts)
-        return super().embed(texts)
+from tests.helpers import WALLET_FAQ, CountingEmbedder, seed_org
 
 
 def another_process(services, embedder=None) -> KnowledgeBase:  # noqa: ANN001
@@ -44,7 +29,9 @@ def another_process(services, embedder=None) -> KnowledgeBase:  # noqa: ANN001
 def test_exact_question_is_answered_and_cites_its_entry(make_services, database: Database) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
-    result = services.knowledge.search(org.id, "How do I check my balance?", revision=org.kb_revision)
+    result = services.knowledge.search(
+        org.id, "How do I check my balance?", revision=org.kb_revision
+    )
     assert result.confident
     assert result.best.external_id == "balance"
     assert result.best.answer.startswith("Dial *483*1#")
@@ -57,9 +44,13 @@ def test_reimport_updates_instead_of_duplicating(make_services, database: Databa
     first_embedded = len(embedder.embedded)
     assert first_embedded == 5
 
-    report = services.knowledge.import_documents(org.id, [parse_csv(WALLET_FAQ.encode(), "acme.csv")])
+    report = services.knowledge.import_documents(
+        org.id, [parse_csv(WALLET_FAQ.encode(), "acme.csv")]
+    )
     assert (report.change.created, report.change.updated, report.change.unchanged) == (0, 0, 4)
-    assert services.organizations.by_slug("acme").kb_revision == org.kb_revision, "no change, no new revision"
+    assert services.organizations.by_slug("acme").kb_revision == org.kb_revision, (
+        "no change, no new revision"
+    )
 
     changed = WALLET_FAQ.replace("to see your balance.", "or open the app.")
     report = services.knowledge.import_documents(org.id, [parse_csv(changed.encode(), "acme.csv")])
@@ -68,17 +59,25 @@ def test_reimport_updates_instead_of_duplicating(make_services, database: Databa
     with database.read() as session:
         entries = OrgData(session, org.id).entries()
     assert len(entries) == 4
-    assert next(e for e in entries if e.external_id == "balance").answer.endswith("or open the app.")
+    assert next(e for e in entries if e.external_id == "balance").answer.endswith(
+        "or open the app."
+    )
 
 
 def test_reimport_removes_entries_dropped_from_the_file(make_services, database: Database) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
-    without_fees = "\n".join(line for line in WALLET_FAQ.splitlines() if not line.startswith("fees,"))
-    report = services.knowledge.import_documents(org.id, [parse_csv(without_fees.encode(), "acme.csv")])
+    without_fees = "\n".join(
+        line for line in WALLET_FAQ.splitlines() if not line.startswith("fees,")
+    )
+    report = services.knowledge.import_documents(
+        org.id, [parse_csv(without_fees.encode(), "acme.csv")]
+    )
     assert report.change.removed == 1
     fresh = services.organizations.by_slug("acme")
-    result = services.knowledge.search(fresh.id, "How much does it cost to send money?", revision=fresh.kb_revision)
+    result = services.knowledge.search(
+        fresh.id, "How much does it cost to send money?", revision=fresh.kb_revision
+    )
     assert all(c.entry.external_id != "fees" for c in result.candidates)
     # Another file's entries are not touched by pruning this one.
     other = parse_csv(b"question,answer\nWhere are you?,Nairobi.\n", "other.csv")
@@ -97,11 +96,15 @@ def test_a_new_phrasing_is_embedded_alone_and_found(make_services, database: Dat
     services.knowledge.import_documents(org.id, [parse_csv(more.encode(), "acme.csv")])
     assert embedder.embedded == ["Nataka kujua salio langu"]
     fresh = services.organizations.by_slug("acme")
-    result = services.knowledge.search(fresh.id, "Nataka kujua salio langu", revision=fresh.kb_revision)
+    result = services.knowledge.search(
+        fresh.id, "Nataka kujua salio langu", revision=fresh.kb_revision
+    )
     assert result.confident and result.best.external_id == "balance"
 
 
-def test_index_persists_and_another_process_loads_it_without_embedding(make_services, database: Database) -> None:
+def test_index_persists_and_another_process_loads_it_without_embedding(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
     files = sorted(p.name for p in (services.settings.index_dir / f"org-{org.id}").iterdir())
@@ -113,19 +116,27 @@ def test_index_persists_and_another_process_loads_it_without_embedding(make_serv
     assert len(snapshot.entry_of) == 5
 
 
-def test_an_import_by_another_process_is_seen_at_the_next_search(make_services, database: Database) -> None:
+def test_an_import_by_another_process_is_seen_at_the_next_search(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
     services.knowledge.search(org.id, "warm", revision=org.kb_revision)
     other = another_process(services)
-    other.import_documents(org.id, [parse_csv(b"question,answer\nDo you sell solar lamps?,Yes we do.\n", "lamps.csv")])
+    other.import_documents(
+        org.id, [parse_csv(b"question,answer\nDo you sell solar lamps?,Yes we do.\n", "lamps.csv")]
+    )
     fresh = services.organizations.by_slug("acme")
     assert fresh.kb_revision > org.kb_revision
-    result = services.knowledge.search(fresh.id, "Do you sell solar lamps?", revision=fresh.kb_revision)
+    result = services.knowledge.search(
+        fresh.id, "Do you sell solar lamps?", revision=fresh.kb_revision
+    )
     assert result.confident and result.best.answer == "Yes we do."
 
 
-def test_missing_or_corrupt_files_are_rebuilt_from_the_database(make_services, database: Database) -> None:
+def test_missing_or_corrupt_files_are_rebuilt_from_the_database(
+    make_services, database: Database
+) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
     directory: Path = services.settings.index_dir / f"org-{org.id}"
@@ -147,8 +158,17 @@ def test_a_changed_model_never_uses_old_vectors(make_services, database: Databas
 def test_knowledge_is_per_organization(make_services, database: Database) -> None:
     services = make_services(database)
     acme = seed_org(services, "acme")
-    school = seed_org(services, "school", faq_csv="question,answer\nWhen does term start?,In January.\n")
-    result = services.knowledge.search(school.id, "How do I check my balance?", revision=school.kb_revision)
+    school = seed_org(
+        services, "school", faq_csv="question,answer\nWhen does term start?,In January.\n"
+    )
+    result = services.knowledge.search(
+        school.id, "How do I check my balance?", revision=school.kb_revision
+    )
     assert all(c.entry.answer == "In January." for c in result.candidates)
     assert not result.confident
-    assert services.knowledge.search(acme.id, "When does term start?", revision=acme.kb_revision).best.answer != "In January."
+    assert (
+        services.knowledge.search(
+            acme.id, "When does term start?", revision=acme.kb_revision
+        ).best.answer
+        != "In January."
+    )

@@ -22,12 +22,23 @@ def make_org(db: Database, slug: str) -> int:
 def add_conversation(db: Database, org_id: int, address: str) -> tuple[int, int, int]:
     with db.write() as session:
         data = OrgData(session, org_id)
-        contact = data.add_contact(channel="whatsapp", address=address, display_name=None, now=NOW, retain_until=NOW)
-        conversation = data.add_conversation(contact_id=contact.id, channel="whatsapp", now=NOW, retain_until=NOW)
+        contact = data.add_contact(
+            channel="whatsapp", address=address, display_name=None, now=NOW, retain_until=NOW
+        )
+        conversation = data.add_conversation(
+            contact_id=contact.id, channel="whatsapp", now=NOW, retain_until=NOW
+        )
         message = data.add_message(
-            conversation_id=conversation.id, contact_id=contact.id, direction=Direction.INBOUND,
-            channel="whatsapp", provider_message_id=f"SM-{address}", kind="text", body=f"hello from {address}",
-            lawful_basis=LawfulBasis.CONSENT, created_at=NOW, retain_until=NOW + timedelta(days=1),
+            conversation_id=conversation.id,
+            contact_id=contact.id,
+            direction=Direction.INBOUND,
+            channel="whatsapp",
+            provider_message_id=f"SM-{address}",
+            kind="text",
+            body=f"hello from {address}",
+            lawful_basis=LawfulBasis.CONSENT,
+            created_at=NOW,
+            retain_until=NOW + timedelta(days=1),
         )
         return contact.id, conversation.id, message.id
 
@@ -41,7 +52,14 @@ def test_org_data_never_returns_another_organizations_rows(database: Database) -
         assert as_b.find_contact("whatsapp", "+254700000001").org_id == b
         assert as_b.get_message(msg_a) is None
         assert as_b.messages_of(conv_a) == []
-        assert as_b.find_message(channel="whatsapp", direction=Direction.INBOUND, provider_message_id="SM-+254700000001").org_id == b
+        assert (
+            as_b.find_message(
+                channel="whatsapp",
+                direction=Direction.INBOUND,
+                provider_message_id="SM-+254700000001",
+            ).org_id
+            == b
+        )
         assert as_b.count_messages() == 1
 
 
@@ -62,7 +80,9 @@ def test_org_data_needs_an_organization() -> None:
 def test_slugs_are_validated(database: Database) -> None:
     with database.write() as session:
         with pytest.raises(InvalidSlug):
-            Organizations(session).create(slug="Bad Slug!", name="x", now=NOW, privacy_notice_text="n")
+            Organizations(session).create(
+                slug="Bad Slug!", name="x", now=NOW, privacy_notice_text="n"
+            )
 
 
 def test_datetimes_come_back_aware_in_utc(database: Database) -> None:

@@ -47,7 +47,9 @@ def test_signed_message_is_answered_with_twiml(server, database: Database) -> No
     assert count(database) == 3
 
 
-def test_forged_or_missing_signature_is_refused_and_nothing_stored(server, database: Database) -> None:  # noqa: ANN001
+def test_forged_or_missing_signature_is_refused_and_nothing_stored(
+    server, database: Database
+) -> None:  # noqa: ANN001
     form = twilio_form(body="How do I check my balance?")
     forged = post_signed(inbound_url(server), form, token="not-the-token")
     assert forged.status_code == 403
@@ -58,8 +60,10 @@ def test_forged_or_missing_signature_is_refused_and_nothing_stored(server, datab
     # Signed for one body, delivered with another.
     signature = RequestValidator("test-auth-token").compute_signature(inbound_url(server), form)
     tampered = requests.post(
-        inbound_url(server), data={**form, "Body": "send all my money to X"},
-        headers={"X-Twilio-Signature": signature}, timeout=10,
+        inbound_url(server),
+        data={**form, "Body": "send all my money to X"},
+        headers={"X-Twilio-Signature": signature},
+        timeout=10,
     )
     assert tampered.status_code == 403
     assert count(database) == 0 and count(database, Contact) == 0
@@ -77,7 +81,9 @@ def test_unknown_organization_is_404(server, database: Database) -> None:  # noq
     assert count(database) == 0
 
 
-def test_org_without_twilio_token_refuses_twilio_requests(make_services, live_server_factory, database) -> None:  # noqa: ANN001
+def test_org_without_twilio_token_refuses_twilio_requests(
+    make_services, live_server_factory, database
+) -> None:  # noqa: ANN001
     services = make_services(database)
     seed_org(services, "webonly", twilio_auth_token=None)
     server = live_server_factory(services)
@@ -101,7 +107,9 @@ def test_malformed_but_signed_request_is_400(server, database: Database) -> None
     assert count(database) == 0
 
 
-def test_replayed_message_sid_returns_the_same_reply_and_stores_nothing_twice(server, database: Database) -> None:  # noqa: ANN001
+def test_replayed_message_sid_returns_the_same_reply_and_stores_nothing_twice(
+    server, database: Database
+) -> None:  # noqa: ANN001
     form = twilio_form(body="How do I reset my PIN?")
     first = post_signed(inbound_url(server), form)
     stored = count(database)
@@ -111,7 +119,9 @@ def test_replayed_message_sid_returns_the_same_reply_and_stores_nothing_twice(se
     assert count(database) == stored
 
 
-def test_two_deliveries_of_one_message_at_once_answer_alike_and_store_once(server, database: Database) -> None:  # noqa: ANN001
+def test_two_deliveries_of_one_message_at_once_answer_alike_and_store_once(
+    server, database: Database
+) -> None:  # noqa: ANN001
     for attempt in range(3):
         form = twilio_form(body="How do I reset my PIN?", sender=f"whatsapp:+25471000000{attempt}")
         barrier = threading.Barrier(2)
@@ -129,20 +139,26 @@ def test_two_deliveries_of_one_message_at_once_answer_alike_and_store_once(serve
         assert [r.status_code for r in responses] == [200, 200]
         assert responses[0].text == responses[1].text
         with database.read() as session:
-            inbound = session.exec(select(Message).where(Message.provider_message_id == form["MessageSid"])).all()
+            inbound = session.exec(
+                select(Message).where(Message.provider_message_id == form["MessageSid"])
+            ).all()
         assert len(inbound) == 1
 
 
 def test_media_only_message_is_answered_politely_and_media_kept(server, database: Database) -> None:  # noqa: ANN001
     form = twilio_form(
-        body="", NumMedia="1", MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
+        body="",
+        NumMedia="1",
+        MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1",
         MediaContentType0="image/jpeg",
     )
     response = post_signed(inbound_url(server), form)
     assert response.status_code == 200
     assert "only read text" in bodies(response)[-1]
     with database.read() as session:
-        inbound = session.exec(select(Message).where(Message.provider_message_id == form["MessageSid"])).one()
+        inbound = session.exec(
+            select(Message).where(Message.provider_message_id == form["MessageSid"])
+        ).one()
     assert inbound.media == [{"url": form["MediaUrl0"], "content_type": "image/jpeg"}]
 
 
@@ -152,8 +168,14 @@ def test_status_callbacks_are_recorded_on_the_outbound_message(server, database:
     message_id = int(action.split("m=")[1])
 
     def status(value: str, sid: str = "SMout1", **extra: str) -> requests.Response:
-        form = {"MessageSid": sid, "MessageStatus": value, "From": "whatsapp:+14155238886",
-                "To": "whatsapp:+254700000001", "AccountSid": "AC" + "0" * 32, **extra}
+        form = {
+            "MessageSid": sid,
+            "MessageStatus": value,
+            "From": "whatsapp:+14155238886",
+            "To": "whatsapp:+254700000001",
+            "AccountSid": "AC" + "0" * 32,
+            **extra,
+        }
         return post_signed(action, form)
 
     assert status("sent").status_code == 204
@@ -166,33 +188,52 @@ def test_status_callbacks_are_recorded_on_the_outbound_message(server, database:
     assert status("failed", ErrorCode="63016").status_code == 204
     with database.read() as session:
         assert session.get(Message, message_id).delivery_status == "read"
-    forged = requests.post(action, data={"MessageSid": "SMout1", "MessageStatus": "failed"}, timeout=10)
+    forged = requests.post(
+        action, data={"MessageSid": "SMout1", "MessageStatus": "failed"}, timeout=10
+    )
     assert forged.status_code == 403
     assert status("exploded").status_code == 400
 
 
-def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(make_services, live_server_factory, database) -> None:  # noqa: ANN001
+def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(
+    make_services, live_server_factory, database
+) -> None:  # noqa: ANN001
     services = make_services(database, public_base_url="https://desk.example.com")
     seed_org(services, "acme")
     server = live_server_factory(services)
     public = "https://desk.example.com/channels/twilio/acme/messages"
     ok = post_signed(inbound_url(server), twilio_form(body="hi"), sign_url=public)
     assert ok.status_code == 200
-    assert ElementTree.fromstring(ok.text).find("Message").get("action").startswith("https://desk.example.com/")
+    assert (
+        ElementTree.fromstring(ok.text)
+        .find("Message")
+        .get("action")
+        .startswith("https://desk.example.com/")
+    )
     assert post_signed(inbound_url(server), twilio_form(body="hi")).status_code == 403
 
 
-def test_forwarded_headers_count_only_from_a_trusted_proxy(make_services, live_server_factory, database) -> None:  # noqa: ANN001
+def test_forwarded_headers_count_only_from_a_trusted_proxy(
+    make_services, live_server_factory, database
+) -> None:  # noqa: ANN001
     public = "https://desk.example.com/channels/twilio/acme/messages"
-    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "desk.example.com", "X-Forwarded-For": "1.2.3.4"}
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "desk.example.com",
+        "X-Forwarded-For": "1.2.3.4",
+    }
 
     untrusting = make_services(database)
     seed_org(untrusting, "acme")
     server = live_server_factory(untrusting)
-    refused = post_signed(inbound_url(server), twilio_form(body="hi"), sign_url=public, headers=headers)
+    refused = post_signed(
+        inbound_url(server), twilio_form(body="hi"), sign_url=public, headers=headers
+    )
     assert refused.status_code == 403, "without a trusted proxy, forwarded headers are ignored"
 
     trusting = make_services(database, trusted_proxy_count=1)
     server = live_server_factory(trusting)
-    accepted = post_signed(inbound_url(server), twilio_form(body="hi"), sign_url=public, headers=headers)
+    accepted = post_signed(
+        inbound_url(server), twilio_form(body="hi"), sign_url=public, headers=headers
+    )
     assert accepted.status_code == 200

@@ -21,7 +21,9 @@ def url(server, org: str = "acme") -> str:  # noqa: ANN001
 
 
 def test_answers_with_sources(server) -> None:  # noqa: ANN001
-    response = requests.post(url(server), json={"sender": "visitor-1", "text": "How do I check my balance?"}, timeout=10)
+    response = requests.post(
+        url(server), json={"sender": "visitor-1", "text": "How do I check my balance?"}, timeout=10
+    )
     assert response.status_code == 200
     replies = response.json()["replies"]
     assert [r["kind"] for r in replies] == ["privacy_notice", "answer"]
@@ -41,7 +43,9 @@ def test_retry_with_a_client_id_is_answered_from_the_stored_replies(server) -> N
 
 
 def test_handoff_is_flagged(server) -> None:  # noqa: ANN001
-    replies = requests.post(url(server), json={"sender": "v3", "text": "I want to talk to a human"}, timeout=10).json()["replies"]
+    replies = requests.post(
+        url(server), json={"sender": "v3", "text": "I want to talk to a human"}, timeout=10
+    ).json()["replies"]
     assert replies[-1]["handoff"] is True
 
 
@@ -62,7 +66,12 @@ def test_bad_requests_say_what_is_wrong(server, kwargs: dict, message: str) -> N
 
 
 def test_unknown_org_and_oversized_body(server) -> None:  # noqa: ANN001
-    assert requests.post(url(server, "nobody"), json={"sender": "v", "text": "hi"}, timeout=10).status_code == 404
+    assert (
+        requests.post(
+            url(server, "nobody"), json={"sender": "v", "text": "hi"}, timeout=10
+        ).status_code
+        == 404
+    )
     huge = requests.post(url(server), json={"sender": "v", "text": "x" * 100_000}, timeout=10)
     assert huge.status_code == 413
 

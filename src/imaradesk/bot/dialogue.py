@@ -52,6 +52,7 @@ from imaradesk.storage.models import (
 from imaradesk.storage.repositories import OrgData
 
 log = logging.getLogger(__name__)
+DEFAULT_LOW_CONFIDENCE = LowConfidencePolicy()
 
 
 class DialogueError(Exception):
@@ -81,7 +82,7 @@ class DialogueManager:
         locks: LockManager,
         clock: Clock,
         conversation_idle: timedelta = timedelta(hours=24),
-        low_confidence: LowConfidencePolicy = LowConfidencePolicy(),
+        low_confidence: LowConfidencePolicy = DEFAULT_LOW_CONFIDENCE,
     ) -> None:
         self._db = database
         self._knowledge = knowledge

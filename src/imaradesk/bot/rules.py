@@ -24,8 +24,7 @@ CLARIFICATIONS = "clarifications"
 SUGGESTIONS = "suggestions"
 
 HANDOFF_REPLY = (
-    "I'm connecting you with a member of our team. A person will reply here as soon as "
-    "possible."
+    "I'm connecting you with a member of our team. A person will reply here as soon as possible."
 )
 LOW_CONFIDENCE_HANDOFF_REPLY = (
     "I'm sorry I couldn't answer that. I've passed your question to our team, and a person "
@@ -140,7 +139,9 @@ class UnsupportedMediaRule:
         return not ctx.text
 
     def apply(self, ctx: TurnContext) -> Decision:
-        return Decision(self.name, (OutboundMessage(UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA),))
+        return Decision(
+            self.name, (OutboundMessage(UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA),)
+        )
 
 
 class HumanRequestRule:
@@ -214,7 +215,10 @@ class KnowledgeRule:
         best = retrieval.best
         if retrieval.confident and best is not None:
             source = Source(
-                best.entry_id, best.external_id, best.question, round(retrieval.judgement.confidence, 4)
+                best.entry_id,
+                best.external_id,
+                best.question,
+                round(retrieval.judgement.confidence, 4),
             )
             reply = OutboundMessage(best.answer, ReplyKind.ANSWER, sources=(source,))
             return Decision(

@@ -34,7 +34,11 @@ KNOWN_STATUSES = frozenset(_STATUS_RANK)
 
 
 def verify_signature(
-    *, auth_token: str, url: str, params: Mapping[str, Any], signature: str | None,
+    *,
+    auth_token: str,
+    url: str,
+    params: Mapping[str, Any],
+    signature: str | None,
     signature_settings: str | None = None,
 ) -> None:
     """Check X-Twilio-Signature over the URL and every form field received.
@@ -65,7 +69,9 @@ class TwilioChannel:
     name = "twilio"
     max_text_length = TWILIO_MAX_BODY
 
-    def parse(self, payload: Mapping[str, Any], *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
+    def parse(
+        self, payload: Mapping[str, Any], *, org_slug: str, received_at: datetime
+    ) -> list[InboundMessage]:
         sid = _field(payload, "MessageSid") or _field(payload, "SmsMessageSid")
         sender = _field(payload, "From")
         if not sid:
@@ -83,7 +89,10 @@ class TwilioChannel:
         if not 0 <= num_media <= MAX_MEDIA:
             raise MalformedRequest(f"NumMedia out of range: {num_media}")
         media = tuple(
-            Media(url=_field(payload, f"MediaUrl{i}"), content_type=_field(payload, f"MediaContentType{i}"))
+            Media(
+                url=_field(payload, f"MediaUrl{i}"),
+                content_type=_field(payload, f"MediaContentType{i}"),
+            )
             for i in range(num_media)
             if _field(payload, f"MediaUrl{i}")
         )
@@ -103,7 +112,9 @@ class TwilioChannel:
             )
         ]
 
-    def render(self, replies: Sequence[OutboundMessage], *, status_url: str | None = None, **_: Any) -> str:
+    def render(
+        self, replies: Sequence[OutboundMessage], *, status_url: str | None = None, **_: Any
+    ) -> str:
         """TwiML with one <Message> per chunk of each reply, each reporting its status."""
         response = MessagingResponse()
         for reply in replies:

@@ -48,7 +48,9 @@ class EntryScores:
         return sorted(self.by_entry.items(), key=lambda item: -item[1])
 
 
-def entry_scores(scores: np.ndarray, phrasing_ids: np.ndarray, entry_of: dict[int, int]) -> EntryScores:
+def entry_scores(
+    scores: np.ndarray, phrasing_ids: np.ndarray, entry_of: dict[int, int]
+) -> EntryScores:
     """Collapse one query's nearest phrasings (scores and ids of a search) to entries."""
     by_entry: dict[int, float] = {}
     floor = -1.0
@@ -87,7 +89,9 @@ class SimilarityMarginModel:
         entry, top = ranked[0]
         # A knowledge base with a single entry has nothing to confuse it with.
         margin = top - ranked[1][1] if len(ranked) > 1 else 1.0
-        confident = top >= max(self.min_top_similarity, min_similarity) and margin >= self.min_margin
+        confident = (
+            top >= max(self.min_top_similarity, min_similarity) and margin >= self.min_margin
+        )
         return Judgement(entry, float(top), float(top), confident, self.method)
 
     def to_bytes(self) -> bytes:
@@ -140,7 +144,9 @@ class CalibratedClassifierModel:
             weights=self.weights,
             bias=self.bias,
             calibrator_weights=self.calibrator_weights,
-            params=np.array([self.calibrator_bias, self.threshold, float(self.identity_calibration)]),
+            params=np.array(
+                [self.calibrator_bias, self.threshold, float(self.identity_calibration)]
+            ),
         )
         return buffer.getvalue()
 
@@ -169,7 +175,9 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _features(probs: np.ndarray, scores: EntryScores, entry_ids: np.ndarray) -> tuple[np.ndarray, int]:
+def _features(
+    probs: np.ndarray, scores: EntryScores, entry_ids: np.ndarray
+) -> tuple[np.ndarray, int]:
     order = np.argsort(probs)
     best = int(order[-1])
     p1 = float(probs[best])
@@ -217,7 +225,9 @@ def train_answer_model(
             fallback.method, len(labels), len(classes), 0, 0, None, None, None
         )
 
-    folds = _assign_folds(labels, classes, counts, n_folds=5 if len(labels) <= 4000 else 3, seed=seed)
+    folds = _assign_folds(
+        labels, classes, counts, n_folds=5 if len(labels) <= 4000 else 3, seed=seed
+    )
     features: list[np.ndarray] = []
     correct: list[bool] = []
     for fold in range(int(folds.max()) + 1):
@@ -303,7 +313,9 @@ def _assign_folds(
     return folds
 
 
-def _threshold_for(confidence: np.ndarray, correct: np.ndarray, target: float) -> tuple[float, float, float]:
+def _threshold_for(
+    confidence: np.ndarray, correct: np.ndarray, target: float
+) -> tuple[float, float, float]:
     """The lowest confidence threshold whose answers are wrong at most ``target`` of the time."""
     order = np.argsort(-confidence)
     hits = correct[order]

@@ -62,7 +62,9 @@ def parse_file(path: Path) -> ParsedDocument:
         return parse_csv(data, source)
     if suffix in (".md", ".markdown"):
         return parse_markdown(data, source)
-    raise ImportFormatError(source, 0, f"unsupported file type {suffix or '(none)'}: use .csv or .md")
+    raise ImportFormatError(
+        source, 0, f"unsupported file type {suffix or '(none)'}: use .csv or .md"
+    )
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -101,7 +103,9 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
     missing = [c for c in ("question", "answer") if c not in columns]
     if missing:
         raise ImportFormatError(
-            source, 1, f"header must name the columns question and answer (missing: {', '.join(missing)})"
+            source,
+            1,
+            f"header must name the columns question and answer (missing: {', '.join(missing)})",
         )
     duplicated = {c for c in columns if c and columns.count(c) > 1}
     if duplicated:
@@ -136,15 +140,21 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
         if not question:
             raise ImportFormatError(source, start, "the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
-            raise ImportFormatError(source, start, f"the question is longer than {MAX_QUESTION_CHARS} characters")
+            raise ImportFormatError(
+                source, start, f"the question is longer than {MAX_QUESTION_CHARS} characters"
+            )
         if len(answer) > MAX_ANSWER_CHARS:
-            raise ImportFormatError(source, start, f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+            raise ImportFormatError(
+                source, start, f"the answer is longer than {MAX_ANSWER_CHARS} characters"
+            )
         if has_id:
             entry_id = _clean(row[index["id"]])
             if not entry_id:
                 raise ImportFormatError(source, start, "the id is empty")
             if len(entry_id) > MAX_ID_CHARS:
-                raise ImportFormatError(source, start, f"the id is longer than {MAX_ID_CHARS} characters")
+                raise ImportFormatError(
+                    source, start, f"the id is longer than {MAX_ID_CHARS} characters"
+                )
         else:
             entry_id = question_key(question)
             if entry_id in first_line and not answer:
@@ -183,7 +193,9 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
     for entry_id, line_no in first_line.items():
         if entry_id not in answers:
             raise ImportFormatError(
-                source, line_no, f"entry {_describe(entry_id, questions[entry_id][0], has_id)} has no answer"
+                source,
+                line_no,
+                f"entry {_describe(entry_id, questions[entry_id][0], has_id)} has no answer",
             )
         drafts.append(
             EntryDraft(
@@ -226,17 +238,25 @@ def parse_markdown(data: bytes, source: str) -> ParsedDocument:
         if not title:
             raise ImportFormatError(source, line_no, "a ## heading has no question text")
         if len(title) > MAX_QUESTION_CHARS:
-            raise ImportFormatError(source, line_no, f"the question is longer than {MAX_QUESTION_CHARS} characters")
+            raise ImportFormatError(
+                source, line_no, f"the question is longer than {MAX_QUESTION_CHARS} characters"
+            )
         next_start = min(s for lvl, s in boundaries if s > start or lvl == 0)
         answer = "\n".join(lines[end:next_start]).strip()
         if not answer:
-            raise ImportFormatError(source, line_no, f"the question {title[:60]!r} has no answer under it")
+            raise ImportFormatError(
+                source, line_no, f"the question {title[:60]!r} has no answer under it"
+            )
         if len(answer) > MAX_ANSWER_CHARS:
-            raise ImportFormatError(source, line_no, f"the answer is longer than {MAX_ANSWER_CHARS} characters")
+            raise ImportFormatError(
+                source, line_no, f"the answer is longer than {MAX_ANSWER_CHARS} characters"
+            )
         key = question_key(title)
         if key in seen:
             raise ImportFormatError(
-                source, line_no, f"the question {title[:60]!r} was already asked on line {seen[key]}"
+                source,
+                line_no,
+                f"the question {title[:60]!r} was already asked on line {seen[key]}",
             )
         seen[key] = line_no
         drafts.append(EntryDraft(key, (title,), answer, category, line_no))

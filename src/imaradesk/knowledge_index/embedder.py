@@ -87,7 +87,6 @@ class SentenceTransformerEmbedder:
                 raise EmbedderError(f"embedding model not found at {path}")
             try:
                 from sentence_transformers import SentenceTransformer
-
                 from transformers.utils import logging as transformers_logging
 
                 transformers_logging.disable_progress_bar()

@@ -192,7 +192,9 @@ class KnowledgeBase:
             vector, per_entry, min_similarity=self._answering.min_answer_similarity
         )
         ranked = per_entry.ranked()
-        candidates = [Candidate(snapshot.entries[e], s) for e, s in ranked[:5] if e in snapshot.entries]
+        candidates = [
+            Candidate(snapshot.entries[e], s) for e, s in ranked[:5] if e in snapshot.entries
+        ]
         if judgement.entry_id is not None and all(
             c.entry.entry_id != judgement.entry_id for c in candidates
         ):
@@ -342,13 +344,16 @@ class KnowledgeBase:
             index = FaissVectorIndex.load(directory / "vectors.faiss")
             model = load_answer_model((directory / "answer_model.npz").read_bytes())
         except (OSError, ValueError, VectorIndexError) as e:
-            log.warning("ignoring unreadable index files", extra={"org_id": org_id, "error": str(e)})
+            log.warning(
+                "ignoring unreadable index files", extra={"org_id": org_id, "error": str(e)}
+            )
             return None
         entry_of = {int(k): int(v) for k, v in manifest["entry_of"].items()}
         if len(index) != len(entry_of):
             return None
         entries = {
-            int(k): EntryInfo(int(k), v[0], v[1], v[2], v[3]) for k, v in manifest["entries"].items()
+            int(k): EntryInfo(int(k), v[0], v[1], v[2], v[3])
+            for k, v in manifest["entries"].items()
         }
         return OrgKnowledge(
             org_id=org_id,

@@ -58,7 +58,9 @@ class VectorIndex(Protocol):
 class FaissVectorIndex:
     def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
         self._dimension = dimension
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index = (
+            index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        )
 
     @classmethod
     def load(cls, path: Path) -> FaissVectorIndex:

@@ -143,7 +143,9 @@ class Message(SQLModel, table=True):
     position: int = 0
     kind: str = Field(max_length=32)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    media: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    media: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     button_payload: str | None = Field(default=None, max_length=256)
     sources: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)

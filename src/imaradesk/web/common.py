@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, request
 
+from imaradesk.bot.messages import OutboundMessage
+from imaradesk.channels.base import Channel, MalformedRequest
 from imaradesk.services import Services
 from imaradesk.storage.models import Organization
 
@@ -32,3 +36,16 @@ def public_url(path_and_query: str | None = None) -> str:
     if base:
         return base.rstrip("/") + path_and_query
     return request.host_url.rstrip("/") + path_and_query
+
+
+def converse(channel: Channel, payload: Any, org: Organization) -> list[OutboundMessage]:
+    """Parse a provider payload (400 if unusable) and let the bot answer every message in it."""
+    svc = services()
+    try:
+        messages = channel.parse(payload, org_slug=org.slug, received_at=svc.clock.now())
+    except MalformedRequest as e:
+        abort(400, description=str(e))
+    replies: list[OutboundMessage] = []
+    for message in messages:
+        replies.extend(svc.dialogue.handle(org, message).replies)
+    return replies

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, request, url_for
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid
 from imaradesk.channels.twilio import TwilioChannel, parse_status, verify_signature
 from imaradesk.storage.models import Organization
-from imaradesk.web.common import organization_or_404, public_url, services
+from imaradesk.web.common import converse, organization_or_404, public_url, services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__)
@@ -38,14 +38,7 @@ def _verified_form(org: Organization):  # noqa: ANN202
 def inbound_message(org_slug: str) -> Response:
     org = organization_or_404(org_slug)
     form = _verified_form(org)
-    svc = services()
-    try:
-        messages = channel.parse(form, org_slug=org.slug, received_at=svc.clock.now())
-    except MalformedRequest as e:
-        abort(400, description=str(e))
-    replies = []
-    for message in messages:
-        replies.extend(svc.dialogue.handle(org, message).replies)
+    replies = converse(channel, form, org)
     status_url = public_url(url_for("twilio.delivery_status", org_slug=org.slug))
     return Response(channel.render(replies, status_url=status_url), mimetype="application/xml")
 
@@ -58,7 +51,9 @@ def delivery_status(org_slug: str) -> Response:
         callback = parse_status(form, request.args)
     except MalformedRequest as e:
         abort(400, description=str(e))
-    channel_name = "sms" if not (form.get("From") or form.get("To") or "").startswith("whatsapp:") else "whatsapp"
+    # Either party of a WhatsApp message is a whatsapp: address; SMS numbers are bare.
+    parties = f"{form.get('From', '')} {form.get('To', '')}"
+    channel_name = "whatsapp" if "whatsapp:" in parties else "sms"
     assert org.id is not None
     services().deliveries.record(org.id, channel_name, callback)
     return Response(status=204)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from imaradesk.channels.base import MalformedRequest
 from imaradesk.channels.webchat import WebChatChannel
-from imaradesk.web.common import organization_or_404, services
+from imaradesk.web.common import converse, organization_or_404
 
 bp = Blueprint("webchat", __name__)
 channel = WebChatChannel()
@@ -20,12 +19,4 @@ def inbound_message(org_slug: str) -> Response:
     payload = request.get_json(silent=True)
     if payload is None:
         abort(400, description="the body is not valid JSON")
-    svc = services()
-    try:
-        messages = channel.parse(payload, org_slug=org.slug, received_at=svc.clock.now())
-    except MalformedRequest as e:
-        abort(400, description=str(e))
-    replies = []
-    for message in messages:
-        replies.extend(svc.dialogue.handle(org, message).replies)
-    return jsonify(channel.render(replies))
+    return jsonify(channel.render(converse(channel, payload, org)))
