@@ -27,6 +27,7 @@ from imaradesk.knowledge_index.embedder import HashingEmbedder, SentenceTransfor
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
 from imaradesk.storage.db import Database, create_db_engine
+from imaradesk.storage.encryption import MasterKeyring, generate_master_key_spec
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -34,6 +35,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 REQUIRE_SERVICES = os.environ.get("IMARADESK_REQUIRE_SERVICES") == "1"
+TEST_MASTER_KEYS = generate_master_key_spec("test-master")
+TEST_KEYRING = MasterKeyring.parse(TEST_MASTER_KEYS)
 
 
 # -- no network but loopback ---------------------------------------------------------------
@@ -130,7 +133,7 @@ def postgres_schema(postgres_url: str) -> Iterator[tuple[str, str]]:
 def _postgres_database(postgres_schema: tuple[str, str]) -> Database:
     url, schema = postgres_schema
     engine = create_db_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    db = Database(engine)
+    db = Database(engine, keyring=TEST_KEYRING)
     db.create_schema()
     return db
 
@@ -145,7 +148,7 @@ def _truncate(db: Database) -> None:
 
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> Iterator[Database]:
-    db = Database.from_url(f"sqlite:///{tmp_path / 'test.db'}")
+    db = Database.from_url(f"sqlite:///{tmp_path / 'test.db'}", keyring=TEST_KEYRING)
     db.create_schema()
     yield db
     db.dispose()
@@ -184,6 +187,7 @@ def clock() -> FrozenClock:
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    overrides.setdefault("master_keys", TEST_MASTER_KEYS)
     return Settings(environment="test", data_dir=tmp_path / "var", **overrides)  # type: ignore[arg-type]
 
 

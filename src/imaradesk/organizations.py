@@ -6,7 +6,7 @@ from imaradesk.clock import Clock
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization
-from imaradesk.storage.repositories import Organizations
+from imaradesk.storage.repositories import Organizations, OrgData
 
 
 class OrganizationExists(ValueError):
@@ -39,11 +39,36 @@ class OrganizationService:
             orgs = Organizations(session)
             if orgs.by_slug(slug) is not None:
                 raise OrganizationExists(f"organization {slug!r} already exists")
-            return orgs.create(
+            org = orgs.create(
                 slug=slug,
                 name=name,
                 now=self._clock.now(),
-                twilio_auth_token=twilio_auth_token,
                 privacy_policy_url=privacy_policy_url,
                 privacy_notice_text=privacy_notice_text,
             )
+        assert org.id is not None
+        # The key is created in its own committed transaction, before anything is sealed.
+        self._db.keystore.create_key(org.id, now=self._clock.now())
+        if twilio_auth_token is not None:
+            self.update(org.id, twilio_auth_token=twilio_auth_token)
+        found = self.by_slug(slug)
+        assert found is not None
+        return found
+
+    def update(self, org_id: int, **changes: object) -> Organization:
+        with self._db.write() as session:
+            org = OrgData(session, org_id).organization()
+            for name, value in changes.items():
+                if not hasattr(org, name):
+                    raise AttributeError(f"organizations have no setting {name!r}")
+                setattr(org, name, value)
+            session.add(org)
+            return org
+
+    def ensure_data_keys(self) -> int:
+        """Give every organization a data key (organizations created before encryption)."""
+        with self._db.read() as session:
+            missing = Organizations(session).without_data_key()
+        for org_id in missing:
+            self._db.keystore.create_key(org_id, now=self._clock.now())
+        return len(missing)

@@ -20,6 +20,7 @@ from imaradesk.storage.conversation_state import (
     RedisConversationState,
 )
 from imaradesk.storage.db import Database
+from imaradesk.storage.encryption import MasterKeyring
 from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
 
 
@@ -43,6 +44,12 @@ class Services:
             self.redis.close()
 
 
+def master_keyring(settings: Settings) -> MasterKeyring:
+    if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
+        return MasterKeyring.parse(settings.master_keys.get_secret_value())
+    return MasterKeyring.load_or_create_file(settings.data_dir / "master.key")
+
+
 def answering_settings(settings: Settings) -> AnsweringSettings:
     return AnsweringSettings(
         max_wrong_answer_rate=settings.max_wrong_answer_rate,
@@ -62,8 +69,16 @@ def build_services(
 ) -> Services:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = database or Database.from_url(settings.resolved_database_url)
+    database = database or Database.from_url(
+        settings.resolved_database_url,
+        keyring=master_keyring(settings),
+        encrypt_at_rest=settings.encrypt_at_rest,
+    )
     database.create_schema()
+    organizations = OrganizationService(database, clock)
+    organizations.ensure_data_keys()
+    # A wrong or missing master key must stop the service now, not fail customers later.
+    database.keystore.verify()
     embedder = embedder or SentenceTransformerEmbedder(
         settings.embedding_model, device=settings.embedding_device
     )
@@ -105,7 +120,7 @@ def build_services(
         state=state,
         locks=locks,
         dialogue=dialogue,
-        organizations=OrganizationService(database, clock),
+        organizations=organizations,
         deliveries=DeliveryTracker(database, clock),
         redis=redis_client,
     )

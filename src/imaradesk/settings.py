@@ -31,6 +31,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("IMARADESK_REDIS_URL", "REDIS_URL")
     )
     secret_key: SecretStr = SecretStr("development-only-secret")
+    # "id:base64key[,id:base64key...]": the first wraps new data keys, all can unwrap. Outside
+    # production a development keyring is kept in <data_dir>/master.key when this is unset.
+    master_keys: SecretStr | None = None
+    encrypt_at_rest: bool = True
 
     # Webhooks
     public_base_url: str | None = None
@@ -60,6 +64,10 @@ class Settings(BaseSettings):
         if self.environment == "production":
             if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
                 raise ValueError("IMARADESK_SECRET_KEY must be set to a real secret in production")
+            if self.master_keys is None or not self.master_keys.get_secret_value().strip():
+                raise ValueError("IMARADESK_MASTER_KEYS must be set in production")
+            if not self.encrypt_at_rest:
+                raise ValueError("encryption at rest cannot be switched off in production")
         return self
 
     @property

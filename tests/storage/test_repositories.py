@@ -16,7 +16,8 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 def make_org(db: Database, slug: str) -> int:
     with db.write() as session:
         org = Organizations(session).create(slug=slug, name=slug, now=NOW, privacy_notice_text="n")
-        return org.id
+    db.keystore.create_key(org.id, now=NOW)
+    return org.id
 
 
 def add_conversation(db: Database, org_id: int, address: str) -> tuple[int, int, int]:

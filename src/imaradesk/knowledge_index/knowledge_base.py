@@ -32,6 +32,7 @@ from imaradesk.knowledge_index.documents import ParsedDocument
 from imaradesk.knowledge_index.embedder import Embedder
 from imaradesk.knowledge_index.vector_index import FaissVectorIndex, VectorIndexError
 from imaradesk.storage.db import Database
+from imaradesk.storage.encryption import EncryptionError
 from imaradesk.storage.repositories import KnowledgeChange, OrgData
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ class KnowledgeBase:
         clock: Clock,
     ) -> None:
         self._db = database
+        self._keystore = database.keystore
         self._embedder = embedder
         self._index_dir = index_dir
         self._answering = answering
@@ -315,10 +317,14 @@ class KnowledgeBase:
         return snapshot
 
     def _save(self, snapshot: OrgKnowledge) -> None:
+        # Every file is sealed with the organization's data key, like its rows: the index holds
+        # the knowledge base's text and vectors derived from it.
         directory = self._org_dir(snapshot.org_id)
         directory.mkdir(parents=True, exist_ok=True)
-        snapshot.index.save(directory / "vectors.faiss")
-        _atomic_write(directory / "answer_model.npz", snapshot.model.to_bytes())
+        self._write_sealed(snapshot.org_id, directory / "vectors.faiss", snapshot.index.to_bytes())
+        self._write_sealed(
+            snapshot.org_id, directory / "answer_model.npz", snapshot.model.to_bytes()
+        )
         manifest = {
             **self._fingerprint(),
             "revision": snapshot.revision,
@@ -330,20 +336,30 @@ class KnowledgeBase:
             "report": snapshot.report.__dict__,
         }
         # Written last: a manifest names a complete set of files.
-        _atomic_write(directory / "manifest.json", json.dumps(manifest).encode())
+        self._write_sealed(
+            snapshot.org_id, directory / "manifest.json", json.dumps(manifest).encode()
+        )
+
+    def _write_sealed(self, org_id: int, path: Path, data: bytes) -> None:
+        _atomic_write(path, self._keystore.seal_bytes(org_id, data, f"index/{path.name}"))
+
+    def _read_sealed(self, org_id: int, path: Path) -> bytes:
+        return self._keystore.open_bytes(org_id, path.read_bytes(), f"index/{path.name}")
 
     def _load(self, org_id: int) -> OrgKnowledge | None:
         directory = self._org_dir(org_id)
         try:
-            manifest = json.loads((directory / "manifest.json").read_text())
-        except (OSError, ValueError):
+            manifest = json.loads(self._read_sealed(org_id, directory / "manifest.json"))
+        except (OSError, ValueError, EncryptionError):
             return None
         if any(manifest.get(k) != v for k, v in self._fingerprint().items()):
             return None
         try:
-            index = FaissVectorIndex.load(directory / "vectors.faiss")
-            model = load_answer_model((directory / "answer_model.npz").read_bytes())
-        except (OSError, ValueError, VectorIndexError) as e:
+            index = FaissVectorIndex.from_bytes(
+                self._read_sealed(org_id, directory / "vectors.faiss")
+            )
+            model = load_answer_model(self._read_sealed(org_id, directory / "answer_model.npz"))
+        except (OSError, ValueError, VectorIndexError, EncryptionError) as e:
             log.warning(
                 "ignoring unreadable index files", extra={"org_id": org_id, "error": str(e)}
             )

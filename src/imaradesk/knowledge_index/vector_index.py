@@ -6,10 +6,7 @@ similarity, search is exact, and ids can be removed (erasure needs that; HNSW ca
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import faiss
@@ -50,8 +47,8 @@ class VectorIndex(Protocol):
         """
         ...
 
-    def save(self, path: Path) -> None:
-        """Write the index to ``path`` atomically."""
+    def to_bytes(self) -> bytes:
+        """The whole index, serialized (the caller encrypts and stores it)."""
         ...
 
 
@@ -63,11 +60,11 @@ class FaissVectorIndex:
         )
 
     @classmethod
-    def load(cls, path: Path) -> FaissVectorIndex:
+    def from_bytes(cls, data: bytes) -> FaissVectorIndex:
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except RuntimeError as e:
-            raise VectorIndexError(f"cannot read index {path}: {e}") from e
+            raise VectorIndexError(f"cannot read index: {e}") from e
         return cls(index.d, index)
 
     @property
@@ -113,13 +110,5 @@ class FaissVectorIndex:
             raise VectorIndexError(f"vector {vector_id} is not in the index") from e
         return out
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            faiss.write_index(self._index, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+    def to_bytes(self) -> bytes:
+        return faiss.serialize_index(self._index).tobytes()

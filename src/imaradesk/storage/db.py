@@ -16,7 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, create_engine
 
-from imaradesk.storage import models
+from imaradesk.storage import models, sealing  # noqa: F401 - sealing registers its events
+from imaradesk.storage.encryption import Keystore, MasterKeyring
 
 
 class StorageError(Exception):
@@ -75,18 +76,30 @@ def _refuse_append_only_changes(session: OrmSession, _ctx: Any, _instances: Any)
 
 
 class Database:
-    """Owns the engine; hands out short read and write transactions."""
+    """Owns the engine and the keystore; hands out short read and write transactions.
 
-    def __init__(self, engine: Engine) -> None:
+    Every session carries the keystore, so listed columns are sealed on write and opened on
+    read (``storage.sealing``) and the application only sees plaintext, in memory.
+    """
+
+    def __init__(
+        self, engine: Engine, *, keyring: MasterKeyring, encrypt_at_rest: bool = True
+    ) -> None:
         self.engine = engine
+        self.keystore = Keystore(engine, keyring, enabled=encrypt_at_rest)
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._write_engine = (
             engine.execution_options(sqlite_begin="IMMEDIATE") if self._is_sqlite else engine
         )
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(create_db_engine(url))
+    def from_url(
+        cls, url: str, *, keyring: MasterKeyring, encrypt_at_rest: bool = True
+    ) -> Database:
+        return cls(create_db_engine(url), keyring=keyring, encrypt_at_rest=encrypt_at_rest)
+
+    def _session(self, engine: Engine) -> Session:
+        return Session(engine, expire_on_commit=False, info={"keystore": self.keystore})
 
     @property
     def dialect(self) -> str:
@@ -104,13 +117,13 @@ class Database:
 
         Objects it loaded stay usable, detached, after the block.
         """
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._session(self.engine) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose changes are committed together when the block ends without error."""
-        with Session(self._write_engine, expire_on_commit=False) as session:
+        with self._session(self._write_engine) as session:
             try:
                 yield session
                 session.commit()

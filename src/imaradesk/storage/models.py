@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -65,11 +74,16 @@ class HandoffStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+def _text(nullable: bool = False) -> Any:
+    # Encrypted values are longer than their plaintext: sealed columns are unbounded text.
+    return Field(default=None if nullable else ..., sa_column=Column(Text, nullable=nullable))
+
+
 class Organization(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(index=True, unique=True, max_length=64)
     name: str = Field(max_length=200)
-    twilio_auth_token: str | None = Field(default=None, max_length=200)
+    twilio_auth_token: str | None = _text(nullable=True)
     privacy_notice_text: str = Field(sa_column=Column(Text, nullable=False))
     privacy_notice_version: int = 1
     privacy_policy_url: str | None = Field(default=None, max_length=500)
@@ -78,17 +92,42 @@ class Organization(SQLModel, table=True):
     # can tell that its in-memory index is stale.
     kb_revision: int = 0
     legal_hold: bool = False
+    # "No external AI providers": no text of this organization leaves the machine.
+    external_ai_allowed: bool = False
+    # Nothing of this organization goes into training, evaluation or analytics exports.
+    exclude_from_training: bool = False
+    # Set when the data key was destroyed (crypto-shredding): the organization is gone.
+    data_destroyed_at: datetime | None = _utc_column(nullable=True)
     created_at: datetime = _utc_column()
 
 
+class OrgKey(SQLModel, table=True):
+    """An organization's data key, wrapped by a master key. Never part of a backup."""
+
+    __table_args__ = (UniqueConstraint("org_id", "version", name="uq_orgkey_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    version: int = 1
+    wrapped: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    wrap_nonce: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    master_key_id: str = Field(max_length=64)
+    created_at: datetime = _utc_column()
+    destroyed_at: datetime | None = _utc_column(nullable=True)
+
+
 class Contact(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("org_id", "channel", "address", name="uq_contact_identity"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "channel", "address_hash", name="uq_contact_identity"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
     channel: str = Field(max_length=32)
-    address: str = Field(max_length=200)
-    display_name: str | None = Field(default=None, max_length=200)
+    address: str = _text()
+    # Keyed hash of channel and address: exact-match lookup without the number in clear.
+    address_hash: str = Field(max_length=64)
+    display_name: str | None = _text(nullable=True)
     opted_out: bool = False
     created_at: datetime = _utc_column()
     retain_until: datetime = _utc_column(index=True)
@@ -105,7 +144,7 @@ class ConsentRecord(SQLModel, table=True):
     purpose: str = Field(max_length=100)
     channel: str = Field(max_length=32)
     notice_version: int
-    method: str = Field(max_length=200)
+    method: str = _text()
     created_at: datetime = _utc_column()
     retain_until: datetime = _utc_column(index=True)
     legal_hold: bool = False

@@ -29,6 +29,7 @@ from imaradesk.storage.models import (
     KnowledgePhrasing,
     Message,
     Organization,
+    OrgKey,
 )
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -53,6 +54,12 @@ class Organizations:
     def all(self) -> Sequence[Organization]:
         return self._session.exec(select(Organization).order_by(Organization.id)).all()
 
+    def without_data_key(self) -> Sequence[int]:
+        have_key = select(OrgKey.org_id)
+        return self._session.exec(
+            select(Organization.id).where(col(Organization.id).not_in(have_key))
+        ).all()  # type: ignore[return-value]
+
     def create(
         self,
         *,
@@ -60,9 +67,9 @@ class Organizations:
         name: str,
         now: datetime,
         privacy_notice_text: str,
-        twilio_auth_token: str | None = None,
         privacy_policy_url: str | None = None,
     ) -> Organization:
+        """Create an organization; its secrets are set once it has a data key."""
         if not SLUG_PATTERN.match(slug):
             raise InvalidSlug(
                 f"invalid organization slug {slug!r}: use lowercase letters, digits and hyphens"
@@ -70,7 +77,6 @@ class Organizations:
         org = Organization(
             slug=slug,
             name=name,
-            twilio_auth_token=twilio_auth_token,
             privacy_notice_text=privacy_notice_text,
             privacy_policy_url=privacy_policy_url,
             created_at=now,
@@ -120,12 +126,19 @@ class OrgData:
 
     # -- contacts and consent ----------------------------------------------------------------
 
+    def identity_hash(self, channel: str, address: str) -> str:
+        """The keyed hash that finds a contact without storing its address in clear."""
+        keystore = self._session.info.get("keystore")
+        if keystore is None:
+            raise RuntimeError("sessions must come from Database, which carries the keystore")
+        return keystore.identity_hash(self.org_id, f"{channel}:{address}")
+
     def find_contact(self, channel: str, address: str) -> Contact | None:
         return self._session.exec(
             select(Contact).where(
                 Contact.org_id == self.org_id,
                 Contact.channel == channel,
-                Contact.address == address,
+                Contact.address_hash == self.identity_hash(channel, address),
             )
         ).first()
 
@@ -142,6 +155,7 @@ class OrgData:
             org_id=self.org_id,
             channel=channel,
             address=address,
+            address_hash=self.identity_hash(channel, address),
             display_name=display_name,
             created_at=now,
             retain_until=retain_until,
