@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import sys
 import uuid
@@ -11,15 +12,19 @@ from pathlib import Path
 
 import click
 import phonenumbers
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from imaradesk.bot.messages import InboundMessage, ReplyKind
+from imaradesk.exports import daily_counts, training_examples
 from imaradesk.knowledge_index.documents import ImportFormatError, ParsedDocument, parse_file
 from imaradesk.knowledge_index.knowledge_base import ImportReport
+from imaradesk.log_config import configure_logging
 from imaradesk.organizations import OrganizationExists
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
+from imaradesk.storage.encryption import MasterKeyError, generate_master_key_spec
 from imaradesk.storage.models import HandoffStatus, Organization
 from imaradesk.storage.repositories import InvalidSlug, OrgData
 
@@ -40,7 +45,12 @@ class _Context:
     @property
     def services(self) -> Services:
         if self._services is None:
-            self._services = build_services(Settings())
+            try:
+                self._services = build_services(Settings())
+            except MasterKeyError as e:
+                raise click.ClickException(f"cannot start: {e}") from e
+            except ValidationError as e:
+                raise click.ClickException(f"invalid configuration: {e}") from e
         return self._services
 
 
@@ -60,10 +70,7 @@ def _org_or_exit(services: Services, slug: str) -> Organization:
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """ImaraDesk: a WhatsApp-first AI customer-support desk."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(level=logging.INFO if verbose else logging.WARNING)
 
 
 # -- organizations ---------------------------------------------------------------------------
@@ -101,6 +108,34 @@ def org_create(
         raise click.ClickException(str(e)) from e
     console.print(f"Created organization [bold]{created.slug}[/] ({created.name}).")
     console.print(f"Twilio webhook: POST /channels/twilio/{created.slug}/messages")
+
+
+@org.command("set")
+@click.argument("slug")
+@click.option("--name", default=None)
+@click.option("--twilio-auth-token", default=None)
+@click.option("--privacy-policy-url", default=None)
+@click.option(
+    "--external-ai/--no-external-ai", default=None, help="Let text reach external AI providers."
+)
+@click.option(
+    "--exclude-from-training/--include-in-training",
+    default=None,
+    help="Keep everything of the organization out of training, evaluation and analytics exports.",
+)
+@click.option("--retention-days", type=click.IntRange(1, 3650), default=None)
+@pass_ctx
+def org_set(ctx: _Context, slug: str, **options: object) -> None:
+    """Change an organization's settings."""
+    services = ctx.services
+    org = _org_or_exit(services, slug)
+    renames = {"external_ai": "external_ai_allowed"}
+    changes = {renames.get(k, k): v for k, v in options.items() if v is not None}
+    if not changes:
+        raise click.UsageError("nothing to change")
+    assert org.id is not None
+    services.organizations.update(org.id, **changes)
+    console.print(f"Updated {slug}: {', '.join(sorted(changes))}.")
 
 
 @org.command("list")
@@ -318,6 +353,80 @@ def handoff_resolve(ctx: _Context, org_slug: str, handoff_id: int) -> None:
     if resolved is None:
         raise click.ClickException(f"no handoff #{handoff_id} in {org_slug}")
     console.print(f"Resolved handoff #{handoff_id}; the bot answers this customer again.")
+
+
+# -- exports ------------------------------------------------------------------------------
+
+
+@main.group()
+def export() -> None:
+    """Exports that leave the product (organizations excluded from training never appear)."""
+
+
+@export.command("training")
+@click.option("--out", type=click.File("w"), default="-", show_default=True)
+@pass_ctx
+def export_training(ctx: _Context, out) -> None:  # noqa: ANN001
+    """Redacted customer questions with the entry that answered them, as JSON lines."""
+    count = 0
+    for example in training_examples(ctx.services.database):
+        out.write(json.dumps(example.__dict__, ensure_ascii=False) + "\n")
+        count += 1
+    err_console.print(f"{count} examples exported.")
+
+
+@export.command("analytics")
+@click.option("--out", type=click.File("w"), default="-", show_default=True)
+@pass_ctx
+def export_analytics(ctx: _Context, out) -> None:  # noqa: ANN001
+    """Counts per organization and day, as JSON lines."""
+    for row in daily_counts(ctx.services.database):
+        out.write(json.dumps(row) + "\n")
+
+
+# -- keys ---------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Master and data keys (encryption at rest)."""
+
+
+@keys.command("generate")
+@click.option("--id", "key_id", default=None, help="A name for the key (default: random).")
+def keys_generate(key_id: str | None) -> None:
+    """Print a new master key for IMARADESK_MASTER_KEYS."""
+    click.echo(generate_master_key_spec(key_id))
+
+
+@keys.command("rotate")
+@pass_ctx
+def keys_rotate(ctx: _Context) -> None:
+    """Re-wrap every data key under the first master key; no row is re-encrypted.
+
+    Configure the new key first and keep the old one after it
+    (IMARADESK_MASTER_KEYS=new:...,old:...) on every running process, then run this; the old
+    key can be removed once it reports nothing left to re-wrap.
+    """
+    services = ctx.services
+    changed = services.database.keystore.rotate_master()
+    current = services.database.keystore.keyring.current.key_id
+    console.print(f"Re-wrapped {changed} data key(s) under master key {current!r}.")
+
+
+@keys.command("destroy")
+@click.option("--org", "org_slug", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def keys_destroy(ctx: _Context, org_slug: str, yes: bool) -> None:
+    """Crypto-shred an organization: its data becomes unreadable everywhere, backups included."""
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    if not yes:
+        click.confirm(f"Destroy the data key of {org_slug}? This cannot be undone", abort=True)
+    assert org.id is not None
+    services.organizations.destroy_data(org.id, knowledge=services.knowledge, state=services.state)
+    console.print(f"The data key of {org_slug} is destroyed; its data can no longer be read.")
 
 
 # -- serving ------------------------------------------------------------------------------

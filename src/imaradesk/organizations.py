@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from imaradesk.clock import Clock
+from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
+from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization
 from imaradesk.storage.repositories import Organizations, OrgData
@@ -64,6 +66,16 @@ class OrganizationService:
                 setattr(org, name, value)
             session.add(org)
             return org
+
+    def destroy_data(
+        self, org_id: int, *, knowledge: KnowledgeBase, state: ConversationStateStore
+    ) -> None:
+        """Crypto-shred: destroy the data key, then everything derived outside the database."""
+        now = self._clock.now()
+        self.update(org_id, data_destroyed_at=now)
+        self._db.keystore.destroy(org_id, now=now)
+        knowledge.erase_organization(org_id)
+        state.erase_organization(org_id)
 
     def ensure_data_keys(self) -> int:
         """Give every organization a data key (organizations created before encryption)."""

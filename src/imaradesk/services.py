@@ -12,6 +12,8 @@ from imaradesk.clock import Clock, SystemClock
 from imaradesk.delivery import DeliveryTracker
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
+from imaradesk.llm.gateway import AIGateway
+from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.organizations import OrganizationService
 from imaradesk.settings import Settings
 from imaradesk.storage.conversation_state import (
@@ -36,6 +38,7 @@ class Services:
     dialogue: DialogueManager
     organizations: OrganizationService
     deliveries: DeliveryTracker
+    ai: AIGateway
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -48,6 +51,18 @@ def master_keyring(settings: Settings) -> MasterKeyring:
     if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
         return MasterKeyring.parse(settings.master_keys.get_secret_value())
     return MasterKeyring.load_or_create_file(settings.data_dir / "master.key")
+
+
+def llm_provider(settings: Settings) -> LLMProvider | None:
+    if settings.llm_provider is None:
+        return None
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+    return create_provider(
+        settings.llm_provider,
+        api_key=api_key,
+        model=settings.llm_model,
+        base_url=settings.llm_base_url,
+    )
 
 
 def answering_settings(settings: Settings) -> AnsweringSettings:
@@ -103,6 +118,7 @@ def build_services(
     else:
         state = InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds)
         locks = InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds)
+    ai = AIGateway(llm_provider(settings))
     dialogue = DialogueManager(
         database=database,
         knowledge=knowledge,
@@ -110,6 +126,7 @@ def build_services(
         locks=locks,
         clock=clock,
         conversation_idle=timedelta(seconds=settings.conversation_state_ttl_seconds),
+        ai=ai,
     )
     return Services(
         settings=settings,
@@ -122,5 +139,6 @@ def build_services(
         dialogue=dialogue,
         organizations=organizations,
         deliveries=DeliveryTracker(database, clock),
+        ai=ai,
         redis=redis_client,
     )

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     retrieval_min_margin: float = Field(default=0.06, ge=0.0, le=1.0)
     search_candidates: int = Field(default=20, ge=1, le=200)
 
+    # Optional external LLM (off unless a provider is named; each organization must also allow it)
+    llm_provider: Literal["gemini", "openai", "anthropic"] | None = None
+    llm_model: str = "gemini-2.5-flash"
+    llm_api_key: SecretStr | None = None
+    llm_base_url: str | None = None
+
     # Dialogue
     conversation_state_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     conversation_lock_timeout_seconds: float = Field(default=30.0, gt=0)

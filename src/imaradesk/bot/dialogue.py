@@ -9,6 +9,8 @@ unique constraint on the provider message id is the last word on duplicates.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +33,8 @@ from imaradesk.bot.rules import (
 )
 from imaradesk.clock import Clock
 from imaradesk.knowledge_index.knowledge_base import Candidate, KnowledgeBase
+from imaradesk.llm.gateway import AIGateway
+from imaradesk.pii.recent_names import recent_names
 from imaradesk.policies import consent as consent_policy
 from imaradesk.policies.consent import ConsentKeyword
 from imaradesk.policies.handoff import LowConfidencePolicy
@@ -53,6 +57,10 @@ from imaradesk.storage.repositories import OrgData
 
 log = logging.getLogger(__name__)
 DEFAULT_LOW_CONFIDENCE = LowConfidencePolicy()
+DISAMBIGUATION_PROMPT = (
+    "You match a customer's message to the questions of a company's FAQ. Reply with only the "
+    "number of the FAQ question that asks the same thing as the customer, or 0 if none does."
+)
 
 
 class DialogueError(Exception):
@@ -83,7 +91,9 @@ class DialogueManager:
         clock: Clock,
         conversation_idle: timedelta = timedelta(hours=24),
         low_confidence: LowConfidencePolicy = DEFAULT_LOW_CONFIDENCE,
+        ai: AIGateway | None = None,
     ) -> None:
+        self._ai = ai or AIGateway(None)
         self._db = database
         self._knowledge = knowledge
         self._state = state
@@ -96,6 +106,8 @@ class DialogueManager:
         """Handle one inbound message of ``org``; a repeat of a handled one replays its replies."""
         if inbound.org_slug != org.slug or org.id is None:
             raise WrongOrganization(f"message for {inbound.org_slug!r} handed to {org.slug!r}")
+        # Logs redact the names that channels tell us, wherever they appear.
+        recent_names.add(inbound.profile_name)
         key = f"{org.id}:{inbound.channel}:{inbound.sender_id}"
         with self._locks.hold(key):
             try:
@@ -127,6 +139,7 @@ class DialogueManager:
             ),
             state=state,
             search=lambda text: self._knowledge.search(org.id, text, revision=org.kb_revision),  # type: ignore[arg-type]
+            disambiguate=self._disambiguator(org, contact, inbound),
         )
         decision = decide(self._rules(org), ctx)
         turn, contact_id = self._store(org, inbound, observed, decision)
@@ -143,6 +156,31 @@ class DialogueManager:
             },
         )
         return turn
+
+    def _disambiguator(
+        self, org: Organization, contact: Contact | None, inbound: InboundMessage
+    ) -> Callable[[str, Sequence[Candidate]], Candidate | None] | None:
+        if not self._ai.allowed_for(org):
+            return None
+        names = [n for n in (inbound.profile_name, contact.display_name if contact else None) if n]
+
+        def choose(text: str, candidates: Sequence[Candidate]) -> Candidate | None:
+            listing = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(candidates, 1))
+            answer = self._ai.complete(
+                org,
+                purpose="disambiguation",
+                system=DISAMBIGUATION_PROMPT,
+                prompt=f"Customer: {text}\nFAQ questions:\n{listing}\nNumber:",
+                names=names,
+                max_tokens=8,
+            )
+            if answer is None:
+                return None
+            match = re.search(r"\d+", answer.text)
+            number = int(match.group()) if match else 0
+            return candidates[number - 1] if 1 <= number <= len(candidates) else None
+
+        return choose
 
     def _rules(self, org: Organization) -> list[Rule]:
         assert org.id is not None

@@ -46,6 +46,9 @@ class TurnContext:
     human_owns_conversation: bool
     state: dict[str, str]
     search: Callable[[str], Retrieval]
+    # Set only when this organization lets text reach an external AI provider: picks which of
+    # the candidate entries asks the customer's question, if any.
+    disambiguate: Callable[[str, Sequence[Candidate]], Candidate | None] | None = None
 
     @property
     def text(self) -> str:
@@ -224,6 +227,23 @@ class KnowledgeRule:
             return Decision(
                 self.name, (reply,), ai_processed=True, state={CLARIFICATIONS: "0", SUGGESTIONS: ""}
             )
+        plausible = [c for c in retrieval.candidates if c.similarity >= SUGGESTION_MIN_SIMILARITY][
+            :3
+        ]
+        if ctx.disambiguate is not None and plausible:
+            chosen = ctx.disambiguate(ctx.text, plausible)
+            if chosen is not None:
+                entry = chosen.entry
+                source = Source(
+                    entry.entry_id, entry.external_id, entry.question, round(chosen.similarity, 4)
+                )
+                reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
+                return Decision(
+                    self.name,
+                    (reply,),
+                    ai_processed=True,
+                    state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+                )
         if self._policy.should_hand_off(ctx.clarifications):
             reply = OutboundMessage(LOW_CONFIDENCE_HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
             return Decision(
@@ -233,9 +253,7 @@ class KnowledgeRule:
                 ai_processed=True,
                 state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
             )
-        suggestions = [
-            c for c in retrieval.candidates if c.similarity >= SUGGESTION_MIN_SIMILARITY
-        ][:3]
+        suggestions = plausible
         text = CLARIFY_REPLY
         if suggestions:
             lines = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(suggestions, 1))

@@ -20,6 +20,8 @@ def organization_or_404(slug: str) -> Organization:
     org = services().organizations.by_slug(slug)
     if org is None:
         abort(404, description=f"unknown organization {slug!r}")
+    if org.data_destroyed_at is not None:
+        abort(410, description=f"organization {slug!r} no longer exists")
     return org
 
 

@@ -1,0 +1,106 @@
+"""Exports that leave the product: training/evaluation examples and analytics aggregates.
+
+Organizations that chose "exclude from training" appear in neither, and neither holds an
+identity: examples are redacted customer questions with the entry that answered them;
+analytics are counts per organization and day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from imaradesk.pii.redactor import Redactor
+from imaradesk.storage.db import Database
+from imaradesk.storage.models import Direction, Message, Organization
+from imaradesk.storage.repositories import OrgData
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    org_slug: str
+    question: str
+    answered_entry: str | None
+    outcome: str
+
+
+def _included_orgs(database: Database) -> list[Organization]:
+    with database.read() as session:
+        return list(
+            session.exec(
+                select(Organization).where(
+                    col(Organization.exclude_from_training).is_(False),
+                    col(Organization.data_destroyed_at).is_(None),
+                )
+            ).all()
+        )
+
+
+def training_examples(
+    database: Database, *, redactor: Redactor | None = None
+) -> Iterator[TrainingExample]:
+    """Customer questions the bot processed with consent, redacted, with what it did."""
+    redactor = redactor or Redactor()
+    for org in _included_orgs(database):
+        assert org.id is not None
+        with database.read() as session:
+            data = OrgData(session, org.id)
+            entries = {e.id: e.external_id for e in data.entries()}
+            rows = session.exec(
+                select(Message)
+                .where(Message.org_id == org.id, Message.direction == Direction.INBOUND)
+                .where(col(Message.ai_processed).is_(True), Message.lawful_basis == "consent")
+                .order_by(col(Message.id))
+            ).all()
+            for inbound in rows:
+                assert inbound.id is not None
+                replies = data.replies_to(inbound.id)
+                answer = next((r for r in replies if r.kind == "answer"), None)
+                outcome = (
+                    "answer"
+                    if answer
+                    else ("handoff" if any(r.handoff for r in replies) else "clarify")
+                )
+                yield TrainingExample(
+                    org_slug=org.slug,
+                    question=redactor.redact(inbound.body).text,
+                    answered_entry=entries.get(answer.answer_entry_id)
+                    if answer and answer.answer_entry_id
+                    else None,
+                    outcome=outcome,
+                )
+
+
+def daily_counts(database: Database) -> list[dict[str, object]]:
+    """Messages, answers and handoffs per organization and day; no identities."""
+    out = []
+    for org in _included_orgs(database):
+        with database.read() as session:
+            rows = session.exec(
+                select(Message.created_at, Message.direction, Message.kind, Message.handoff).where(
+                    Message.org_id == org.id
+                )
+            ).all()
+        counts: Counter[tuple[str, str]] = Counter()
+        for created_at, direction, kind, handoff in rows:
+            day = created_at.date().isoformat()
+            if direction == Direction.INBOUND:
+                counts[(day, "inbound")] += 1
+            elif kind == "answer":
+                counts[(day, "answers")] += 1
+            if handoff:
+                counts[(day, "handoffs")] += 1
+        for day in sorted({d for d, _ in counts}):
+            out.append(
+                {
+                    "org": org.slug,
+                    "day": day,
+                    "inbound": counts[(day, "inbound")],
+                    "answers": counts[(day, "answers")],
+                    "handoffs": counts[(day, "handoffs")],
+                }
+            )
+    return out

@@ -1,0 +1,1 @@
+"""Optional external language models, reached only through the AI gateway."""
