@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from imaradesk.backup import BackupError, BackupService
 from imaradesk.bot.messages import InboundMessage, ReplyKind
 from imaradesk.exports import daily_counts, training_examples
 from imaradesk.knowledge_index.documents import ImportFormatError, ParsedDocument, parse_file
@@ -382,6 +383,50 @@ def export_analytics(ctx: _Context, out) -> None:  # noqa: ANN001
     """Counts per organization and day, as JSON lines."""
     for row in daily_counts(ctx.services.database):
         out.write(json.dumps(row) + "\n")
+
+
+# -- backups --------------------------------------------------------------------------------
+
+
+def _backups(services: Services, directory: Path | None) -> BackupService:
+    return BackupService(
+        services.database,
+        directory=directory or services.settings.data_dir / "backups",
+        clock=services.clock,
+    )
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None)
+@pass_ctx
+def backup(ctx: _Context, directory: Path | None) -> None:
+    """Write an encrypted backup (data keys excluded) and drop those older than 30 days."""
+    try:
+        report = _backups(ctx.services, directory).create()
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    console.print(
+        f"Backup written: {report.path} ({report.size / 2**20:.1f} MiB, {report.seconds:.1f} s)."
+    )
+    for path in report.pruned:
+        console.print(f"Removed expired backup {path.name}.")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def restore(ctx: _Context, path: Path, yes: bool) -> None:
+    """Replace the database with a backup (stop the service first); live data keys are kept."""
+    if not yes:
+        click.confirm(f"Replace the database with {path.name}?", abort=True)
+    try:
+        report = _backups(ctx.services, None).restore(path)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    console.print(
+        f"Restored {path.name} in {report.seconds:.1f} s; kept {report.keys_kept} live data key(s)."
+    )
 
 
 # -- keys ---------------------------------------------------------------------------------

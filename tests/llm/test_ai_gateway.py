@@ -26,7 +26,11 @@ UNSURE = "Hi, my name is Wanjiru Kamau, my number 0712345678: where do I see my 
 
 
 def gemini_reply(text: str) -> dict:
-    return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP"}]}
+    return {
+        "candidates": [
+            {"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP"}
+        ]
+    }
 
 
 @pytest.fixture
@@ -50,7 +54,9 @@ def services_with_llm(make_services, database, server: HTTPServer, **settings): 
     )
 
 
-def test_an_allowed_org_gets_help_from_the_llm_and_it_sees_no_personal_data(make_services, sqlite_database, gemini) -> None:  # noqa: ANN001
+def test_an_allowed_org_gets_help_from_the_llm_and_it_sees_no_personal_data(
+    make_services, sqlite_database, gemini
+) -> None:  # noqa: ANN001
     services = services_with_llm(make_services, sqlite_database, gemini)
     org = seed_org(services, "acme", faq_csv=FAQ)
     services.organizations.update(org.id, external_ai_allowed=True)
@@ -86,8 +92,12 @@ def test_an_opted_out_contact_never_reaches_the_llm(make_services, sqlite_databa
     assert len(gemini.log) == 0
 
 
-def test_a_failing_provider_falls_back_to_the_local_bot(make_services, sqlite_database, httpserver: HTTPServer) -> None:  # noqa: ANN001
-    httpserver.expect_request(GEMINI_PATH, method="POST").respond_with_data("upstream down", status=500)
+def test_a_failing_provider_falls_back_to_the_local_bot(
+    make_services, sqlite_database, httpserver: HTTPServer
+) -> None:  # noqa: ANN001
+    httpserver.expect_request(GEMINI_PATH, method="POST").respond_with_data(
+        "upstream down", status=500
+    )
     services = services_with_llm(make_services, sqlite_database, httpserver)
     org = seed_org(services, "acme", faq_csv=FAQ)
     services.organizations.update(org.id, external_ai_allowed=True)
@@ -98,7 +108,9 @@ def test_a_failing_provider_falls_back_to_the_local_bot(make_services, sqlite_da
     assert len(httpserver.log) >= 1
 
 
-def test_an_answer_of_none_is_respected(make_services, sqlite_database, httpserver: HTTPServer) -> None:  # noqa: ANN001
+def test_an_answer_of_none_is_respected(
+    make_services, sqlite_database, httpserver: HTTPServer
+) -> None:  # noqa: ANN001
     httpserver.expect_request(GEMINI_PATH, method="POST").respond_with_json(gemini_reply("0"))
     services = services_with_llm(make_services, sqlite_database, httpserver)
     org = seed_org(services, "acme", faq_csv=FAQ)
@@ -113,15 +125,32 @@ def test_each_provider_speaks_its_protocol(httpserver: HTTPServer, provider: str
     base = httpserver.url_for("/").rstrip("/")
     if provider == "openai":
         httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_json(
-            {"id": "c1", "object": "chat.completion", "created": 1, "model": "m",
-             "choices": [{"index": 0, "message": {"role": "assistant", "content": "3"}, "finish_reason": "stop"}]}
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "3"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
         )
         client = OpenAIProvider(api_key="k", model="m", base_url=base + "/v1")
     elif provider == "anthropic":
         httpserver.expect_request("/v1/messages", method="POST").respond_with_json(
-            {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
-             "content": [{"type": "text", "text": "3"}], "stop_reason": "end_turn",
-             "usage": {"input_tokens": 1, "output_tokens": 1}}
+            {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": "m",
+                "content": [{"type": "text", "text": "3"}],
+                "stop_reason": "end_turn",
+                "usage": {"input_tokens": 1, "output_tokens": 1},
+            }
         )
         client = AnthropicProvider(api_key="k", model="m", base_url=base)
     else:
@@ -133,7 +162,9 @@ def test_each_provider_speaks_its_protocol(httpserver: HTTPServer, provider: str
 
 
 def test_provider_errors_are_llm_errors(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_data("no", status=503)
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_data(
+        "no", status=503
+    )
     client = OpenAIProvider(api_key="k", model="m", base_url=httpserver.url_for("/v1"))
     with pytest.raises(LLMError):
         client.complete(system="s", prompt="p")

@@ -8,9 +8,21 @@ from imaradesk.pii.redactor import Redactor
 
 CASES = [
     # (message, values that must disappear, values that must stay)
-    ("Hi, my name is Wanjiru Kamau and my number is 0712 345 678", ["Wanjiru", "Kamau", "0712 345 678"], ["Hi"]),
-    ("Naitwa Otieno, nambari yangu ni +254733123456, email otieno.j@gmail.com", ["Otieno", "+254733123456", "otieno.j@gmail.com"], ["nambari yangu"]),
-    ("I sent 2,000 to the wrong number. MPESA code QGH7K2LM9P confirmed", ["QGH7K2LM9P"], ["2,000"]),
+    (
+        "Hi, my name is Wanjiru Kamau and my number is 0712 345 678",
+        ["Wanjiru", "Kamau", "0712 345 678"],
+        ["Hi"],
+    ),
+    (
+        "Naitwa Otieno, nambari yangu ni +254733123456, email otieno.j@gmail.com",
+        ["Otieno", "+254733123456", "otieno.j@gmail.com"],
+        ["nambari yangu"],
+    ),
+    (
+        "I sent 2,000 to the wrong number. MPESA code QGH7K2LM9P confirmed",
+        ["QGH7K2LM9P"],
+        ["2,000"],
+    ),
     ("transaction code sbk1xyz23a imekataa", ["sbk1xyz23a"], ["imekataa"]),
     ("My ID number is 23456789 and KRA PIN A004416331M", ["23456789", "A004416331M"], ["KRA PIN"]),
     ("kitambulisho changu ni 12345678, tafadhali nisaidie", ["12345678"], ["tafadhali"]),
@@ -21,7 +33,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("message", "gone", "kept"), CASES)
-def test_personal_data_is_replaced_and_the_rest_kept(message: str, gone: list[str], kept: list[str]) -> None:
+def test_personal_data_is_replaced_and_the_rest_kept(
+    message: str, gone: list[str], kept: list[str]
+) -> None:
     redaction = Redactor().redact(message)
     for value in gone:
         assert value not in redaction.text, redaction.text
@@ -45,7 +59,10 @@ def test_ordinary_text_is_left_alone(message: str) -> None:
 
 
 def test_known_names_are_found_anywhere_and_repeats_share_a_placeholder() -> None:
-    redaction = Redactor().redact("Please ask Wanjiru to call. wanjiru knows 0712345678 and 0712345678", names=["Wanjiru Kamau"])
+    redaction = Redactor().redact(
+        "Please ask Wanjiru to call. wanjiru knows 0712345678 and 0712345678",
+        names=["Wanjiru Kamau"],
+    )
     assert redaction.text == "Please ask [NAME_1] to call. [NAME_1] knows [PHONE_1] and [PHONE_1]"
 
 

@@ -343,10 +343,11 @@ class Keystore:
     def identity_hash(self, org_id: int, value: str) -> str:
         return self.cipher_for(org_id).identity_hash(value)
 
-    def backup_key(self) -> bytes:
-        """A key for backup files, derived from the current master key."""
+    def backup_key(self, master_key_id: str) -> bytes:
+        """The key of backup files made under the given master key."""
+        master = self._keyring.get(master_key_id)
         return HKDF(algorithm=SHA256(), length=32, salt=None, info=b"imaradesk-backup").derive(
-            self._keyring.current.key
+            master.key
         )
 
     def describe(self) -> str:

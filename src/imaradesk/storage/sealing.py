@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 
-from imaradesk.storage.encryption import Keystore, is_sealed
+from imaradesk.storage.encryption import KeyDestroyed, Keystore, is_sealed
 from imaradesk.storage.models import (
     ConsentRecord,
     Contact,
@@ -90,7 +90,15 @@ def _open(target: Any, session: OrmSession | None, fields: tuple[str, ...]) -> N
     org_id = _org_id(target)
     for field in fields:
         value = target.__dict__.get(field)
-        if is_sealed(value):
+        if is_sealed(value) and isinstance(target, Organization):
+            # An organization whose key is destroyed is still a row (its slug answers 410);
+            # only its secrets are gone.
+            try:
+                opened = keystore.open_text(value, org_id, _context(target, field))
+            except KeyDestroyed:
+                opened = None
+            set_committed_value(target, field, opened)
+        elif is_sealed(value):
             set_committed_value(
                 target, field, keystore.open_text(value, org_id, _context(target, field))
             )

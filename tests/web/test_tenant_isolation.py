@@ -1,0 +1,103 @@
+"""Every route, called for organization B with organization A's credentials, is refused and
+leaves B untouched. A new route fails this test until it is added to the matrix."""
+
+from __future__ import annotations
+
+import requests
+from sqlmodel import func, select
+
+from imaradesk.storage.db import Database
+from imaradesk.storage.models import Contact, Message
+from imaradesk.storage.repositories import OrgData
+from tests.helpers import SCHOOL_FAQ, post_signed, seed_org, twilio_form
+
+A_TOKEN = "token-of-a"
+B_TOKEN = "token-of-b"
+
+
+def snapshot(database: Database, org_id: int) -> tuple[int, int, list]:
+    with database.read() as session:
+        messages = session.exec(
+            select(func.count()).select_from(Message).where(Message.org_id == org_id)
+        ).one()
+        contacts = session.exec(
+            select(func.count()).select_from(Contact).where(Contact.org_id == org_id)
+        ).one()
+        statuses = session.exec(
+            select(Message.delivery_status).where(Message.org_id == org_id)
+        ).all()
+    return messages, contacts, list(statuses)
+
+
+def test_every_route_refuses_org_a_credentials_for_org_b(
+    make_services, live_server_factory, database: Database
+) -> None:  # noqa: ANN001
+    services = make_services(database)
+    seed_org(services, "org-a", twilio_auth_token=A_TOKEN)
+    org_b = seed_org(services, "org-b", faq_csv=SCHOOL_FAQ, twilio_auth_token=B_TOKEN)
+    server = live_server_factory(services)
+    base = server.url
+    # Give B some data to protect.
+    response = post_signed(
+        f"{base}/channels/twilio/org-b/messages",
+        twilio_form(body="How do I pay school fees?"),
+        token=B_TOKEN,
+    )
+    assert response.status_code == 200
+    before = snapshot(database, org_b.id)
+    with database.read() as session:
+        b_entries = {e.id for e in OrgData(session, org_b.id).entries()}
+
+    def twilio_inbound() -> int:
+        url = f"{base}/channels/twilio/org-b/messages"
+        return post_signed(url, twilio_form(body="hi from A"), token=A_TOKEN).status_code
+
+    def twilio_status() -> int:
+        url = f"{base}/channels/twilio/org-b/status?m=1"
+        return post_signed(
+            url,
+            {"MessageSid": "SMx", "MessageStatus": "failed", "To": "whatsapp:+254700000001"},
+            token=A_TOKEN,
+        ).status_code
+
+    def webchat() -> int:
+        # Public by design (no credentials); it must answer only from B and reveal nothing else.
+        response = requests.post(
+            f"{base}/channels/webchat/org-b/messages",
+            json={"sender": "+254700000001", "text": "How do I check my balance?"},
+            timeout=10,
+        )
+        replies = response.json()["replies"]
+        assert all(s["entry_id"] in b_entries for r in replies for s in r["sources"])
+        assert "483" not in " ".join(r["text"] for r in replies), (
+            "A's answers never reach B's visitors"
+        )
+        return 403 if response.status_code == 200 else response.status_code
+
+    def health() -> int:
+        body = requests.get(f"{base}/healthz", timeout=10).json()
+        assert body == {"status": "ok"}, "health says nothing about any organization"
+        return 403
+
+    matrix = {
+        "twilio.inbound_message": twilio_inbound,
+        "twilio.delivery_status": twilio_status,
+        "webchat.inbound_message": webchat,
+        "health.healthz": health,
+    }
+    app_routes = {rule.endpoint for rule in server_app_rules(services)} - {"static"}
+    assert app_routes == set(matrix), (
+        f"routes without an isolation check: {app_routes - set(matrix)}"
+    )
+    for endpoint, attempt in matrix.items():
+        assert attempt() in (403, 404), endpoint
+    after = snapshot(database, org_b.id)
+    # The web chat of B legitimately stored its own new visitor's turn; nothing else moved.
+    assert after[2][: len(before[2])] == before[2]
+    assert after[1] == before[1] + 1
+
+
+def server_app_rules(services):  # noqa: ANN001, ANN201
+    from imaradesk.app import create_app
+
+    return list(create_app(services=services).url_map.iter_rules())
