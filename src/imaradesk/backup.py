@@ -134,20 +134,19 @@ class BackupService:
             else:
                 raise BackupError(f"unknown backup kind {kind}")
         self._db.engine.dispose()
-        with Session(self._db.engine) as session:
+        with self._db.write() as session:
             session.execute(text("DELETE FROM orgkey"))
             for key in live_keys:
                 session.add(key)
-            session.commit()
+            session.flush()
             # An organization shredded since the backup stays shredded.
             session.execute(
                 text(
-                    "UPDATE organization SET data_destroyed_at = (SELECT MAX(destroyed_at) FROM orgkey "
-                    "WHERE orgkey.org_id = organization.id) WHERE id IN "
-                    "(SELECT org_id FROM orgkey WHERE wrapped IS NULL)"
+                    "UPDATE organization SET data_destroyed_at = "
+                    "(SELECT MAX(destroyed_at) FROM orgkey WHERE orgkey.org_id = organization.id) "
+                    "WHERE id IN (SELECT org_id FROM orgkey WHERE wrapped IS NULL)"
                 )
             )
-            session.commit()
             if self._db.dialect == "postgresql":
                 # Keys were inserted with their ids; move the sequence past them.
                 session.execute(
@@ -156,7 +155,6 @@ class BackupService:
                         "COALESCE(MAX(id), 1)) FROM orgkey"
                     )
                 )
-                session.commit()
         return RestoreReport(path, time.perf_counter() - started, len(live_keys))
 
     def _restore_sqlite(self, plain: Path) -> None:

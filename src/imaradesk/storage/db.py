@@ -86,10 +86,12 @@ class Database:
         self, engine: Engine, *, keyring: MasterKeyring, encrypt_at_rest: bool = True
     ) -> None:
         self.engine = engine
-        self.keystore = Keystore(engine, keyring, enabled=encrypt_at_rest)
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._write_engine = (
             engine.execution_options(sqlite_begin="IMMEDIATE") if self._is_sqlite else engine
+        )
+        self.keystore = Keystore(
+            engine, keyring, enabled=encrypt_at_rest, write_engine=self._write_engine
         )
 
     @classmethod

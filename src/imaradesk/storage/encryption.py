@@ -181,8 +181,17 @@ def _key_id_of(blob: bytes) -> int:
 class Keystore:
     """Creates, unwraps, caches, rotates and destroys organizations' data keys."""
 
-    def __init__(self, engine: Engine, keyring: MasterKeyring, *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        keyring: MasterKeyring,
+        *,
+        enabled: bool = True,
+        write_engine: Engine | None = None,
+    ) -> None:
         self._engine = engine
+        # SQLite needs writes to take the lock up front (BEGIN IMMEDIATE), see storage.db.
+        self._write_engine = write_engine or engine
         self._keyring = keyring
         self.enabled = enabled
         self._lock = threading.Lock()
@@ -199,7 +208,7 @@ class Keystore:
         """Create the organization's data key in a transaction of its own."""
         raw = secrets.token_bytes(32)
         master = self._keyring.current
-        with Session(self._engine) as session:
+        with Session(self._write_engine) as session:
             row = OrgKey(
                 org_id=org_id,
                 version=1,
@@ -274,7 +283,7 @@ class Keystore:
         """Re-wrap every data key under the current master key; returns how many changed."""
         master = self._keyring.current
         changed = 0
-        with Session(self._engine) as session:
+        with Session(self._write_engine) as session:
             rows = session.exec(select(OrgKey).where(col(OrgKey.wrapped).is_not(None))).all()
             for row in rows:
                 if row.master_key_id == master.key_id:
@@ -298,7 +307,7 @@ class Keystore:
 
     def destroy(self, org_id: int, *, now: datetime) -> int:
         """Crypto-shred: drop the wrapped key material; the row stays as a tombstone."""
-        with Session(self._engine) as session:
+        with Session(self._write_engine) as session:
             rows = session.exec(select(OrgKey).where(OrgKey.org_id == org_id)).all()
             for row in rows:
                 row.wrapped = None
