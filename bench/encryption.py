@@ -55,7 +55,7 @@ def _services(
         encrypt_at_rest=encrypt,
     )
     services = build_services(settings, embedder=embedder)
-    org = services.organizations.create(f"bench-{name}-{os.getpid()}", name="Bench")
+    org = services.organizations.create(f"bench-{os.getpid()}", name="Bench")
     services.knowledge.import_documents(org.id, [parse_file(DEMO_FAQ)])
     return services
 

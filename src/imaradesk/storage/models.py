@@ -44,6 +44,10 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def _json(factory: type) -> Any:
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
 def _utc_column(nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
@@ -98,6 +102,15 @@ class Organization(SQLModel, table=True):
     exclude_from_training: bool = False
     # Set when the data key was destroyed (crypto-shredding): the organization is gone.
     data_destroyed_at: datetime | None = _utc_column(nullable=True)
+    # Retention per kind of record, in days (conversations and messages use retention_days).
+    handoff_retention_days: int = 365
+    privacy_record_retention_days: int = 1095
+    audit_retention_days: int = 1095
+    # Days allowed per data-protection right, where the organization is held to less than 30.
+    privacy_due_days: dict[str, int] = _json(dict)
+    # Closing the account schedules complete deletion; reopening before then cancels it.
+    closed_at: datetime | None = _utc_column(nullable=True)
+    deletion_due_at: datetime | None = _utc_column(nullable=True)
     created_at: datetime = _utc_column()
 
 
@@ -128,7 +141,13 @@ class Contact(SQLModel, table=True):
     # Keyed hash of channel and address: exact-match lookup without the number in clear.
     address_hash: str = Field(max_length=64)
     display_name: str | None = _text(nullable=True)
+    email: str | None = _text(nullable=True)
+    preferred_language: str | None = Field(default=None, max_length=8)
     opted_out: bool = False
+    # Restriction or objection: kept, but processed by no AI, analytics or training.
+    restricted: bool = False
+    is_minor: bool = False
+    erasure_review_due: datetime | None = _utc_column(nullable=True)
     created_at: datetime = _utc_column()
     retain_until: datetime = _utc_column(index=True)
     legal_hold: bool = False
@@ -182,13 +201,9 @@ class Message(SQLModel, table=True):
     position: int = 0
     kind: str = Field(max_length=32)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
-    media: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
+    media: list[dict[str, Any]] = _json(list)
     button_payload: str | None = Field(default=None, max_length=256)
-    sources: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
-    )
+    sources: list[dict[str, Any]] = _json(list)
     answer_entry_id: int | None = Field(default=None, foreign_key="knowledgeentry.id")
     answer_score: float | None = None
     handoff: bool = False
@@ -227,6 +242,95 @@ class KnowledgePhrasing(SQLModel, table=True):
     position: int = 0
 
 
+class PrivacyRequestStatus(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    OPEN = "open"
+    BLOCKED = "blocked"
+    COMPLETED = "completed"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+
+
+class PrivacyRequest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    # Cleared when the contact is erased; the request itself is kept as proof it was honoured.
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    right: str = Field(max_length=32)
+    status: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    received_at: datetime = _utc_column()
+    due_at: datetime = _utc_column(index=True)
+    completed_at: datetime | None = _utc_column(nullable=True)
+    detail: str | None = _text(nullable=True)
+    outcome: str | None = Field(default=None, max_length=300)
+    retain_until: datetime = _utc_column(index=True)
+    legal_hold: bool = False
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to personal data and its protections: never the data itself."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    at: datetime = _utc_column()
+    actor: str = Field(max_length=120)
+    action: str = Field(max_length=64)
+    subject: str = Field(max_length=120)
+    note: str | None = Field(default=None, max_length=500)
+    privacy_request_id: int | None = Field(
+        default=None, foreign_key="privacyrequest.id", index=True
+    )
+    retain_until: datetime = _utc_column(index=True)
+
+
+class ErasureTombstone(SQLModel, table=True):
+    """That an erasure happened, when, and keyed hashes that stop replays from restoring it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    identity_hash: str = Field(max_length=64, index=True)
+    message_id_hashes: list[str] = _json(list)
+    erased_at: datetime = _utc_column()
+    privacy_request_id: int | None = Field(default=None, foreign_key="privacyrequest.id")
+
+
+class LegalHold(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    scope: str = Field(max_length=16)  # organization, contact or conversation
+    target_id: int
+    reason: str = _text()
+    placed_by: str = Field(max_length=120)
+    placed_at: datetime = _utc_column()
+    lifted_by: str | None = Field(default=None, max_length=120)
+    lifted_at: datetime | None = _utc_column(nullable=True)
+
+
+class PrivacyNotice(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "version", name="uq_notice_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    version: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    material: bool = True
+    published_at: datetime = _utc_column()
+
+
+class AnalyticsDaily(SQLModel, table=True):
+    """Counts per day that outlive a deleted organization: no identities, no text."""
+
+    __table_args__ = (UniqueConstraint("org_ref", "day", name="uq_analytics_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_ref: str = Field(max_length=64, index=True)
+    day: str = Field(max_length=10)
+    inbound: int = 0
+    answers: int = 0
+    handoffs: int = 0
+
+
 class Handoff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -237,5 +341,6 @@ class Handoff(SQLModel, table=True):
     status: HandoffStatus = HandoffStatus.OPEN
     created_at: datetime = _utc_column()
     resolved_at: datetime | None = _utc_column(nullable=True)
+    rating: int | None = None
     retain_until: datetime = _utc_column(index=True)
     legal_hold: bool = False

@@ -20,18 +20,22 @@ from imaradesk.storage.models import (
     Handoff,
     KnowledgeEntry,
     KnowledgePhrasing,
+    LegalHold,
     Message,
     Organization,
+    PrivacyRequest,
 )
 
 SEALED_FIELDS: dict[type, tuple[str, ...]] = {
     Organization: ("twilio_auth_token",),
-    Contact: ("address", "display_name"),
+    Contact: ("address", "display_name", "email"),
     ConsentRecord: ("method",),
     Message: ("body",),
     Handoff: ("detail",),
     KnowledgeEntry: ("question", "answer"),
     KnowledgePhrasing: ("text",),
+    PrivacyRequest: ("detail",),
+    LegalHold: ("reason",),
 }
 _PENDING = "imaradesk_plaintext"
 
