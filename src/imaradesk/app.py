@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
-from imaradesk.web import health, twilio_routes, webchat_routes
+from imaradesk.web import health, privacy_routes, twilio_routes, webchat_routes
 from imaradesk.web.errors import register_error_handlers
 
 
@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     app.extensions["imaradesk"] = services
-    for blueprint in (health.bp, twilio_routes.bp, webchat_routes.bp):
+    for blueprint in (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     return app

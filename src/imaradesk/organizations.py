@@ -7,7 +7,7 @@ from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import Organization
+from imaradesk.storage.models import Organization, PrivacyNotice
 from imaradesk.storage.repositories import Organizations, OrgData
 
 
@@ -48,6 +48,15 @@ class OrganizationService:
                 privacy_policy_url=privacy_policy_url,
                 privacy_notice_text=privacy_notice_text,
             )
+            session.add(
+                PrivacyNotice(
+                    org_id=org.id,
+                    version=1,
+                    text=privacy_notice_text,
+                    material=True,
+                    published_at=self._clock.now(),
+                )
+            )
         assert org.id is not None
         # The key is created in its own committed transaction, before anything is sealed.
         self._db.keystore.create_key(org.id, now=self._clock.now())
@@ -76,6 +85,26 @@ class OrganizationService:
         self._db.keystore.destroy(org_id, now=now)
         knowledge.erase_organization(org_id)
         state.erase_organization(org_id)
+
+    def publish_notice(self, org_id: int, text: str, *, material: bool = True) -> int:
+        """Publish a new privacy notice; a material change is shown to returning customers."""
+        if "{org_name}" not in text and len(text.strip()) < 20:
+            raise ValueError("a privacy notice needs some words")
+        now = self._clock.now()
+        with self._db.write() as session:
+            data = OrgData(session, org_id)
+            org = data.organization()
+            version = org.privacy_notice_version + 1 if material else org.privacy_notice_version
+            if material:
+                session.add(
+                    PrivacyNotice(
+                        org_id=org_id, version=version, text=text, material=True, published_at=now
+                    )
+                )
+            org.privacy_notice_version = version
+            org.privacy_notice_text = text
+            session.add(org)
+            return version
 
     def ensure_data_keys(self) -> int:
         """Give every organization a data key (organizations created before encryption)."""

@@ -9,6 +9,9 @@ import redis
 
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.clock import Clock, SystemClock
+from imaradesk.compliance.desk import PrivacyDesk
+from imaradesk.compliance.retention import Stewardship
+from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.delivery import DeliveryTracker
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
@@ -39,6 +42,9 @@ class Services:
     organizations: OrganizationService
     deliveries: DeliveryTracker
     ai: AIGateway
+    privacy: PrivacyDesk
+    exports: SubjectExports
+    stewardship: Stewardship
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -119,6 +125,22 @@ def build_services(
         state = InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds)
         locks = InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds)
     ai = AIGateway(llm_provider(settings))
+    exports = SubjectExports(
+        directory=settings.data_dir / "exports",
+        keystore=database.keystore,
+        secret=settings.secret_key.get_secret_value(),
+        ttl_seconds=settings.export_link_ttl_seconds,
+    )
+    privacy = PrivacyDesk(
+        database=database,
+        state=state,
+        exports=exports,
+        clock=clock,
+        public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
+    )
+    stewardship = Stewardship(
+        database=database, knowledge=knowledge, state=state, exports=exports, clock=clock
+    )
     dialogue = DialogueManager(
         database=database,
         knowledge=knowledge,
@@ -127,6 +149,7 @@ def build_services(
         clock=clock,
         conversation_idle=timedelta(seconds=settings.conversation_state_ttl_seconds),
         ai=ai,
+        privacy=privacy,
     )
     return Services(
         settings=settings,
@@ -140,5 +163,8 @@ def build_services(
         organizations=organizations,
         deliveries=DeliveryTracker(database, clock),
         ai=ai,
+        privacy=privacy,
+        exports=exports,
+        stewardship=stewardship,
         redis=redis_client,
     )

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_base_url: str | None = None
 
+    # Privacy
+    export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
     # Dialogue
     conversation_state_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     conversation_lock_timeout_seconds: float = Field(default=30.0, gt=0)

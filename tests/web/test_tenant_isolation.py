@@ -4,6 +4,7 @@ leaves B untouched. A new route fails this test until it is added to the matrix.
 from __future__ import annotations
 
 import requests
+from itsdangerous import URLSafeTimedSerializer
 from sqlmodel import func, select
 
 from imaradesk.storage.db import Database
@@ -79,7 +80,30 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         assert body == {"status": "ok"}, "health says nothing about any organization"
         return 403
 
+    def subject_export() -> int:
+        # A's customer's real link works for A's data; a link claiming B's data, made by someone
+        # who knows the format but not the server's secret, is unknown.
+        a_org = services.organizations.by_slug("org-a")
+        with database.write() as session:
+            a_contact = OrgData(session, a_org.id).add_contact(
+                channel="whatsapp",
+                address="+254700000077",
+                display_name=None,
+                now=services.clock.now(),
+                retain_until=services.clock.now(),
+            )
+        token = services.exports.write(a_org.id, a_contact.id, {"organization": "A"})
+        assert requests.get(f"{base}/privacy/exports/{token}", timeout=10).status_code == 200
+        claims = URLSafeTimedSerializer(
+            services.settings.secret_key.get_secret_value(), salt="x"
+        ).loads(token, salt="imaradesk-subject-export")
+        forged = URLSafeTimedSerializer("not-the-secret", salt="imaradesk-subject-export").dumps(
+            {**claims, "o": org_b.id}
+        )
+        return requests.get(f"{base}/privacy/exports/{forged}", timeout=10).status_code
+
     matrix = {
+        "privacy.subject_export": subject_export,
         "twilio.inbound_message": twilio_inbound,
         "twilio.delivery_status": twilio_status,
         "webchat.inbound_message": webchat,

@@ -17,6 +17,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
+from imaradesk.bot.privacy_rules import (
+    PENDING_ERASURE,
+    PendingErasureRule,
+    PrivacyEffect,
+    PrivacyRequestRule,
+    RestrictedProcessingRule,
+)
 from imaradesk.bot.rules import (
     ConsentKeywordRule,
     Decision,
@@ -32,6 +39,7 @@ from imaradesk.bot.rules import (
     decide,
 )
 from imaradesk.clock import Clock
+from imaradesk.compliance.desk import ExportLink, PrivacyDesk
 from imaradesk.knowledge_index.knowledge_base import Candidate, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.pii.recent_names import recent_names
@@ -52,6 +60,7 @@ from imaradesk.storage.models import (
     LawfulBasis,
     Message,
     Organization,
+    PrivacyRequestStatus,
 )
 from imaradesk.storage.repositories import OrgData
 
@@ -92,8 +101,10 @@ class DialogueManager:
         conversation_idle: timedelta = timedelta(hours=24),
         low_confidence: LowConfidencePolicy = DEFAULT_LOW_CONFIDENCE,
         ai: AIGateway | None = None,
+        privacy: PrivacyDesk | None = None,
     ) -> None:
         self._ai = ai or AIGateway(None)
+        self._privacy = privacy
         self._db = database
         self._knowledge = knowledge
         self._state = state
@@ -128,6 +139,10 @@ class DialogueManager:
             return replay
         observed = self._observe(org.id, inbound)
         contact = observed.contact
+        if contact is None and self._is_replay_of_erased(org, inbound):
+            # An old delivery of a contact who has been erased: it must not bring them back.
+            log.info("ignored a replay of an erased contact's message", extra={"org_id": org.id})
+            return Turn(replies=(), inbound_message_id=None, duplicate=True)
         state = self._state.get(org.id, contact.id) if contact and contact.id else {}
         conversation = observed.conversation
         ctx = TurnContext(
@@ -140,11 +155,18 @@ class DialogueManager:
             state=state,
             search=lambda text: self._knowledge.search(org.id, text, revision=org.kb_revision),  # type: ignore[arg-type]
             disambiguate=self._disambiguator(org, contact, inbound),
+            restricted=bool(contact and contact.restricted),
+            privacy=_ContactPrivacy(self._privacy, org, contact) if self._privacy else None,
         )
         decision = decide(self._rules(org), ctx)
         turn, contact_id = self._store(org, inbound, observed, decision)
-        if decision.state and contact_id is not None:
-            self._state.update(org.id, contact_id, decision.state)
+        state_update = dict(decision.state)
+        erased = False
+        if self._privacy is not None and contact_id is not None:
+            changes, erased = self._carry_out_privacy(org, contact_id, inbound, ctx, decision)
+            state_update.update(changes)
+        if state_update and contact_id is not None and not erased:
+            self._state.update(org.id, contact_id, state_update)
         log.info(
             "turn handled",
             extra={
@@ -156,6 +178,106 @@ class DialogueManager:
             },
         )
         return turn
+
+    def _is_replay_of_erased(self, org: Organization, inbound: InboundMessage) -> bool:
+        if self._privacy is None:
+            return False
+        with self._db.read() as session:
+            identity = OrgData(session, org.id).identity_hash(inbound.channel, inbound.sender_id)  # type: ignore[arg-type]
+        return self._privacy.is_replay_of_erased(
+            org,
+            identity_hash=identity,
+            channel=inbound.channel,
+            provider_message_id=inbound.provider_message_id,
+        )
+
+    def _carry_out_privacy(
+        self,
+        org: Organization,
+        contact_id: int,
+        inbound: InboundMessage,
+        ctx: TurnContext,
+        decision: Decision,
+    ) -> tuple[dict[str, str], bool]:
+        """Apply the turn's data-protection effect; return state changes and whether erased."""
+        assert self._privacy is not None
+        desk = self._privacy
+        channel = inbound.channel
+        pending = ctx.pending_erasure
+        changes: dict[str, str] = {}
+        effect: PrivacyEffect | None = decision.privacy
+        if pending is not None and (effect is None or effect.request_id != pending):
+            # Anything but YES or NO to "Reply YES to erase" keeps the data.
+            desk.set_status(
+                org,
+                pending,
+                PrivacyRequestStatus.CANCELLED,
+                actor="customer",
+                outcome="not confirmed",
+            )
+            changes[PENDING_ERASURE] = ""
+        if effect is None:
+            return changes, False
+        kind = effect.kind
+        if kind == "request_erasure":
+            request = desk.open_request(
+                org, contact_id=contact_id, right=effect.right, channel=channel,
+                status=PrivacyRequestStatus.AWAITING_CONFIRMATION,
+            )  # fmt: skip
+            changes[PENDING_ERASURE] = str(request.id)
+        elif kind == "erase":
+            assert effect.request_id is not None
+            desk.set_status(
+                org,
+                effect.request_id,
+                PrivacyRequestStatus.OPEN,
+                actor="customer",
+                outcome="confirmed",
+            )
+            desk.erase(org, contact_id, request_id=effect.request_id)
+            return changes, True
+        elif kind == "erasure_blocked":
+            assert effect.request_id is not None
+            desk.set_status(
+                org,
+                effect.request_id,
+                PrivacyRequestStatus.BLOCKED,
+                actor="bot",
+                outcome="legal hold; passed to a person",
+            )
+            changes[PENDING_ERASURE] = ""
+        elif kind == "cancel":
+            assert effect.request_id is not None
+            desk.set_status(
+                org,
+                effect.request_id,
+                PrivacyRequestStatus.CANCELLED,
+                actor="customer",
+                outcome="kept",
+            )
+            changes[PENDING_ERASURE] = ""
+        elif kind in ("access", "access_nothing"):
+            desk.open_request(
+                org, contact_id=contact_id, right=effect.right, channel=channel,
+                status=PrivacyRequestStatus.COMPLETED,
+                outcome="export link sent" if kind == "access" else "nothing held before",
+            )  # fmt: skip
+        elif kind == "rectify":
+            assert effect.correction is not None
+            desk.rectify(org, contact_id, effect.correction, channel=channel)
+        elif kind == "rectify_by_human":
+            desk.open_request(
+                org, contact_id=contact_id, right=effect.right, channel=channel,
+                status=PrivacyRequestStatus.OPEN, detail=inbound.text, outcome="passed to a person",
+            )  # fmt: skip
+        elif kind in ("restrict", "lift"):
+            desk.set_restricted(org, contact_id, kind == "restrict", channel=channel)
+        elif kind == "refuse":
+            desk.open_request(
+                org, contact_id=contact_id, right=effect.right, channel=channel,
+                status=PrivacyRequestStatus.REFUSED, outcome="about another person or number",
+            )  # fmt: skip
+        return changes, False
 
     def _disambiguator(
         self, org: Organization, contact: Contact | None, inbound: InboundMessage
@@ -190,12 +312,15 @@ class DialogueManager:
             entry = self._knowledge.snapshot(org_id, revision=revision).entries.get(entry_id)
             return Candidate(entry, 1.0) if entry else None
 
+        privacy: list[Rule] = [PendingErasureRule(), PrivacyRequestRule()] if self._privacy else []
         return [
             ConsentKeywordRule(),
+            *privacy,
             OptedOutRule(),
             HumanOwnsConversationRule(),
             UnsupportedMediaRule(),
             HumanRequestRule(),
+            RestrictedProcessingRule(),
             SuggestionChoiceRule(lookup),
             SmallTalkRule(),
             KnowledgeRule(self._low_confidence),
@@ -257,6 +382,8 @@ class DialogueManager:
                 data, contact, observed.conversation, inbound, now, keep_until
             )
             assert conversation.id is not None
+            # New rows join any legal hold already covering their conversation.
+            held = bool(org.legal_hold or contact.legal_hold or conversation.legal_hold)
 
             basis = (
                 LawfulBasis.CONSENT
@@ -278,6 +405,7 @@ class DialogueManager:
                 lawful_basis=basis,
                 created_at=inbound.received_at,
                 retain_until=retain_until(inbound.received_at, org.retention_days),
+                legal_hold=held,
             )
             assert inbound_row.id is not None
 
@@ -304,6 +432,7 @@ class DialogueManager:
                     lawful_basis=basis,
                     created_at=now,
                     retain_until=keep_until,
+                    legal_hold=held,
                 )
                 stored.append(
                     OutboundMessage(reply.text, reply.kind, reply.sources, reply.handoff, row.id)
@@ -316,7 +445,8 @@ class DialogueManager:
                     reason=decision.handoff_reason.value,
                     detail=None,
                     now=now,
-                    retain_until=keep_until,
+                    retain_until=retain_until(now, org.handoff_retention_days),
+                    legal_hold=held,
                 )
                 data.update_conversation(conversation, status=ConversationStatus.HANDOFF)
             contact_id = contact.id
@@ -405,6 +535,23 @@ class DialogueManager:
         return data.add_conversation(
             contact_id=contact.id, channel=inbound.channel, now=now, retain_until=keep_until
         )
+
+
+class _ContactPrivacy:
+    """The privacy desk as the rules see it, for one organization and contact."""
+
+    def __init__(self, desk: PrivacyDesk, org: Organization, contact: Contact | None) -> None:
+        self._desk = desk
+        self._org = org
+        self._contact = contact
+
+    def export_link(self) -> ExportLink | None:
+        if self._contact is None or self._contact.id is None:
+            return None
+        return self._desk.export_link(self._org, self._contact.id)
+
+    def erasure_blocked(self) -> bool:
+        return self._contact is not None and self._desk.erasure_blocked(self._org, self._contact)
 
 
 def _source_dict(source: Source) -> dict[str, object]:

@@ -49,6 +49,7 @@ class ReplyKind(StrEnum):
     OPT_OUT_CONFIRMATION = "opt_out_confirmation"
     OPT_IN_CONFIRMATION = "opt_in_confirmation"
     UNSUPPORTED_MEDIA = "unsupported_media"
+    PRIVACY = "privacy"
 
 
 @dataclass(frozen=True)

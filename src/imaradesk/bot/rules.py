@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Any, Protocol
 
 from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source
 from imaradesk.bot.smalltalk import match_small_talk
@@ -18,6 +18,7 @@ from imaradesk.knowledge_index.knowledge_base import Candidate, Retrieval
 from imaradesk.policies import consent
 from imaradesk.policies.consent import ConsentKeyword, consent_keyword
 from imaradesk.policies.handoff import HandoffReason, LowConfidencePolicy, is_human_request
+from imaradesk.policies.privacy import PrivacyIntent, recognise
 
 # Keys of the short-lived conversation state.
 CLARIFICATIONS = "clarifications"
@@ -49,6 +50,18 @@ class TurnContext:
     # Set only when this organization lets text reach an external AI provider: picks which of
     # the candidate entries asks the customer's question, if any.
     disambiguate: Callable[[str, Sequence[Candidate]], Candidate | None] | None = None
+    restricted: bool = False
+    # Set by the dialogue manager: the desk's view for this contact (None for new contacts).
+    privacy: Any = None
+
+    @property
+    def pending_erasure(self) -> int | None:
+        raw = self.state.get("pending_erasure", "")
+        return int(raw) if raw.isdigit() else None
+
+    @cached_property
+    def privacy_intent(self) -> PrivacyIntent | None:
+        return recognise(self.text, own_number=self.inbound.sender_id)
 
     @property
     def text(self) -> str:
@@ -82,6 +95,8 @@ class Decision:
     state: dict[str, str] = field(default_factory=dict)
     # The customer's consent is confirmed by this reply, so the notice goes with it.
     show_notice: bool = True
+    # A data-protection effect for the privacy desk (bot.privacy_rules.PrivacyEffect).
+    privacy: Any = None
 
 
 class Rule(Protocol):

@@ -12,6 +12,8 @@ from imaradesk.policies.text import fold
 class HandoffReason(StrEnum):
     CUSTOMER_REQUEST = "customer_request"
     LOW_CONFIDENCE = "low_confidence"
+    PRIVACY_REQUEST = "privacy_request"
+    RESTRICTED_PROCESSING = "restricted_processing"
 
 
 # English and Swahili (with common Sheng spellings) ways of asking for a person.

@@ -309,6 +309,7 @@ class OrgData:
         detail: str | None,
         now: datetime,
         retain_until: datetime,
+        legal_hold: bool = False,
     ) -> Handoff:
         handoff = Handoff(
             org_id=self.org_id,
@@ -318,6 +319,7 @@ class OrgData:
             detail=detail,
             created_at=now,
             retain_until=retain_until,
+            legal_hold=legal_hold,
         )
         self._session.add(handoff)
         self._session.flush()

@@ -1,0 +1,168 @@
+"""Turn rules for data-protection requests and restricted processing.
+
+They come before the opt-out and human-ownership rules: a customer may exercise their rights
+after STOP and while a person owns the conversation. None of them uses a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from imaradesk.bot.messages import OutboundMessage, ReplyKind
+from imaradesk.bot.rules import Decision, TurnContext
+from imaradesk.compliance.desk import ExportLink
+from imaradesk.policies.handoff import HandoffReason
+from imaradesk.policies.privacy import Correction, PrivacyRight, is_no, is_yes, parse_correction
+
+PENDING_ERASURE = "pending_erasure"
+
+ERASURE_CONFIRM = (
+    "You asked us to erase all the data we hold about you: your messages, contact details and "
+    "consent history. This cannot be undone. Reply YES to erase it, or NO to keep it."
+)
+ERASED = (
+    "Done: we have erased all the data we held about you. If you write to us again, we will "
+    "treat you as a new customer."
+)
+ERASURE_BLOCKED = (
+    "We can't erase your data right now: a legal obligation requires us to keep it for the "
+    "moment. Your request is recorded and a member of our team will contact you."
+)
+ERASURE_KEPT = "OK, we have kept your data. Nothing was erased."
+ACCESS_REPLY = (
+    "Here is everything we hold about you, as a file you can download: {url}\n"
+    "Add ?format=html to the link for a readable page. The link works for {minutes} minutes. "
+    "In short: {summary}."
+)
+ACCESS_NOTHING = "We hold no data about you yet besides this chat. You can ask again at any time."
+RECTIFIED = "Thanks, I've updated your {label} to {value}."
+RECTIFY_BY_HUMAN = (
+    "Thanks for telling us. I've passed your correction to our team, who will update your "
+    "details and confirm here."
+)
+RESTRICTED = (
+    "Understood. We'll keep your data but stop processing it with AI, analytics or training. "
+    "From now on a person will answer your messages, which may take a little longer. Write "
+    '"you can use my data again" to change this.'
+)
+RESTRICTION_LIFTED = "Thanks, our assistant may answer your messages again."
+NOT_YOUR_DATA = (
+    "For privacy, I can only act on the data of the number you are writing from. The person "
+    "concerned can write to us from their own number."
+)
+RESTRICTED_HANDOFF = (
+    "Because you asked us not to process your messages with AI, a member of our team will "
+    "answer you here."
+)
+_LABELS = {"display_name": "name", "email": "email", "preferred_language": "preferred language"}
+
+
+@dataclass(frozen=True)
+class PrivacyEffect:
+    """What the privacy desk must do once the turn is stored."""
+
+    kind: str
+    right: PrivacyRight
+    request_id: int | None = None
+    correction: Correction | None = None
+
+
+class PrivacyPort(Protocol):
+    def export_link(self) -> ExportLink | None: ...
+
+    def erasure_blocked(self) -> bool: ...
+
+
+def _reply(text: str, kind: ReplyKind = ReplyKind.PRIVACY) -> tuple[OutboundMessage, ...]:
+    return (OutboundMessage(text, kind),)
+
+
+class PendingErasureRule:
+    """YES or NO to "Reply YES to erase"."""
+
+    name = "pending_erasure"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.pending_erasure is not None and (is_yes(ctx.text) or is_no(ctx.text))
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        request_id = ctx.pending_erasure
+        if is_no(ctx.text):
+            effect = PrivacyEffect("cancel", PrivacyRight.ERASURE, request_id)
+            return Decision(self.name, _reply(ERASURE_KEPT), privacy=effect, show_notice=False)
+        assert ctx.privacy is not None
+        if ctx.privacy.erasure_blocked():
+            effect = PrivacyEffect("erasure_blocked", PrivacyRight.ERASURE, request_id)
+            return Decision(
+                self.name,
+                _reply(ERASURE_BLOCKED),
+                privacy=effect,
+                handoff_reason=HandoffReason.PRIVACY_REQUEST,
+                show_notice=False,
+            )
+        effect = PrivacyEffect("erase", PrivacyRight.ERASURE, request_id)
+        return Decision(self.name, _reply(ERASED), privacy=effect, show_notice=False)
+
+
+class PrivacyRequestRule:
+    name = "privacy_request"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.privacy_intent is not None
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        intent = ctx.privacy_intent
+        assert intent is not None
+        right = intent.right
+        if intent.about_someone_else:
+            return Decision(
+                self.name, _reply(NOT_YOUR_DATA), privacy=PrivacyEffect("refuse", right)
+            )
+        if right is PrivacyRight.ERASURE:
+            return Decision(
+                self.name, _reply(ERASURE_CONFIRM), privacy=PrivacyEffect("request_erasure", right)
+            )
+        if right is PrivacyRight.ACCESS:
+            link = ctx.privacy.export_link() if ctx.privacy is not None else None
+            if link is None:
+                return Decision(
+                    self.name,
+                    _reply(ACCESS_NOTHING),
+                    privacy=PrivacyEffect("access_nothing", right),
+                )
+            text = ACCESS_REPLY.format(
+                url=link.url, minutes=link.expires_in_minutes, summary=link.summary
+            )
+            return Decision(self.name, _reply(text), privacy=PrivacyEffect("access", right))
+        if right is PrivacyRight.RECTIFICATION:
+            correction = parse_correction(ctx.text)
+            if correction is None:
+                return Decision(
+                    self.name,
+                    _reply(RECTIFY_BY_HUMAN),
+                    privacy=PrivacyEffect("rectify_by_human", right),
+                    handoff_reason=HandoffReason.PRIVACY_REQUEST,
+                )
+            text = RECTIFIED.format(label=_LABELS[correction.field], value=correction.value)
+            return Decision(
+                self.name,
+                _reply(text),
+                privacy=PrivacyEffect("rectify", right, correction=correction),
+            )
+        if right is PrivacyRight.RESTRICTION:
+            return Decision(self.name, _reply(RESTRICTED), privacy=PrivacyEffect("restrict", right))
+        return Decision(self.name, _reply(RESTRICTION_LIFTED), privacy=PrivacyEffect("lift", right))
+
+
+class RestrictedProcessingRule:
+    """A contact who restricted processing is answered by people, not the model."""
+
+    name = "restricted_processing"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.restricted
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        reply = OutboundMessage(RESTRICTED_HANDOFF, ReplyKind.HANDOFF, handoff=True)
+        return Decision(self.name, (reply,), handoff_reason=HandoffReason.RESTRICTED_PROCESSING)

@@ -1,0 +1,1 @@
+"""Data-protection work: privacy requests, subject exports, erasure, legal holds, retention."""

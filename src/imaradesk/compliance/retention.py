@@ -1,0 +1,389 @@
+"""Retention, legal holds and the end of an organization.
+
+The sweep deletes what has passed its ``retain_until`` wherever it lives, except what a legal
+hold covers, and reports counts. Holds can cover an organization, a contact or a conversation;
+placing and lifting them is audited. Closing an account schedules its complete deletion 30 days
+later; only daily counts without identities survive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from imaradesk.clock import Clock
+from imaradesk.compliance.subject_export import SubjectExports
+from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.policies.retention import retain_until
+from imaradesk.storage.compliance_repository import ComplianceData
+from imaradesk.storage.conversation_state import ConversationStateStore
+from imaradesk.storage.db import Database
+from imaradesk.storage.models import (
+    AnalyticsDaily,
+    AuditEvent,
+    ConsentRecord,
+    Contact,
+    Conversation,
+    Direction,
+    ErasureTombstone,
+    Handoff,
+    KnowledgeEntry,
+    KnowledgePhrasing,
+    LegalHold,
+    Message,
+    Organization,
+    OrgKey,
+    PrivacyNotice,
+    PrivacyRequest,
+)
+
+log = logging.getLogger(__name__)
+ACCOUNT_DELETION_DELAY = timedelta(days=30)
+HOLD_SCOPES = ("organization", "contact", "conversation")
+MINOR_ERASURE_REVIEW = timedelta(days=30)
+
+
+class RetentionError(Exception):
+    pass
+
+
+@dataclass
+class SweepReport:
+    deleted: Counter[str] = field(default_factory=Counter)
+    skipped_on_hold: Counter[str] = field(default_factory=Counter)
+    organizations_deleted: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "deleted": dict(self.deleted),
+            "skipped_on_hold": dict(self.skipped_on_hold),
+            "organizations_deleted": self.organizations_deleted,
+        }
+
+
+class Stewardship:
+    """Legal holds, account closure and the retention sweep."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        knowledge: KnowledgeBase,
+        state: ConversationStateStore,
+        exports: SubjectExports,
+        clock: Clock,
+    ) -> None:
+        self._db = database
+        self._knowledge = knowledge
+        self._state = state
+        self._exports = exports
+        self._clock = clock
+
+    # -- legal holds ---------------------------------------------------------------------------
+
+    def place_hold(
+        self, org: Organization, *, scope: str, target_id: int | None, reason: str, actor: str
+    ) -> LegalHold:
+        if scope not in HOLD_SCOPES:
+            raise RetentionError(f"a hold covers one of: {', '.join(HOLD_SCOPES)}")
+        if not reason.strip():
+            raise RetentionError("a legal hold needs a reason")
+        assert org.id is not None
+        target = org.id if scope == "organization" else target_id
+        if target is None:
+            raise RetentionError(f"a {scope} hold needs the {scope}'s id")
+        now = self._clock.now()
+        with self._db.write() as session:
+            data = ComplianceData(session, org.id)
+            if scope == "contact" and data.contact(target) is None:
+                raise RetentionError(f"no contact #{target} in {org.slug}")
+            if scope == "conversation" and not any(
+                c.id == target for c in self._conversations(data)
+            ):
+                raise RetentionError(f"no conversation #{target} in {org.slug}")
+            hold = data.add_hold(
+                scope=scope, target_id=target, reason=reason, placed_by=actor, placed_at=now
+            )
+            data.apply_hold_flags()
+            data.audit(
+                actor=actor,
+                action="legal_hold_placed",
+                subject=f"{scope}:{target}",
+                now=now,
+                retain_until=retain_until(now, org.audit_retention_days),
+                note=f"hold #{hold.id}",
+            )
+            return hold
+
+    def lift_hold(self, org: Organization, hold_id: int, *, actor: str) -> LegalHold:
+        assert org.id is not None
+        now = self._clock.now()
+        with self._db.write() as session:
+            data = ComplianceData(session, org.id)
+            hold = data.hold(hold_id)
+            if hold is None or hold.lifted_at is not None:
+                raise RetentionError(f"no active hold #{hold_id} in {org.slug}")
+            hold.lifted_at = now
+            hold.lifted_by = actor
+            session.add(hold)
+            session.flush()
+            data.apply_hold_flags()
+            data.audit(
+                actor=actor,
+                action="legal_hold_lifted",
+                subject=f"{hold.scope}:{hold.target_id}",
+                now=now,
+                retain_until=retain_until(now, org.audit_retention_days),
+                note=f"hold #{hold.id}",
+            )
+            return hold
+
+    def holds(self, org: Organization) -> list[LegalHold]:
+        assert org.id is not None
+        with self._db.read() as session:
+            return list(ComplianceData(session, org.id).active_holds())
+
+    @staticmethod
+    def _conversations(data: ComplianceData) -> list[Conversation]:
+        return list(
+            data._session.exec(select(Conversation).where(Conversation.org_id == data.org_id)).all()  # noqa: SLF001
+        )
+
+    # -- minors --------------------------------------------------------------------------------
+
+    def flag_minor(self, org: Organization, contact_id: int, *, actor: str) -> datetime:
+        """Mark a contact as under 18 and schedule the review of their erasure."""
+        assert org.id is not None
+        now = self._clock.now()
+        due = now + MINOR_ERASURE_REVIEW
+        with self._db.write() as session:
+            data = ComplianceData(session, org.id)
+            contact = data.contact(contact_id)
+            if contact is None:
+                raise RetentionError(f"no contact #{contact_id} in {org.slug}")
+            data.update_contact(contact, is_minor=True, erasure_review_due=due)
+            data.audit(
+                actor=actor,
+                action="flagged_minor",
+                subject=f"contact:{contact_id}",
+                now=now,
+                retain_until=retain_until(now, org.audit_retention_days),
+                note=f"erasure review due {due:%Y-%m-%d}",
+            )
+        return due
+
+    def minors_due_for_review(self, org: Organization) -> list[Contact]:
+        assert org.id is not None
+        now = self._clock.now()
+        with self._db.read() as session:
+            contacts = ComplianceData(session, org.id).contacts()
+        return [
+            c
+            for c in contacts
+            if c.is_minor and c.erasure_review_due is not None and c.erasure_review_due <= now
+        ]
+
+    # -- account closure -------------------------------------------------------------------------
+
+    def close_account(self, org: Organization, *, actor: str) -> datetime:
+        assert org.id is not None
+        now = self._clock.now()
+        due = now + ACCOUNT_DELETION_DELAY
+        self._set_org(org, closed_at=now, deletion_due_at=due, action="account_closed", actor=actor)
+        return due
+
+    def reopen_account(self, org: Organization, *, actor: str) -> None:
+        if org.closed_at is None:
+            raise RetentionError(f"{org.slug} is not closed")
+        self._set_org(
+            org, closed_at=None, deletion_due_at=None, action="account_reopened", actor=actor
+        )
+
+    def _set_org(self, org: Organization, *, action: str, actor: str, **changes: object) -> None:
+        assert org.id is not None
+        now = self._clock.now()
+        with self._db.write() as session:
+            data = ComplianceData(session, org.id)
+            row = data.organization()
+            for name, value in changes.items():
+                setattr(row, name, value)
+            session.add(row)
+            data.audit(
+                actor=actor,
+                action=action,
+                subject=f"organization:{org.id}",
+                now=now,
+                retain_until=retain_until(now, org.audit_retention_days),
+            )
+
+    # -- the sweep -----------------------------------------------------------------------------
+
+    def sweep(self) -> SweepReport:
+        """Delete everything past its retention, everywhere, except what is on hold."""
+        now = self._clock.now()
+        report = SweepReport()
+        with self._db.read() as session:
+            orgs = list(session.exec(select(Organization)).all())
+        for org in orgs:
+            assert org.id is not None
+            if org.deletion_due_at is not None and org.deletion_due_at <= now:
+                if org.legal_hold:
+                    report.skipped_on_hold["organization"] += 1
+                else:
+                    self._delete_organization(org)
+                    report.organizations_deleted += 1
+                    continue
+            self._sweep_org(org, now, report)
+        report.deleted["export_files"] += self._exports.sweep(now.timestamp())
+        log.info("retention sweep", extra=report.as_dict())
+        return report
+
+    def _sweep_org(self, org: Organization, now: datetime, report: SweepReport) -> None:
+        assert org.id is not None
+        erased_contacts: list[int] = []
+        with self._db.write() as session:
+            data = ComplianceData(session, org.id)
+
+            def expired(model: type, *extra: object) -> list:
+                return list(
+                    session.exec(
+                        select(model).where(
+                            model.org_id == org.id, model.retain_until <= now, *extra
+                        )
+                    ).all()
+                )
+
+            for name, model in (
+                ("messages", Message),
+                ("handoffs", Handoff),
+                ("consent_records", ConsentRecord),
+            ):
+                rows = expired(model)
+                held = [r for r in rows if r.legal_hold]
+                report.skipped_on_hold[name] += len(held)
+                ids = [r.id for r in rows if not r.legal_hold]
+                if model is Message and ids:
+                    # Replies go with the message they answer.
+                    session.execute(delete(Message).where(col(Message.reply_to_id).in_(ids)))
+                if ids:
+                    report.deleted[name] += session.execute(
+                        delete(model).where(col(model.id).in_(ids))
+                    ).rowcount
+            for conversation in expired(Conversation):
+                if conversation.legal_hold:
+                    report.skipped_on_hold["conversations"] += 1
+                    continue
+                if data.messages_of(conversation.id) or self._has(
+                    session, Handoff, conversation_id=conversation.id
+                ):
+                    continue
+                session.delete(conversation)
+                report.deleted["conversations"] += 1
+            session.flush()
+            for contact in expired(Contact):
+                if contact.legal_hold:
+                    report.skipped_on_hold["contacts"] += 1
+                    continue
+                if self._has(session, Conversation, contact_id=contact.id) or self._has(
+                    session, Message, contact_id=contact.id
+                ):
+                    continue
+                session.execute(
+                    update(PrivacyRequest)
+                    .where(PrivacyRequest.contact_id == contact.id)
+                    .values(contact_id=None)
+                )
+                session.execute(delete(ConsentRecord).where(ConsentRecord.contact_id == contact.id))
+                session.delete(contact)
+                erased_contacts.append(contact.id)
+                report.deleted["contacts"] += 1
+            session.flush()
+            requests = expired(PrivacyRequest)
+            request_ids = [r.id for r in requests if not r.legal_hold]
+            if request_ids:
+                session.execute(
+                    update(AuditEvent)
+                    .where(col(AuditEvent.privacy_request_id).in_(request_ids))
+                    .values(privacy_request_id=None)
+                )
+                session.execute(
+                    update(ErasureTombstone)
+                    .where(col(ErasureTombstone.privacy_request_id).in_(request_ids))
+                    .values(privacy_request_id=None)
+                )
+                report.deleted["privacy_requests"] += session.execute(
+                    delete(PrivacyRequest).where(col(PrivacyRequest.id).in_(request_ids))
+                ).rowcount
+            report.deleted["audit_events"] += session.execute(
+                delete(AuditEvent).where(
+                    AuditEvent.org_id == org.id, AuditEvent.retain_until <= now
+                )
+            ).rowcount
+        for contact_id in erased_contacts:
+            self._state.erase_subject(org.id, contact_id)
+            self._exports.erase_subject(org.id, contact_id)
+
+    @staticmethod
+    def _has(session: object, model: type, **where: object) -> bool:
+        query = select(model.id)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return session.exec(query.limit(1)).first() is not None  # type: ignore[attr-defined]
+
+    def _delete_organization(self, org: Organization) -> None:
+        """Complete deletion: anonymous daily counts stay, nothing else."""
+        assert org.id is not None
+        org_ref = f"deleted-{secrets.token_hex(8)}"
+        with self._db.write() as session:
+            rows = session.exec(
+                select(Message.created_at, Message.direction, Message.kind, Message.handoff).where(
+                    Message.org_id == org.id
+                )
+            ).all()
+            days: dict[str, Counter[str]] = {}
+            for created_at, direction, kind, handoff in rows:
+                day = days.setdefault(created_at.date().isoformat(), Counter())
+                day["inbound" if direction == Direction.INBOUND else "outbound"] += 1
+                day["answers"] += kind == "answer"
+                day["handoffs"] += bool(handoff)
+            for day, counts in sorted(days.items()):
+                session.add(
+                    AnalyticsDaily(
+                        org_ref=org_ref,
+                        day=day,
+                        inbound=counts["inbound"],
+                        answers=counts["answers"],
+                        handoffs=counts["handoffs"],
+                    )
+                )
+            session.execute(
+                update(Message).where(Message.org_id == org.id).values(reply_to_id=None)
+            )
+            for model in (
+                AuditEvent,
+                ErasureTombstone,
+                Message,
+                Handoff,
+                PrivacyRequest,
+                Conversation,
+                ConsentRecord,
+                Contact,
+                KnowledgePhrasing,
+                KnowledgeEntry,
+                LegalHold,
+                PrivacyNotice,
+                OrgKey,
+            ):
+                session.execute(delete(model).where(model.org_id == org.id))
+            session.execute(delete(Organization).where(Organization.id == org.id))
+        self._db.keystore.forget(org.id)
+        self._knowledge.erase_organization(org.id)
+        self._state.erase_organization(org.id)
+        self._exports.erase_organization(org.id)
+        log.info("organization deleted", extra={"org_ref": org_ref})

@@ -1,0 +1,188 @@
+"""Access and portability: everything held about one contact, as JSON and as a readable page,
+behind a short-lived signed link (never a guessable URL)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from jinja2 import Environment, PackageLoader
+
+from imaradesk.storage.compliance_repository import ComplianceData
+from imaradesk.storage.encryption import Keystore
+
+_SALT = "imaradesk-subject-export"
+
+
+class ExportLinkInvalid(Exception):
+    pass
+
+
+class ExportLinkExpired(ExportLinkInvalid):
+    pass
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    org_id: int
+    contact_id: int
+    file_id: str
+    path: Path
+
+
+def collect(data: ComplianceData, contact_id: int) -> dict[str, Any]:
+    """Everything this organization holds about one contact."""
+    contact = data.contact(contact_id)
+    if contact is None:
+        raise LookupError(f"contact {contact_id} not found")
+    org = data.organization()
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "organization": org.name,
+        "generated_for": contact.address,
+        "contact": {
+            "channel": contact.channel,
+            "address": contact.address,
+            "name": contact.display_name,
+            "email": contact.email,
+            "preferred_language": contact.preferred_language,
+            "first_seen": when(contact.created_at),
+            "opted_out": contact.opted_out,
+            "processing_restricted": contact.restricted,
+            "retained_until": when(contact.retain_until),
+        },
+        "consent_history": [
+            {
+                "action": r.action,
+                "purpose": r.purpose,
+                "channel": r.channel,
+                "notice_version": r.notice_version,
+                "how": r.method,
+                "at": when(r.created_at),
+            }
+            for r in data.consent_history(contact_id)
+        ],
+        "messages": [
+            {
+                "at": when(m.created_at),
+                "direction": m.direction,
+                "text": m.body,
+                "kind": m.kind,
+                "media": m.media,
+                "lawful_basis": m.lawful_basis,
+                "retained_until": when(m.retain_until),
+            }
+            for m in data.messages_of_contact(contact_id)
+        ],
+        "handoffs": [
+            {
+                "reason": h.reason,
+                "status": h.status,
+                "opened": when(h.created_at),
+                "resolved": when(h.resolved_at),
+                "rating": h.rating,
+            }
+            for h in data.handoffs_of(contact_id)
+        ],
+        "privacy_requests": [
+            {
+                "right": r.right,
+                "status": r.status,
+                "received": when(r.received_at),
+                "completed": when(r.completed_at),
+            }
+            for r in data.requests_of(contact_id)
+        ],
+    }
+
+
+def summary_text(export: dict[str, Any]) -> str:
+    messages = export["messages"]
+    consents = export["consent_history"]
+    parts = [f"{len(messages)} message(s)"]
+    if messages:
+        parts[0] += f" since {messages[0]['at'][:10]}"
+    if consents:
+        last = consents[-1]
+        parts.append(
+            f"consent {last['action']} on {last['at'][:10]} (notice v{last['notice_version']})"
+        )
+    parts.append(f"{len(export['handoffs'])} conversation(s) with our team")
+    return ", ".join(parts)
+
+
+_templates = Environment(loader=PackageLoader("imaradesk", "templates"), autoescape=True)
+
+
+def render_html(export: dict[str, Any]) -> str:
+    template = _templates.get_template("privacy/subject_export.html")
+    return template.render(export=export, summary=summary_text(export))
+
+
+class SubjectExports:
+    """Writes sealed export files and signs links to them."""
+
+    def __init__(
+        self, *, directory: Path, keystore: Keystore, secret: str, ttl_seconds: int
+    ) -> None:
+        self._dir = directory
+        self._keystore = keystore
+        self._signer = URLSafeTimedSerializer(secret, salt=_SALT)
+        self.ttl_seconds = ttl_seconds
+
+    def write(self, org_id: int, contact_id: int, export: dict[str, Any]) -> str:
+        """Store the export sealed with the organization's key; return the signed token."""
+        file_id = secrets.token_urlsafe(16)
+        path = self._path(org_id, contact_id, file_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sealed = self._keystore.seal_bytes(
+            org_id, json.dumps(export, ensure_ascii=False).encode(), "subject-export"
+        )
+        path.write_bytes(sealed)
+        return self._signer.dumps({"o": org_id, "c": contact_id, "f": file_id})
+
+    def read(self, token: str) -> tuple[int, dict[str, Any]]:
+        try:
+            claims = self._signer.loads(token, max_age=self.ttl_seconds)
+        except SignatureExpired as e:
+            raise ExportLinkExpired("this link has expired") from e
+        except BadSignature as e:
+            raise ExportLinkInvalid("this link is not valid") from e
+        path = self._path(int(claims["o"]), int(claims["c"]), str(claims["f"]))
+        if not path.exists():
+            raise ExportLinkExpired("this export no longer exists")
+        data = self._keystore.open_bytes(int(claims["o"]), path.read_bytes(), "subject-export")
+        return int(claims["o"]), json.loads(data)
+
+    def erase_subject(self, org_id: int, contact_id: int) -> int:
+        removed = 0
+        for path in (self._dir / f"org-{org_id}" / f"contact-{contact_id}").glob("*.json.sealed"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    def erase_organization(self, org_id: int) -> None:
+        shutil.rmtree(self._dir / f"org-{org_id}", ignore_errors=True)
+
+    def sweep(self, now_timestamp: float) -> int:
+        """Remove exports whose links have expired."""
+        removed = 0
+        for path in self._dir.glob("org-*/contact-*/*.json.sealed"):
+            if now_timestamp - path.stat().st_mtime > self.ttl_seconds:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def _path(self, org_id: int, contact_id: int, file_id: str) -> Path:
+        if not file_id.replace("-", "").replace("_", "").isalnum():
+            raise ExportLinkInvalid("this link is not valid")
+        return self._dir / f"org-{org_id}" / f"contact-{contact_id}" / f"{file_id}.json.sealed"
