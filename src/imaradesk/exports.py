@@ -7,7 +7,6 @@ analytics are counts per organization and day.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from sqlmodel import col, select
 
 from imaradesk.pii.redactor import Redactor
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import Direction, Message, Organization
+from imaradesk.storage.models import AnalyticsDaily, Direction, Message, Organization
 from imaradesk.storage.repositories import OrgData
 
 
@@ -76,31 +75,20 @@ def training_examples(
 
 def daily_counts(database: Database) -> list[dict[str, object]]:
     """Messages, answers and handoffs per organization and day; no identities."""
-    out = []
-    for org in _included_orgs(database):
-        with database.read() as session:
-            rows = session.exec(
-                select(Message.created_at, Message.direction, Message.kind, Message.handoff).where(
-                    Message.org_id == org.id
-                )
-            ).all()
-        counts: Counter[tuple[str, str]] = Counter()
-        for created_at, direction, kind, handoff in rows:
-            day = created_at.date().isoformat()
-            if direction == Direction.INBOUND:
-                counts[(day, "inbound")] += 1
-            elif kind == "answer":
-                counts[(day, "answers")] += 1
-            if handoff:
-                counts[(day, "handoffs")] += 1
-        for day in sorted({d for d, _ in counts}):
-            out.append(
-                {
-                    "org": org.slug,
-                    "day": day,
-                    "inbound": counts[(day, "inbound")],
-                    "answers": counts[(day, "answers")],
-                    "handoffs": counts[(day, "handoffs")],
-                }
-            )
-    return out
+    orgs = {org.analytics_ref: org.slug for org in _included_orgs(database)}
+    with database.read() as session:
+        rows = session.exec(
+            select(AnalyticsDaily)
+            .where(col(AnalyticsDaily.org_ref).in_(list(orgs)))
+            .order_by(col(AnalyticsDaily.org_ref), col(AnalyticsDaily.day))
+        ).all()
+    return [
+        {
+            "org": orgs[r.org_ref],
+            "day": r.day,
+            "inbound": r.inbound,
+            "answers": r.answers,
+            "handoffs": r.handoffs,
+        }
+        for r in rows
+    ]

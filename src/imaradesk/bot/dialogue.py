@@ -449,6 +449,14 @@ class DialogueManager:
                     legal_hold=held,
                 )
                 data.update_conversation(conversation, status=ConversationStatus.HANDOFF)
+            if not contact.restricted:
+                # Restricted contacts are kept out of analytics, as they asked.
+                data.count_turn(
+                    analytics_ref=org.analytics_ref,
+                    day=inbound.received_at.date().isoformat(),
+                    answers=sum(r.kind is ReplyKind.ANSWER for r in replies),
+                    handoffs=int(decision.handoff_reason is not None),
+                )
             contact_id = contact.id
         return Turn(replies=tuple(stored), inbound_message_id=inbound_row.id), contact_id
 

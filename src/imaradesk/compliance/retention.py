@@ -9,7 +9,6 @@ later; only daily counts without identities survive it.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +29,6 @@ from imaradesk.storage.models import (
     ConsentRecord,
     Contact,
     Conversation,
-    Direction,
     ErasureTombstone,
     Handoff,
     KnowledgeEntry,
@@ -259,18 +257,19 @@ class Stewardship:
                     ).all()
                 )
 
-            for name, model in (
-                ("messages", Message),
-                ("handoffs", Handoff),
-                ("consent_records", ConsentRecord),
-            ):
+            # Consent records go with their contact: messages point at the one in force.
+            for name, model in (("messages", Message), ("handoffs", Handoff)):
                 rows = expired(model)
                 held = [r for r in rows if r.legal_hold]
                 report.skipped_on_hold[name] += len(held)
                 ids = [r.id for r in rows if not r.legal_hold]
                 if model is Message and ids:
-                    # Replies go with the message they answer.
-                    session.execute(delete(Message).where(col(Message.reply_to_id).in_(ids)))
+                    # Replies first: they point at the messages they answer.
+                    report.deleted[name] += session.execute(
+                        delete(Message).where(
+                            col(Message.id).in_(ids), col(Message.reply_to_id).is_not(None)
+                        )
+                    ).rowcount
                 if ids:
                     report.deleted[name] += session.execute(
                         delete(model).where(col(model.id).in_(ids))
@@ -299,7 +298,9 @@ class Stewardship:
                     .where(PrivacyRequest.contact_id == contact.id)
                     .values(contact_id=None)
                 )
-                session.execute(delete(ConsentRecord).where(ConsentRecord.contact_id == contact.id))
+                report.deleted["consent_records"] += session.execute(
+                    delete(ConsentRecord).where(ConsentRecord.contact_id == contact.id)
+                ).rowcount
                 session.delete(contact)
                 erased_contacts.append(contact.id)
                 report.deleted["contacts"] += 1
@@ -337,30 +338,12 @@ class Stewardship:
         return session.exec(query.limit(1)).first() is not None  # type: ignore[attr-defined]
 
     def _delete_organization(self, org: Organization) -> None:
-        """Complete deletion: anonymous daily counts stay, nothing else."""
+        """Complete deletion: the anonymous daily counts stay (unless excluded), nothing else."""
         assert org.id is not None
-        org_ref = f"deleted-{secrets.token_hex(8)}"
         with self._db.write() as session:
-            rows = session.exec(
-                select(Message.created_at, Message.direction, Message.kind, Message.handoff).where(
-                    Message.org_id == org.id
-                )
-            ).all()
-            days: dict[str, Counter[str]] = {}
-            for created_at, direction, kind, handoff in rows:
-                day = days.setdefault(created_at.date().isoformat(), Counter())
-                day["inbound" if direction == Direction.INBOUND else "outbound"] += 1
-                day["answers"] += kind == "answer"
-                day["handoffs"] += bool(handoff)
-            for day, counts in sorted(days.items()):
-                session.add(
-                    AnalyticsDaily(
-                        org_ref=org_ref,
-                        day=day,
-                        inbound=counts["inbound"],
-                        answers=counts["answers"],
-                        handoffs=counts["handoffs"],
-                    )
+            if org.exclude_from_training:
+                session.execute(
+                    delete(AnalyticsDaily).where(AnalyticsDaily.org_ref == org.analytics_ref)
                 )
             session.execute(
                 update(Message).where(Message.org_id == org.id).values(reply_to_id=None)
@@ -386,4 +369,4 @@ class Stewardship:
         self._knowledge.erase_organization(org.id)
         self._state.erase_organization(org.id)
         self._exports.erase_organization(org.id)
-        log.info("organization deleted", extra={"org_ref": org_ref})
+        log.info("organization deleted", extra={"org_id": org.id})

@@ -37,12 +37,19 @@ _DATA = (
 )
 # Erasing an account or a number is erasure; "give me my account balance" is not access.
 _ERASABLE = rf"(?:{_DATA}|account|number|namba|akaunti|yote)"
+# "the data of 0733...", "the messages of my husband": a request, though not about oneself.
+_OF_SOMEONE = (
+    r"(?:data|information|details|records|messages|chats|account) (?:of|for|about|belonging to) "
+    r"(?:my (?:husband|wife|son|daughter|brother|sister|mother|mum|mom|father|dad|friend|boss|child)|"
+    r"\+?\d[\d -]{6,}|another|someone|this number|that number|the number)"
+)
 
 _ERASURE = [
     rf"\b(?:delete|erase|remove|wipe|destroy|clear|purge)\b.*\bmy\b.*\b{_ERASABLE}\b",
     r"\b(?:delete|erase|wipe|destroy|purge)\b.*\b(?:everything|all (?:the )?(?:data|information))\b",
     r"\b(?:delete|erase|remove|wipe)\s+(?:me|my account|everything|all of it)\b",
     r"\bforget (?:me|about me|my (?:number|data|details))\b",
+    rf"\b(?:delete|erase|remove|wipe)\b.*\b{_OF_SOMEONE}",
     rf"\bmy\b.*\b{_ERASABLE}\b.*\b(?:deleted|erased|removed|wiped)\b",
     r"\bright to (?:be forgotten|erasure)\b",
     r"\bdon'?t (?:keep|store|hold) (?:my|any of my) (?:data|information|messages|details)\b",
@@ -58,6 +65,7 @@ _ACCESS = [
     r"\b(?:copy|export|download) of (?:my|all my) (?:data|information|messages|details|chats?)\b",
     r"\b(?:access|see|view|get) (?:to )?(?:my|all my) (?:personal )?(?:data|information|messages|details|records)\b",
     r"\bsubject access request\b|\bdata portability\b",
+    rf"\b(?:send|give|show|email|export)\b.*\b{_OF_SOMEONE}",
     rf"\b(?:nitumie|nipe|nionyeshe|nipatie|tuma)\b.*\b{_DATA}\b",
     r"\bmna (?:taarifa|data|habari) gani (?:kunihusu|zangu|yangu)\b",
     r"\b(?:nataka|naomba) (?:kuona |kupata )?(?:nakala ya )?(?:taarifa|data|maelezo|ujumbe) (?:yangu|zangu|wangu|kunihusu|mlizo nazo)\b",
@@ -90,7 +98,7 @@ _RECTIFICATION = [
 _OTHER_PERSON = [
     r"\b(?:my|our) (?:husband|wife|son|daughter|brother|sister|mother|mum|mom|father|dad|friend|boss|employee|colleague|child|kid|neighbour|neighbor)'?s\b",
     r"\b(?:another|other|different|someone else'?s) (?:person|customer|number|account|phone)\b",
-    r"\bfor (?:my )?(?:husband|wife|son|daughter|brother|sister|mother|father|friend)\b",
+    r"\b(?:for|of|about|belonging to) (?:my )?(?:husband|wife|son|daughter|brother|sister|mother|mum|mom|father|dad|friend|boss|child)\b",
     r"\b(?:namba nyingine|mtu mwingine|ya mume wangu|ya mke wangu|ya mtoto wangu|ya rafiki yangu)\b",
 ]
 _YES = frozenset(

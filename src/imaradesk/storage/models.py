@@ -6,6 +6,7 @@ written, so that retention can be enforced without guessing what a row is.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -111,6 +112,8 @@ class Organization(SQLModel, table=True):
     # Closing the account schedules complete deletion; reopening before then cancels it.
     closed_at: datetime | None = _utc_column(nullable=True)
     deletion_due_at: datetime | None = _utc_column(nullable=True)
+    # Names the organization's daily counts; once the organization is deleted it names nobody.
+    analytics_ref: str = Field(default_factory=lambda: secrets.token_hex(12), max_length=64)
     created_at: datetime = _utc_column()
 
 

@@ -14,9 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.models import (
+    AnalyticsDaily,
     ConsentAction,
     ConsentRecord,
     Contact,
@@ -283,6 +286,24 @@ class OrgData:
         for name, value in changes.items():
             setattr(message, name, value)
         self._session.add(message)
+
+    def count_turn(self, *, analytics_ref: str, day: str, answers: int, handoffs: int) -> None:
+        """Add one inbound message and its outcome to the day's anonymous counts."""
+        table = AnalyticsDaily.__table__
+        dialect = self._session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        statement = insert(table).values(
+            org_ref=analytics_ref, day=day, inbound=1, answers=answers, handoffs=handoffs
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["org_ref", "day"],
+            set_={
+                "inbound": table.c.inbound + 1,
+                "answers": table.c.answers + answers,
+                "handoffs": table.c.handoffs + handoffs,
+            },
+        )
+        self._session.execute(statement)
 
     def count_messages(self) -> int:
         return self._session.exec(
