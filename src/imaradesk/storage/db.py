@@ -11,12 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, create_engine
 
-from imaradesk.storage import models, sealing  # noqa: F401 - sealing registers its events
+from imaradesk.storage import migrations, models, sealing  # noqa: F401 - sealing registers events
 from imaradesk.storage.encryption import Keystore, MasterKeyring
 
 
@@ -77,6 +79,13 @@ def _refuse_append_only_changes(session: OrmSession, _ctx: Any, _instances: Any)
             raise AppendOnlyViolation(f"{type(obj).__name__} rows are append-only")
 
 
+def migration_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config.attributes["connection"] = connection
+    return config
+
+
 class Database:
     """Owns the engine and the keystore; hands out short read and write transactions.
 
@@ -110,7 +119,24 @@ class Database:
         return self.engine.dialect.name
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        """Bring the schema to the newest revision.
+
+        A new database is created from the models and stamped with the newest migration; an
+        existing one is migrated with Alembic.
+        """
+        with self.engine.begin() as connection:
+            inspector = inspect(connection)
+            config = migration_config(connection)
+            if not inspector.has_table("organization"):
+                SQLModel.metadata.create_all(connection)
+                command.stamp(config, "head")
+            elif inspector.has_table("alembic_version"):
+                command.upgrade(config, "head")
+            else:
+                raise StorageError(
+                    "this database was created before ImaraDesk had migrations; "
+                    "move it aside (for example var/imaradesk.db) to start afresh"
+                )
 
     def drop_schema(self) -> None:
         SQLModel.metadata.drop_all(self.engine)
