@@ -3,7 +3,6 @@ through signed Twilio webhooks on a real loopback server."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from urllib.parse import urlparse
 from xml.etree import ElementTree
@@ -274,11 +273,15 @@ def test_due_dates_follow_the_organizations_policy_and_overdue_is_flagged(acme, 
     assert trail[-1] == ("admin:ops", "rectification_completed")
 
 
-def test_recognition_measured_on_the_labelled_set() -> None:
-    # The floor for a regression, not the figure: bench/privacy_recognition.py prints that.
+def test_recognition_holds_on_the_independent_test_set() -> None:
+    # A guard against regressions, not the figure: bench/privacy_recognition.py prints that.
+    # The test set was written by someone who never saw the rules, and was never tuned on.
+    from pathlib import Path
+
     from bench.privacy_recognition import evaluate
 
-    result = evaluate()
-    assert result["accuracy"] >= 0.95
+    result = evaluate(Path(__file__).parents[2] / "bench" / "privacy_phrasings_test.csv")
+    assert result["ordinary_messages"] >= 50
+    assert result["accuracy"] >= 0.85
     assert result["false_triggers"] <= 1
-    assert json.dumps(result)
+    assert evaluate()["accuracy"] == 1.0, "every phrasing the rules were written for still works"

@@ -30,71 +30,95 @@ class PrivacyRight(StrEnum):
 DEFAULT_DUE_DAYS = {right.value: 30 for right in PrivacyRight}
 NEARLY_DUE = timedelta(days=2)
 
-_DATA = (
-    r"(?:data|information|info|details|records?|messages?|chats?|conversations?|chat history|"
-    r"message history|personal data|everything|all of it|profile|"
-    r"taarifa|data|maelezo|rekodi|ujumbe|jumbe|mazungumzo|kila kitu)"
-)
-# Erasing an account or a number is erasure; "give me my account balance" is not access.
-_ERASABLE = rf"(?:{_DATA}|account|number|namba|akaunti|yote)"
-# "the data of 0733...", "the messages of my husband": a request, though not about oneself.
-_OF_SOMEONE = (
-    r"(?:data|information|details|records|messages|chats|account) (?:of|for|about|belonging to) "
-    r"(?:my (?:husband|wife|son|daughter|brother|sister|mother|mum|mom|father|dad|friend|boss|child)|"
-    r"\+?\d[\d -]{6,}|another|someone|this number|that number|the number)"
-)
+# The vocabulary, in case-folded text (see policies.text.fold). English, Swahili and Sheng.
+# A request needs both an action and an object that is the customer's own personal data:
+# "delete my data" is a request, "delete yesterday's transaction" is not.
 
-_ERASURE = [
-    rf"\b(?:delete|erase|remove|wipe|destroy|clear|purge)\b.*\bmy\b.*\b{_ERASABLE}\b",
-    r"\b(?:delete|erase|wipe|destroy|purge)\b.*\b(?:everything|all (?:the )?(?:data|information))\b",
-    r"\b(?:delete|erase|remove|wipe)\s+(?:me|my account|everything|all of it)\b",
-    r"\bforget (?:me|about me|my (?:number|data|details))\b",
-    rf"\b(?:delete|erase|remove|wipe)\b.*\b{_OF_SOMEONE}",
-    rf"\bmy\b.*\b{_ERASABLE}\b.*\b(?:deleted|erased|removed|wiped)\b",
-    r"\bright to (?:be forgotten|erasure)\b",
-    r"\bdon'?t (?:keep|store|hold) (?:my|any of my) (?:data|information|messages|details)\b",
-    rf"\b(?:futa|futeni|fute|mfute|mufute|ondoa|ondoeni|mwondoe)\b.*\b{_ERASABLE}\b",
-    r"\b(?:futa|futeni)\s+(?:yote|kila kitu|akaunti yangu|namba yangu)\b",
-    r"\bnisahau\b|\bnifute\b",
-]
-_ACCESS = [
-    rf"\b(?:send|give|show|email|export|download|share)\b(?: me)?\b.*\bmy\b.*\b{_DATA}\b",
-    r"\b(?:send|give|show|email|export)\b.*\b(?:everything|all (?:the )?(?:data|information)) (?:you (?:have|hold|keep))\b",
-    r"\bwhat (?:data|information|info|details|do you (?:have|hold|know|keep|store))\b.*\b(?:about|on|of) me\b",
-    r"\bwhat (?:personal )?(?:data|information|info|details) do you (?:have|hold|keep|store)\b",
-    r"\b(?:copy|export|download) of (?:my|all my) (?:data|information|messages|details|chats?)\b",
-    r"\b(?:access|see|view|get) (?:to )?(?:my|all my) (?:personal )?(?:data|information|messages|details|records)\b",
-    r"\bsubject access request\b|\bdata portability\b",
-    rf"\b(?:send|give|show|email|export)\b.*\b{_OF_SOMEONE}",
-    rf"\b(?:nitumie|nipe|nionyeshe|nipatie|tuma)\b.*\b{_DATA}\b",
-    r"\bmna (?:taarifa|data|habari) gani (?:kunihusu|zangu|yangu)\b",
-    r"\b(?:nataka|naomba) (?:kuona |kupata )?(?:nakala ya )?(?:taarifa|data|maelezo|ujumbe) (?:yangu|zangu|wangu|kunihusu|mlizo nazo)\b",
-]
-_RESTRICTION = [
-    r"\b(?:stop|don'?t|do not|quit|never)\b.*\b(?:using|use|process(?:ing)?|train(?:ing)?|analy[sz]e|analy[sz]ing)\b.*\b(?:ai|a\.i\.|artificial intelligence|bots?|machine learning|training|analytics|models?|algorithms?)\b",
-    r"\b(?:stop|don'?t|do not)\b.*\b(?:processing|analy[sz]ing|profiling)\b.*\b(?:my|me)\b",
-    r"\bi (?:object|opt out) (?:to|of|from)\b.*\b(?:processing|ai|analytics|training|profiling|data)\b",
-    r"\b(?:restrict|limit) (?:the )?processing\b",
-    r"\bno (?:ai|bots?) (?:for|on|with) (?:my|me)\b",
-    r"\b(?:usitumie|msitumie|acheni kutumia|acha kutumia)\b.*\b(?:data|taarifa|ujumbe|jumbe|mazungumzo)\b",
-    r"\b(?:usitumie|msitumie|acheni kutumia|acha kutumia)\b.*\b(?:ai|akili bandia|roboti|bot)\b",
-    r"\bsitaki\b.*\b(?:ai|akili bandia|roboti|bot)\b",
-]
-_LIFT = [
-    r"\b(?:you can|you may|feel free to|ok to|okay to|allowed to)\b.*\b(?:use|process)\b.*\b(?:my|me)\b.*\b(?:again|ai|data|messages)\b",
-    r"\b(?:lift|remove|cancel|end|undo)\b.*\b(?:restriction|objection)\b",
-    r"\b(?:start|resume) (?:using|processing) my (?:data|messages|information)(?: again)?\b",
-    r"\bmnaweza kutumia (?:data|taarifa|ujumbe) (?:yangu|zangu) tena\b",
-]
-_RECTIFICATION = [
-    r"\bmy (?:name|names|email|e-mail|email address|language|surname|first name|last name)\b.*\b(?:is wrong|are wrong|is incorrect|is misspelt|is misspelled|is spelt wrong|is not correct|has a typo)\b",
-    r"\b(?:change|correct|update|fix|edit)\b.*\bmy (?:name|names|email|e-mail|email address|language|surname|details|profile)\b",
-    r"\b(?:wrong|incorrect) (?:name|email|spelling)\b",
-    r"\bi (?:prefer|want to use|would like to use) (?:english|swahili|kiswahili)\b",
-    r"\bjina (?:langu|yangu) (?:si sahihi|limekosewa|ni kosa|limeandikwa vibaya)\b",
-    r"\b(?:badilisha|rekebisha|sahihisha|badili)\b.*\b(?:jina|barua pepe|email|lugha)\b",
-    r"\b(?:napendelea|nataka) (?:kiswahili|kiingereza|english|swahili)\b",
-]
+# Things that merely sound like data: "data bundles", statements, transactions.
+_NOT_PERSONAL = re.compile(
+    r"\b(?:data bundles?|bundles?|internet data|data plan|statement|salio|balance|transactions?|"
+    r"muamala|miamala|payment|malipo|pin|app|application|loan|mkopo)\b"
+)
+_PERSONAL_DATA = re.compile(
+    r"\b(?:(?:my|all my|any of my|the) (?:personal )?(?:data|information|info|details|records|particulars|profile|"
+    r"messages|chats|conversations|chat history)|personal (?:data|information|info|details)|"
+    r"(?:data|information|info|details|records|everything|anything) (?:you|u|ya|imara pesa) "
+    r"(?:have|hold|keep|store|collected|holds|has)|"
+    r"(?:data|information|info|details|everything|anything) (?:about|on|of) me|"
+    r"every piece of (?:personal )?(?:data|information|info)|"
+    r"(?:taarifa|data|maelezo|rekodi|ujumbe|jumbe|mazungumzo) (?:zangu|yangu|wangu|binafsi|zote|kunihusu)|"
+    r"(?:taarifa|data|maelezo) (?:\w+ )?(?:mlizo ?nazo|mnazo|mko nazo|juu yangu|kunihusu)|"
+    r"kila kitu (?:kunihusu|juu yangu|mlicho nacho)|wasifu wangu|"
+    # "what information do you guys have stored on me", "mna data gani kunihusu"
+    r"(?:data|information|info|details|taarifa|everything|anything|kila kitu)\b[^.?!]{0,40}"
+    r"\b(?:about me|on me|of me|kunihusu|juu yangu)|"
+    r"(?:data|information|info|details) (?:do )?(?:you|u) (?:guys )?(?:have|hold|keep|store|collect))\b"
+)
+_ACCOUNT = re.compile(
+    r"\b(?:my (?:\w+ ){0,2}account|account yangu|akaunti yangu|my number|namba yangu|my profile)\b"
+)
+_AI = re.compile(
+    r"\b(?:ai|a\.i|artificial intelligence|bots?|chat ?bot|robot|roboti|analytics|analysis|uchambuzi|"
+    r"machine learning|training|train|models?|automated|automation|algorithms?|profiling|processing|"
+    r"analys\w*|analyz\w*|"
+    r"process|kuchakata|uchakataji|akili bandia|mashine)\b"
+)
+_ACCESS_VERB = re.compile(
+    r"\b(?:send|give|show|see|view|get|obtain|receive|copy|export|download|access|request|email|"
+    r"forward|provide|share with me|what|which|nitumie|nitumieni|nipe|nipeni|nipatie|tuma|tumeni|"
+    r"kuona|kupata|nakala|nionyeshe|onyesha|nione|pata|gani)\b"
+)
+_ERASE_VERB = re.compile(
+    r"\b(?:delete|deleted|erase|erased|remove|removed|wipe|wiped|destroy|purge|forget|get rid of|"
+    r"futa|futwe|ifutwe|zifutwe|fute|futeni|mfute|mzifute|ondoa|ondoeni|ondolewe|ziondoe)\b"
+)
+_DONT_KEEP = re.compile(
+    r"\b(?:(?:no longer|don'?t|do not) want (?:you|u|imara pesa) to (?:have|keep|hold|store)|"
+    r"(?:stop|quit) (?:keeping|storing|holding)|forget (?:me|about me|everything about me)|"
+    r"right to (?:be forgotten|erasure)|sitaki (?:mwe na|muwe na|mbaki na)|"
+    r"don'?t (?:keep|store|hold) (?:my|any of my)|nisahau|nifute kabisa)\b"
+)
+_STOP_VERB = re.compile(
+    r"\b(?:stop|don'?t|do not|quit|no longer|opt (?:me )?out|object|objection|refuse|restrict|limit|"
+    r"exclude|keep (?:my \w+ )?out|napinga|pinga|zuia|acheni|acha|msitumie|usitumie|sitaki|kataa|"
+    r"nakataa|msichakate|usichakate)\b"
+)
+_ALLOW = re.compile(
+    r"\b(?:you can|u can|you may|feel free|go ahead|ok to|okay to|fine with|i'?m fine|allowed?|"
+    r"allowing|permit|re ?-?enable|turn (?:it |that )?back on|resume|start using|withdraw (?:my )?objection|"
+    r"lift|remove (?:the |my )?(?:restriction|objection|block)|cancel (?:the |my )?(?:restriction|objection)|"
+    r"mnaweza|unaweza|naruhusu|ruhusu|nimekubali|nakubali|ondoeni zuio|ondoa zuio)\b"
+)
+_AGAIN = re.compile(r"\b(?:again|now|back|once more|tena|sasa|re ?-?enable|resume)\b")
+_NO_AI = re.compile(r"\bno (?:more )?(?:ai|bots?|robots?|analytics)\b")
+_LANGUAGE_PREFERENCE = re.compile(
+    r"\b(?:i prefer|prefer|napendelea|lugha ninayopendelea)\b.*\b(?:english|swahili|kiswahili|kiingereza)\b"
+)
+_FIELD = re.compile(
+    r"\b(?:my|ur|your records have my|records have my) (?:\w+ )?(?:name|names|surname|first name|last name|"
+    r"middle name|email|e-mail|email address|date of birth|dob|birth ?date|address|language|"
+    r"preferred language|id number|national id|gender|details|profile)\b|"
+    r"\b(?:jina|majina|barua pepe|email|lugha|tarehe ya kuzaliwa|anwani|wasifu) "
+    r"(?:yangu|langu|wangu|ninayopendelea|kwa system|iko)\b|"
+    r"\b(?:jina|majina) (?:\w+ )?(?:si sahihi|limekosewa|imekosewa)\b"
+)
+_WRONG = re.compile(
+    r"\b(?:wrong|incorrect|mistake|misspel\w*|spelt|typo|not correct|outdated|out of date|inaccurate|"
+    r"si sahihi|imekosewa|limekosewa|kosa|imeandikwa vibaya|iko wrong|haiko sawa)\b"
+)
+_CHANGE = re.compile(
+    r"\b(?:change|correct|update|fix|amend|edit|rectify|badilisha|badilisheni|mbadilishe|rekebisha|"
+    r"rekebisheni|mnirekebishie|sahihisha|sahihisheni|prefer|napendelea|ninayopendelea)\b"
+)
+# "the data of 0733...", "the messages of my husband": a request, though not about oneself.
+_RELATIVE = (
+    r"(?:husband|wife|son|daughter|brother|sister|mother|mum|mom|father|dad|friend|boss|child)"
+)
+_OF_SOMEONE = re.compile(
+    r"\b(?:data|information|details|records|messages|chats|account) (?:of|for|about|belonging to) "
+    rf"(?:my {_RELATIVE}|\+?\d[\d -]{{6,}}|another|someone|this number|that number|the number)"
+    rf"|\bmy {_RELATIVE}'?s (?:personal )?(?:data|information|info|details|records|messages|chats|account)\b"
+)
 _OTHER_PERSON = [
     r"\b(?:my|our) (?:husband|wife|son|daughter|brother|sister|mother|mum|mom|father|dad|friend|boss|employee|colleague|child|kid|neighbour|neighbor)'?s\b",
     r"\b(?:another|other|different|someone else'?s) (?:person|customer|number|account|phone)\b",
@@ -135,16 +159,39 @@ def _compile(patterns: list[str]) -> list[re.Pattern[str]]:
     return [re.compile(p) for p in patterns]
 
 
-_RULES: list[tuple[PrivacyRight, list[re.Pattern[str]]]] = [
-    # Order matters: "stop using my data for AI" is restriction, not erasure; "you can use my
-    # data again" is lifting, not access.
-    (PrivacyRight.LIFT_RESTRICTION, _compile(_LIFT)),
-    (PrivacyRight.RESTRICTION, _compile(_RESTRICTION)),
-    (PrivacyRight.RECTIFICATION, _compile(_RECTIFICATION)),
-    (PrivacyRight.ERASURE, _compile(_ERASURE)),
-    (PrivacyRight.ACCESS, _compile(_ACCESS)),
-]
 _OTHER_PERSON_RE = _compile(_OTHER_PERSON)
+
+
+def _classify(folded: str) -> PrivacyRight | None:
+    personal = bool(_PERSONAL_DATA.search(folded)) or bool(_OF_SOMEONE.search(folded))
+    everything = personal or bool(_ACCOUNT.search(folded))
+    ai = bool(_AI.search(folded))
+    mine = personal or any(w in folded.split() for w in ("my", "me", "yangu", "zangu", "wangu"))
+    undoing = bool(_AGAIN.search(folded)) or any(
+        w in folded for w in ("objection", "zuio", "restriction")
+    )
+    # Lifting first: "you can use my data with AI again" also mentions AI and data.
+    if _ALLOW.search(folded) and (ai or personal) and undoing:
+        return PrivacyRight.LIFT_RESTRICTION
+    if (_STOP_VERB.search(folded) and ai and mine) or _NO_AI.search(folded):
+        return PrivacyRight.RESTRICTION
+    if _FIELD.search(folded) and (_WRONG.search(folded) or _CHANGE.search(folded)):
+        return PrivacyRight.RECTIFICATION
+    if _LANGUAGE_PREFERENCE.search(folded):
+        return PrivacyRight.RECTIFICATION
+    about_transactions = bool(_NOT_PERSONAL.search(_without_personal(folded)))
+    if _DONT_KEEP.search(folded) or (
+        _ERASE_VERB.search(folded) and everything and not about_transactions
+    ):
+        return PrivacyRight.ERASURE
+    if _ACCESS_VERB.search(folded) and personal and not about_transactions:
+        return PrivacyRight.ACCESS
+    return None
+
+
+def _without_personal(folded: str) -> str:
+    # "delete my account and my data" names personal data; "delete my transaction" does not.
+    return _PERSONAL_DATA.sub(" ", _ACCOUNT.sub(" ", folded))
 
 
 @dataclass(frozen=True)
@@ -158,10 +205,10 @@ def recognise(text: str, *, own_number: str | None = None) -> PrivacyIntent | No
     folded = fold(text)
     if not folded or len(folded) > 400:
         return None
-    for right, patterns in _RULES:
-        if any(p.search(folded) for p in patterns):
-            return PrivacyIntent(right, about_someone_else(text, own_number=own_number))
-    return None
+    right = _classify(folded)
+    if right is None:
+        return None
+    return PrivacyIntent(right, about_someone_else(text, own_number=own_number))
 
 
 def about_someone_else(text: str, *, own_number: str | None = None) -> bool:
