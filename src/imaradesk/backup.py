@@ -26,8 +26,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from imaradesk.clock import Clock
+from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import OrgKey
+from imaradesk.storage.models import Contact, ErasureTombstone, OrgKey
 
 MAGIC = b"IMDKBAK1"
 CHUNK = 1024 * 1024
@@ -53,6 +54,7 @@ class RestoreReport:
     path: Path
     seconds: float
     keys_kept: int
+    erasures_reapplied: int = 0
 
 
 class BackupService:
@@ -123,6 +125,10 @@ class BackupService:
             live_keys = [
                 OrgKey.model_validate(k.model_dump()) for k in session.exec(select(OrgKey)).all()
             ]
+            live_tombstones = [
+                t.model_dump(exclude={"id", "privacy_request_id"})
+                for t in session.exec(select(ErasureTombstone)).all()
+            ]
         with tempfile.TemporaryDirectory(prefix="imaradesk-restore-") as tmp:
             plain = Path(tmp) / "dump"
             kind = self._decrypt(path, plain)
@@ -147,6 +153,7 @@ class BackupService:
                     "WHERE id IN (SELECT org_id FROM orgkey WHERE wrapped IS NULL)"
                 )
             )
+            reapplied = self._reapply_erasures(session, live_tombstones)
             if self._db.dialect == "postgresql":
                 # Keys were inserted with their ids; move the sequence past them.
                 session.execute(
@@ -155,7 +162,37 @@ class BackupService:
                         "COALESCE(MAX(id), 1)) FROM orgkey"
                     )
                 )
-        return RestoreReport(path, time.perf_counter() - started, len(live_keys))
+        return RestoreReport(path, time.perf_counter() - started, len(live_keys), reapplied)
+
+    @staticmethod
+    def _reapply_erasures(session: Session, live_tombstones: list[dict]) -> int:
+        """Erase again whoever was erased after the backup was taken.
+
+        A contact created after its tombstone is a customer who came back, and stays.
+        """
+        restored = {
+            (t.org_id, t.identity_hash, t.erased_at)
+            for t in session.exec(select(ErasureTombstone)).all()
+        }
+        for tombstone in live_tombstones:
+            key = (tombstone["org_id"], tombstone["identity_hash"], tombstone["erased_at"])
+            if key not in restored:
+                session.add(ErasureTombstone(**tombstone))
+        session.flush()
+        erased = 0
+        for tombstone in session.exec(select(ErasureTombstone)).all():
+            contacts = session.exec(
+                select(Contact).where(
+                    Contact.org_id == tombstone.org_id,
+                    Contact.address_hash == tombstone.identity_hash,
+                    Contact.created_at < tombstone.erased_at,
+                )
+            ).all()
+            for contact in contacts:
+                assert contact.id is not None
+                ComplianceData(session, tombstone.org_id).erase_contact_rows(contact.id)
+                erased += 1
+        return erased
 
     def _restore_sqlite(self, plain: Path) -> None:
         if self._db.dialect != "sqlite":

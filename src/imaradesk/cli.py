@@ -665,7 +665,8 @@ def restore(ctx: _Context, path: Path, yes: bool) -> None:
     except BackupError as e:
         raise click.ClickException(str(e)) from e
     console.print(
-        f"Restored {path.name} in {report.seconds:.1f} s; kept {report.keys_kept} live data key(s)."
+        f"Restored {path.name} in {report.seconds:.1f} s; kept {report.keys_kept} live data key(s);"
+        f" applied {report.erasures_reapplied} erasure(s) made since the backup again."
     )
 
 

@@ -285,3 +285,35 @@ def test_recognition_holds_on_the_independent_test_set() -> None:
     assert result["accuracy"] >= 0.85
     assert result["false_triggers"] <= 1
     assert evaluate()["accuracy"] == 1.0, "every phrasing the rules were written for still works"
+
+
+def test_restoring_an_older_backup_does_not_bring_an_erased_customer_back(
+    acme, tmp_path, clock
+) -> None:  # noqa: ANN001
+    from imaradesk.backup import BackupService
+
+    services = acme.services
+    backups = BackupService(services.database, directory=tmp_path / "backups", clock=services.clock)
+    customer = Customer(acme)
+    customer.say("How do I check my balance?")
+    stays = Customer(acme, phone="+254722000999")
+    stays.say("How do I check my balance?")
+    older = backups.create()
+    clock.advance(timedelta(hours=1))
+    customer.say("delete my data")
+    customer.say("yes")
+    assert contact_row(acme) is None
+
+    report = backups.restore(older.path)
+    assert report.erasures_reapplied == 1
+    assert contact_row(acme) is None, "the erasure is applied again to the restored copy"
+    assert contact_row(acme, "+254722000999") is not None, "everyone else is restored"
+    with services.database.read() as session:
+        assert len(session.exec(select(ErasureTombstone)).all()) == 1
+
+    # A customer who came back after their erasure is not erased by a later restore.
+    clock.advance(timedelta(hours=1))
+    customer.say("hello, I'm back")
+    newer = backups.create()
+    assert backups.restore(newer.path).erasures_reapplied == 0
+    assert contact_row(acme) is not None
