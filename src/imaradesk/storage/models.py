@@ -112,6 +112,11 @@ class Organization(SQLModel, table=True):
     # Closing the account schedules complete deletion; reopening before then cancels it.
     closed_at: datetime | None = _utc_column(nullable=True)
     deletion_due_at: datetime | None = _utc_column(nullable=True)
+    # WhatsApp through Twilio's REST API (agent replies): the account and the sender number.
+    twilio_account_sid: str | None = Field(default=None, max_length=64)
+    whatsapp_sender: str | None = Field(default=None, max_length=64)
+    contact_email: str | None = _text(nullable=True)
+    team_size: str | None = Field(default=None, max_length=32)
     # Names the organization's daily counts; once the organization is deleted it names nobody.
     analytics_ref: str = Field(default_factory=lambda: secrets.token_hex(12), max_length=64)
     created_at: datetime = _utc_column()
@@ -211,6 +216,10 @@ class Message(SQLModel, table=True):
     answer_score: float | None = None
     handoff: bool = False
     ai_processed: bool = False
+    # Set on replies written by a person in the console.
+    agent_id: int | None = Field(default=None, foreign_key="agentaccount.id")
+    send_attempts: int = 0
+    template_sid: str | None = Field(default=None, max_length=64)
     delivery_status: str | None = Field(default=None, max_length=32)
     delivery_error_code: str | None = Field(default=None, max_length=32)
     delivery_updated_at: datetime | None = _utc_column(nullable=True)
@@ -334,6 +343,64 @@ class AnalyticsDaily(SQLModel, table=True):
     handoffs: int = 0
 
 
+class Team(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_team_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=100)
+
+
+class AgentRole(StrEnum):
+    AGENT = "agent"
+    ADMIN = "admin"
+    KNOWLEDGE_MANAGER = "knowledge_manager"
+
+
+class AgentAccount(SQLModel, table=True):
+    """A person who signs in to the console: an agent, an admin or a knowledge manager."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    name: str = Field(max_length=200)
+    password_hash: str | None = Field(default=None, max_length=100)
+    role: str = Field(max_length=32)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    languages: list[str] = _json(list)
+    available: bool = True
+    email_verified_at: datetime | None = _utc_column(nullable=True)
+    failed_logins: int = 0
+    locked_until: datetime | None = _utc_column(nullable=True)
+    created_at: datetime = _utc_column()
+
+
+class RoutingRule(SQLModel, table=True):
+    """How an organization routes handoffs: a topic, its words, its team and priority."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    # "topic": matches the topic (a KB category or a keyword rule); "language": an ISO code.
+    kind: str = Field(max_length=16)
+    value: str = Field(max_length=100)
+    # Words or phrases that put a message in this topic, for topic rules (case-folded).
+    keywords: list[str] = _json(list)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    priority: int = 0
+    always_human: bool = False
+    position: int = 0
+
+
+class MessageTemplate(SQLModel, table=True):
+    """An approved WhatsApp template (Twilio Content SID), for replies after the 24 h window."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=100)
+    content_sid: str = Field(max_length=64)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class Handoff(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -345,5 +412,16 @@ class Handoff(SQLModel, table=True):
     created_at: datetime = _utc_column()
     resolved_at: datetime | None = _utc_column(nullable=True)
     rating: int | None = None
+    topic: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=8)
+    sentiment: float | None = None
+    urgency: str = Field(default="normal", max_length=16)
+    priority: int = 0
+    team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
+    assigned_agent_id: int | None = Field(default=None, foreign_key="agentaccount.id", index=True)
+    taken_at: datetime | None = _utc_column(nullable=True)
+    routing_reasons: list[str] = _json(list)
+    summary: str | None = _text(nullable=True)
+    suggested_entry_ids: list[int] = _json(list)
     retain_until: datetime = _utc_column(index=True)
     legal_hold: bool = False

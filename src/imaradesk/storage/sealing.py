@@ -27,11 +27,11 @@ from imaradesk.storage.models import (
 )
 
 SEALED_FIELDS: dict[type, tuple[str, ...]] = {
-    Organization: ("twilio_auth_token",),
+    Organization: ("twilio_auth_token", "contact_email"),
     Contact: ("address", "display_name", "email"),
     ConsentRecord: ("method",),
     Message: ("body",),
-    Handoff: ("detail",),
+    Handoff: ("detail", "summary"),
     KnowledgeEntry: ("question", "answer"),
     KnowledgePhrasing: ("text",),
     PrivacyRequest: ("detail",),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlmodel  # noqa: F401 - autogenerate writes sqlmodel types
+from alembic import op
 
 import imaradesk.storage.models  # noqa: F401 - autogenerate writes our column types
-from alembic import op
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
