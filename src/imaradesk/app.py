@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
-from imaradesk.web import health, privacy_routes, twilio_routes, webchat_routes
+from imaradesk.web import console, health, privacy_routes, twilio_routes, webchat_routes
 from imaradesk.web.errors import register_error_handlers
 
 
@@ -15,19 +16,30 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if services is None:
         services = build_services(settings or Settings())
     settings = services.settings
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder="web/static")
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        MAX_CONTENT_LENGTH=max(settings.max_request_bytes, console.MAX_UPLOAD_BYTES + 64 * 1024),
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
         SECRET_KEY=settings.secret_key.get_secret_value(),
-        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.environment == "production",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.environment == "production",
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxy_count:
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     app.extensions["imaradesk"] = services
-    for blueprint in (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp):
-        app.register_blueprint(blueprint)
+    csrf = CSRFProtect(app)
+    # Providers and widgets authenticate by signature or not at all; people use forms.
+    for machine_facing in (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp):
+        csrf.exempt(machine_facing)
+        app.register_blueprint(machine_facing)
+    console.login_manager.init_app(app)
+    app.register_blueprint(console.bp)
     register_error_handlers(app)
     return app

@@ -24,6 +24,10 @@ class OrganizationService:
         with self._db.read() as session:
             return Organizations(session).by_slug(slug)
 
+    def get(self, org_id: int) -> Organization | None:
+        with self._db.read() as session:
+            return Organizations(session).get(org_id)
+
     def all(self) -> list[Organization]:
         with self._db.read() as session:
             return list(Organizations(session).all())

@@ -8,16 +8,22 @@ from datetime import timedelta
 import redis
 
 from imaradesk.bot.dialogue import DialogueManager
+from imaradesk.bot.handoff_router import HandoffRouter
+from imaradesk.channels.twilio_sender import TwilioSender
 from imaradesk.clock import Clock, SystemClock
 from imaradesk.compliance.desk import PrivacyDesk
 from imaradesk.compliance.retention import Stewardship
 from imaradesk.compliance.subject_export import SubjectExports
+from imaradesk.console.accounts import AccountService
+from imaradesk.console.desk import AgentDesk
+from imaradesk.console.mailer import SmtpMailer, SmtpSettings
 from imaradesk.delivery import DeliveryTracker
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.organizations import OrganizationService
+from imaradesk.outbound import OutboundService
 from imaradesk.settings import Settings
 from imaradesk.storage.conversation_state import (
     ConversationStateStore,
@@ -45,6 +51,10 @@ class Services:
     privacy: PrivacyDesk
     exports: SubjectExports
     stewardship: Stewardship
+    router: HandoffRouter
+    outbound: OutboundService
+    accounts: AccountService
+    desk: AgentDesk
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -141,6 +151,35 @@ def build_services(
     stewardship = Stewardship(
         database=database, knowledge=knowledge, state=state, exports=exports, clock=clock
     )
+    router = HandoffRouter(database=database, knowledge=knowledge)
+    base_url = settings.public_base_url or "http://127.0.0.1:5000"
+    outbound = OutboundService(
+        database=database,
+        sender=TwilioSender(api_base_url=settings.twilio_api_base_url),
+        clock=clock,
+        public_base_url=settings.public_base_url,
+    )
+    mailer = SmtpMailer(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+        )
+    )
+    accounts = AccountService(
+        database=database,
+        organizations=organizations,
+        mailer=mailer,
+        clock=clock,
+        secret=settings.secret_key.get_secret_value(),
+        public_base_url=base_url,
+    )
+    desk = AgentDesk(
+        database=database, knowledge=knowledge, outbound=outbound, state=state, clock=clock
+    )
     dialogue = DialogueManager(
         database=database,
         knowledge=knowledge,
@@ -150,6 +189,7 @@ def build_services(
         conversation_idle=timedelta(seconds=settings.conversation_state_ttl_seconds),
         ai=ai,
         privacy=privacy,
+        router=router,
     )
     return Services(
         settings=settings,
@@ -166,5 +206,9 @@ def build_services(
         privacy=privacy,
         exports=exports,
         stewardship=stewardship,
+        router=router,
+        outbound=outbound,
+        accounts=accounts,
+        desk=desk,
         redis=redis_client,
     )

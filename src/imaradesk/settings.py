@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_base_url: str | None = None
 
+    # Twilio REST API (agent replies); a base URL only for an edge, a proxy or a test server
+    twilio_api_base_url: str | None = None
+
+    # Transactional email
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "ImaraDesk <no-reply@imaradesk.local>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+
     # Privacy
     export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from imaradesk.bot.handoff_router import HandoffPlan, HandoffRouter
 from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
 from imaradesk.bot.privacy_rules import (
     PENDING_ERASURE,
@@ -25,8 +26,12 @@ from imaradesk.bot.privacy_rules import (
     RestrictedProcessingRule,
 )
 from imaradesk.bot.rules import (
+    CSAT_HANDOFF,
+    AlwaysHumanTopicRule,
     ConsentKeywordRule,
+    CsatRule,
     Decision,
+    FrustrationRule,
     HumanOwnsConversationRule,
     HumanRequestRule,
     KnowledgeRule,
@@ -102,7 +107,9 @@ class DialogueManager:
         low_confidence: LowConfidencePolicy = DEFAULT_LOW_CONFIDENCE,
         ai: AIGateway | None = None,
         privacy: PrivacyDesk | None = None,
+        router: HandoffRouter | None = None,
     ) -> None:
+        self._router = router
         self._ai = ai or AIGateway(None)
         self._privacy = privacy
         self._db = database
@@ -157,10 +164,15 @@ class DialogueManager:
             disambiguate=self._disambiguator(org, contact, inbound),
             restricted=bool(contact and contact.restricted),
             privacy=_ContactPrivacy(self._privacy, org, contact) if self._privacy else None,
+            routing_rules=tuple(self._router.rules(org.id)) if self._router else (),
+            sentiment_of=self._router.sentiment.analyse if self._router else None,
         )
         decision = decide(self._rules(org), ctx)
-        turn, contact_id = self._store(org, inbound, observed, decision)
+        plan = self._plan_handoff(org, observed, inbound, decision, ctx)
+        turn, contact_id = self._store(org, inbound, observed, decision, plan)
         state_update = dict(decision.state)
+        if ctx.csat_handoff is not None and decision.rating is None:
+            state_update[CSAT_HANDOFF] = ""  # they moved on without rating
         erased = False
         if self._privacy is not None and contact_id is not None:
             changes, erased = self._carry_out_privacy(org, contact_id, inbound, ctx, decision)
@@ -178,6 +190,30 @@ class DialogueManager:
             },
         )
         return turn
+
+    def _plan_handoff(
+        self,
+        org: Organization,
+        observed: _Observed,
+        inbound: InboundMessage,
+        decision: Decision,
+        ctx: TurnContext,
+    ) -> HandoffPlan | None:
+        if decision.handoff_reason is None or self._router is None:
+            return None
+        recent: list[str] = []
+        if observed.conversation is not None and observed.conversation.id is not None:
+            with self._db.read() as session:
+                messages = OrgData(session, org.id).messages_of(observed.conversation.id)  # type: ignore[arg-type]
+            recent = [m.body for m in messages if m.direction == Direction.INBOUND and m.body][-5:]
+        # No model looks at the words of a contact who restricted processing.
+        return self._router.plan(
+            org,
+            trigger=decision.handoff_reason.value,
+            latest=ctx.text,
+            recent=recent,
+            use_model=not ctx.restricted,
+        )
 
     def _is_replay_of_erased(self, org: Organization, inbound: InboundMessage) -> bool:
         if self._privacy is None:
@@ -321,6 +357,9 @@ class DialogueManager:
             UnsupportedMediaRule(),
             HumanRequestRule(),
             RestrictedProcessingRule(),
+            CsatRule(),
+            AlwaysHumanTopicRule(),
+            FrustrationRule(),
             SuggestionChoiceRule(lookup),
             SmallTalkRule(),
             KnowledgeRule(self._low_confidence),
@@ -352,7 +391,12 @@ class DialogueManager:
     # -- storing ------------------------------------------------------------------------------
 
     def _store(
-        self, org: Organization, inbound: InboundMessage, observed: _Observed, decision: Decision
+        self,
+        org: Organization,
+        inbound: InboundMessage,
+        observed: _Observed,
+        decision: Decision,
+        plan: HandoffPlan | None = None,
     ) -> tuple[Turn, int | None]:
         assert org.id is not None
         now = self._clock.now()
@@ -439,6 +483,21 @@ class DialogueManager:
                 )
 
             if decision.handoff_reason is not None:
+                routed: dict[str, object] = {}
+                if plan is not None:
+                    c = plan.classification
+                    routed = {
+                        "topic": c.topic,
+                        "language": c.language,
+                        "sentiment": c.sentiment,
+                        "urgency": c.urgency,
+                        "priority": plan.priority,
+                        "team_id": plan.team_id,
+                        "assigned_agent_id": plan.agent_id,
+                        "routing_reasons": list(plan.reasons),
+                        "summary": plan.summary,
+                        "suggested_entry_ids": list(plan.suggested_entry_ids),
+                    }
                 data.add_handoff(
                     conversation_id=conversation.id,
                     contact_id=contact.id,
@@ -447,8 +506,11 @@ class DialogueManager:
                     now=now,
                     retain_until=retain_until(now, org.handoff_retention_days),
                     legal_hold=held,
+                    **routed,
                 )
                 data.update_conversation(conversation, status=ConversationStatus.HANDOFF)
+            if decision.rating is not None:
+                data.rate_handoff(*decision.rating)
             if not contact.restricted:
                 # Restricted contacts are kept out of analytics, as they asked.
                 data.count_turn(

@@ -19,10 +19,13 @@ from imaradesk.policies import consent
 from imaradesk.policies.consent import ConsentKeyword, consent_keyword
 from imaradesk.policies.handoff import HandoffReason, LowConfidencePolicy, is_human_request
 from imaradesk.policies.privacy import PrivacyIntent, recognise
+from imaradesk.policies.routing import Rule as RoutingRuleView
+from imaradesk.policies.routing import Sentiment, match_topic
 
 # Keys of the short-lived conversation state.
 CLARIFICATIONS = "clarifications"
 SUGGESTIONS = "suggestions"
+CSAT_HANDOFF = "csat_handoff"
 
 HANDOFF_REPLY = (
     "I'm connecting you with a member of our team. A person will reply here as soon as possible."
@@ -37,6 +40,15 @@ UNSUPPORTED_MEDIA_REPLY = (
     "question and I'll do my best to help."
 )
 SUGGESTION_MIN_SIMILARITY = 0.35
+FRUSTRATION_REPLY = (
+    "I'm sorry this has been so frustrating. I'm bringing in a member of our team, who will "
+    "reply here as soon as possible."
+)
+ALWAYS_HUMAN_REPLY = (
+    "This needs one of our team. I've passed your message on, and a person will reply here as "
+    "soon as possible."
+)
+CSAT_THANKS = "Thank you for your rating! Is there anything else I can help with?"
 
 
 @dataclass
@@ -53,6 +65,22 @@ class TurnContext:
     restricted: bool = False
     # Set by the dialogue manager: the desk's view for this contact (None for new contacts).
     privacy: Any = None
+    routing_rules: tuple[RoutingRuleView, ...] = ()
+    sentiment_of: Callable[[str], Sentiment] | None = None
+
+    @cached_property
+    def always_human_topic(self) -> RoutingRuleView | None:
+        rule = match_topic([self.text], self.routing_rules)
+        return rule if rule is not None and rule.always_human else None
+
+    @cached_property
+    def sentiment(self) -> Sentiment | None:
+        return self.sentiment_of(self.text) if self.sentiment_of is not None else None
+
+    @property
+    def csat_handoff(self) -> int | None:
+        raw = self.state.get(CSAT_HANDOFF, "")
+        return int(raw) if raw.isdigit() else None
 
     @property
     def pending_erasure(self) -> int | None:
@@ -97,6 +125,8 @@ class Decision:
     show_notice: bool = True
     # A data-protection effect for the privacy desk (bot.privacy_rules.PrivacyEffect).
     privacy: Any = None
+    # (handoff id, 1-5): the customer's rating of a person's help.
+    rating: tuple[int, int] | None = None
 
 
 class Rule(Protocol):
@@ -175,6 +205,62 @@ class HumanRequestRule:
             (reply,),
             handoff_reason=HandoffReason.CUSTOMER_REQUEST,
             state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+        )
+
+
+class AlwaysHumanTopicRule:
+    """Topics the organization keeps for people (fraud, a stolen phone, a legal complaint)."""
+
+    name = "always_human_topic"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.always_human_topic is not None
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        reply = OutboundMessage(ALWAYS_HUMAN_REPLY, ReplyKind.HANDOFF, handoff=True)
+        return Decision(
+            self.name,
+            (reply,),
+            handoff_reason=HandoffReason.ALWAYS_HUMAN_TOPIC,
+            state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+        )
+
+
+class FrustrationRule:
+    name = "frustration"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.sentiment is not None and ctx.sentiment.frustrated
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        reply = OutboundMessage(FRUSTRATION_REPLY, ReplyKind.HANDOFF, handoff=True)
+        return Decision(
+            self.name,
+            (reply,),
+            handoff_reason=HandoffReason.FRUSTRATION,
+            state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+        )
+
+
+_RATING = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|nyota)?\s*[.!]?\s*$", re.IGNORECASE)
+
+
+class CsatRule:
+    """A 1-5 answer to "how would you rate our help?" after a person resolved the chat."""
+
+    name = "csat"
+
+    def applies(self, ctx: TurnContext) -> bool:
+        return ctx.csat_handoff is not None and bool(_RATING.match(ctx.text))
+
+    def apply(self, ctx: TurnContext) -> Decision:
+        match = _RATING.match(ctx.text)
+        assert match is not None
+        return Decision(
+            self.name,
+            (OutboundMessage(CSAT_THANKS, ReplyKind.SMALL_TALK),),
+            state={CSAT_HANDOFF: ""},
+            rating=(ctx.csat_handoff, int(match.group(1))),
         )
 
 

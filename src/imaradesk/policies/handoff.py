@@ -13,6 +13,8 @@ class HandoffReason(StrEnum):
     CUSTOMER_REQUEST = "customer_request"
     LOW_CONFIDENCE = "low_confidence"
     PRIVACY_REQUEST = "privacy_request"
+    FRUSTRATION = "frustration"
+    ALWAYS_HUMAN_TOPIC = "always_human_topic"
     RESTRICTED_PROCESSING = "restricted_processing"
 
 

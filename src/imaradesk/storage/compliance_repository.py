@@ -120,13 +120,6 @@ class ComplianceData(OrgData):
             select(Contact).where(Contact.org_id == self.org_id).order_by(col(Contact.id))
         ).all()
 
-    def conversations_of(self, contact_id: int) -> Sequence[Conversation]:
-        return self._session.exec(
-            select(Conversation)
-            .where(Conversation.org_id == self.org_id, Conversation.contact_id == contact_id)
-            .order_by(col(Conversation.id))
-        ).all()
-
     def messages_of_contact(self, contact_id: int) -> Sequence[Message]:
         return self._session.exec(
             select(Message)

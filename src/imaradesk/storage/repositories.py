@@ -244,6 +244,13 @@ class OrgData:
             setattr(conversation, name, value)
         self._session.add(conversation)
 
+    def conversations_of(self, contact_id: int) -> Sequence[Conversation]:
+        return self._session.exec(
+            select(Conversation)
+            .where(Conversation.org_id == self.org_id, Conversation.contact_id == contact_id)
+            .order_by(col(Conversation.id))
+        ).all()
+
     def find_message(
         self, *, channel: str, direction: Direction, provider_message_id: str
     ) -> Message | None:
@@ -331,6 +338,7 @@ class OrgData:
         now: datetime,
         retain_until: datetime,
         legal_hold: bool = False,
+        **routing: Any,
     ) -> Handoff:
         handoff = Handoff(
             org_id=self.org_id,
@@ -341,10 +349,22 @@ class OrgData:
             created_at=now,
             retain_until=retain_until,
             legal_hold=legal_hold,
+            **routing,
         )
         self._session.add(handoff)
         self._session.flush()
         return handoff
+
+    def handoff(self, handoff_id: int) -> Handoff | None:
+        return self._session.exec(
+            select(Handoff).where(Handoff.org_id == self.org_id, Handoff.id == handoff_id)
+        ).first()
+
+    def rate_handoff(self, handoff_id: int, rating: int) -> None:
+        handoff = self.handoff(handoff_id)
+        if handoff is not None and 1 <= rating <= 5:
+            handoff.rating = rating
+            self._session.add(handoff)
 
     def handoffs(self, *, status: HandoffStatus | None = None) -> Sequence[Handoff]:
         query = select(Handoff).where(Handoff.org_id == self.org_id)

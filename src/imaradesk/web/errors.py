@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from imaradesk.storage.locks import LockTimeout
@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):  # noqa: ANN202
+        if request.path.startswith("/console"):
+            # People get a page; machines (webhooks, the web chat) get JSON below.
+            page = render_template("console/message.html", title=error.name, text=error.description)
+            return page, error.code or 500
         description = error.description
         if isinstance(error, RequestEntityTooLarge):
             description = "the request body is too large"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, request
 
 from imaradesk.channels.webchat import WebChatChannel
-from imaradesk.web.common import converse, organization_or_404
+from imaradesk.storage.repositories import OrgData
+from imaradesk.web.common import converse, organization_or_404, services
 
 bp = Blueprint("webchat", __name__)
 channel = WebChatChannel()
@@ -20,3 +21,36 @@ def inbound_message(org_slug: str) -> Response:
     if payload is None:
         abort(400, description="the body is not valid JSON")
     return jsonify(channel.render(converse(channel, payload, org)))
+
+
+@bp.get("/channels/webchat/<org_slug>/messages")
+def poll(org_slug: str) -> Response:
+    """What a person wrote to this visitor since ``after`` (a message id)."""
+    org = organization_or_404(org_slug)
+    sender = request.args.get("sender", "").strip()
+    after = request.args.get("after", "0")
+    if not sender or len(sender) > 200:
+        abort(400, description='"sender" is required')
+    if not after.isdigit():
+        abort(400, description='"after" must be a message id')
+    svc = services()
+    with svc.database.read() as session:
+        data = OrgData(session, org.id)  # type: ignore[arg-type]
+        contact = data.find_contact(channel.name, sender)
+        conversation_ids = (
+            [c.id for c in data.conversations_of(contact.id)] if contact and contact.id else []
+        )
+    messages = svc.outbound.pending_for_webchat(org, [i for i in conversation_ids if i], int(after))
+    return jsonify(
+        {
+            "messages": [
+                {
+                    "id": m.id,
+                    "text": m.body,
+                    "kind": m.kind,
+                    "from": "agent" if m.agent_id else "assistant",
+                }
+                for m in messages
+            ]
+        }
+    )

@@ -1,0 +1,160 @@
+"""Plans where a handoff goes: its classification, team, agent, summary and suggested replies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlmodel import col, func, select
+
+from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.policies.routing import (
+    AgentLoad,
+    Classification,
+    LanguageDetector,
+    Rule,
+    SentimentAnalyzer,
+    choose_agent,
+    choose_team,
+    classify,
+)
+from imaradesk.storage.db import Database
+from imaradesk.storage.models import AgentAccount, Handoff, HandoffStatus, Organization, RoutingRule
+
+SUMMARY_SENTENCES = 3
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class HandoffPlan:
+    classification: Classification
+    team_id: int | None
+    agent_id: int | None
+    priority: int
+    reasons: tuple[str, ...]
+    summary: str
+    suggested_entry_ids: tuple[int, ...]
+
+
+class HandoffRouter:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        knowledge: KnowledgeBase,
+        language: LanguageDetector | None = None,
+        sentiment: SentimentAnalyzer | None = None,
+    ) -> None:
+        self._db = database
+        self._knowledge = knowledge
+        self.language = language or LanguageDetector()
+        self.sentiment = sentiment or SentimentAnalyzer()
+
+    def rules(self, org_id: int) -> list[Rule]:
+        with self._db.read() as session:
+            rows = session.exec(
+                select(RoutingRule)
+                .where(RoutingRule.org_id == org_id)
+                .order_by(col(RoutingRule.position))
+            ).all()
+        return [
+            Rule(
+                r.kind,
+                r.value,
+                tuple(r.keywords),
+                r.team_id,
+                r.priority,
+                r.always_human,
+                r.position,
+            )
+            for r in rows
+        ]
+
+    def classify(
+        self, org: Organization, latest: str, recent: Sequence[str], *, use_model: bool
+    ) -> Classification:
+        assert org.id is not None
+        category = None
+        if use_model and latest.strip():
+            retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
+            category = retrieval.candidates[0].entry.category if retrieval.candidates else None
+        return classify(
+            latest,
+            recent,
+            rules=self.rules(org.id),
+            kb_category=category,
+            language=self.language,
+            sentiment=self.sentiment,
+        )
+
+    def plan(
+        self,
+        org: Organization,
+        *,
+        trigger: str,
+        latest: str,
+        recent: Sequence[str],
+        use_model: bool,
+    ) -> HandoffPlan:
+        """Route one handoff. ``use_model`` is False for contacts who restricted processing."""
+        assert org.id is not None
+        classification = self.classify(org, latest, recent, use_model=use_model)
+        rules = self.rules(org.id)
+        team = choose_team(classification, rules)
+        agent = choose_agent(team.team_id, classification.language, self._loads(org.id))
+        reasons = [f"handed off: {trigger.replace('_', ' ')}", *classification.reasons, team.reason]
+        reasons.append(
+            f"assigned to agent #{agent.agent_id}"
+            if agent
+            else "waiting in the queue: nobody available"
+        )
+        texts = [t for t in [*recent, latest] if t.strip()]
+        summary = self._summary(texts) if use_model else _first_and_last(texts)
+        suggestions: tuple[int, ...] = ()
+        if use_model and latest.strip():
+            retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
+            suggestions = tuple(c.entry.entry_id for c in retrieval.candidates[:3])
+        return HandoffPlan(
+            classification=classification,
+            team_id=team.team_id,
+            agent_id=agent.agent_id if agent else None,
+            priority=team.priority,
+            reasons=tuple(reasons),
+            summary=summary,
+            suggested_entry_ids=suggestions,
+        )
+
+    def _loads(self, org_id: int) -> list[AgentLoad]:
+        with self._db.read() as session:
+            agents = session.exec(select(AgentAccount).where(AgentAccount.org_id == org_id)).all()
+            counts = dict(
+                session.exec(
+                    select(Handoff.assigned_agent_id, func.count())
+                    .where(Handoff.org_id == org_id, Handoff.status == HandoffStatus.OPEN)
+                    .group_by(Handoff.assigned_agent_id)
+                ).all()
+            )
+        return [
+            AgentLoad(a.id, a.team_id, tuple(a.languages), a.available, int(counts.get(a.id, 0)))
+            for a in agents
+            if a.id is not None and a.role in ("agent", "admin")
+        ]
+
+    def _summary(self, texts: Sequence[str]) -> str:
+        """The customer's most central sentences, in the order they were said."""
+        sentences = [s.strip() for t in texts for s in _SENTENCE.split(t) if len(s.strip()) > 3]
+        if len(sentences) <= SUMMARY_SENTENCES:
+            return " / ".join(sentences)
+        vectors = self._knowledge.embedder.embed(sentences)
+        centrality = vectors @ vectors.mean(axis=0)
+        keep = sorted(np.argsort(-centrality)[:SUMMARY_SENTENCES].tolist())
+        return " / ".join(sentences[i] for i in keep)
+
+
+def _first_and_last(texts: Sequence[str]) -> str:
+    # Without a model (restricted processing): what the customer asked first and last.
+    if not texts:
+        return ""
+    return texts[0] if len(texts) == 1 else f"{texts[0]} / ... / {texts[-1]}"

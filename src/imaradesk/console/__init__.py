@@ -1,0 +1,1 @@
+"""The agent console's services: accounts and sign-in, mail, and the desk where agents work."""

@@ -1,0 +1,323 @@
+"""Console accounts: creation, invitations, sign-up, email verification, sign-in with lockout,
+password reset. Passwords are hashed with bcrypt at cost 12."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import bcrypt
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlmodel import select
+
+from imaradesk.clock import Clock
+from imaradesk.console.mailer import Mailer
+from imaradesk.console.setup import team_id
+from imaradesk.organizations import OrganizationService
+from imaradesk.storage.db import Database
+from imaradesk.storage.models import AgentAccount, AgentRole, Organization, Team
+
+BCRYPT_COST = 12
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 10
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores the rest: refuse rather than truncate silently
+VERIFY_TTL = 3 * 24 * 3600
+RESET_TTL = 3600
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A fixed hash to check against when the email is unknown, so both cases take as long.
+_DUMMY_HASH = bcrypt.hashpw(b"not a real password", bcrypt.gensalt(BCRYPT_COST))
+
+
+class AccountError(Exception):
+    pass
+
+
+class LoginFailed(AccountError):
+    pass
+
+
+class LoginLocked(AccountError):
+    pass
+
+
+class EmailNotVerified(AccountError):
+    pass
+
+
+class TokenInvalid(AccountError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_COST)).decode()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise AccountError(f"the password may not be longer than {MAX_PASSWORD_BYTES} bytes")
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    org: Organization
+    account: AgentAccount
+
+
+class AccountService:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        organizations: OrganizationService,
+        mailer: Mailer,
+        clock: Clock,
+        secret: str,
+        public_base_url: str,
+    ) -> None:
+        self._db = database
+        self._orgs = organizations
+        self._mailer = mailer
+        self._clock = clock
+        self._secret = secret
+        self._base = public_base_url.rstrip("/")
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        org_id: int,
+        *,
+        email: str,
+        name: str,
+        role: str,
+        team: str | None = None,
+        languages: list[str] | None = None,
+        password: str | None = None,
+        verified: bool = False,
+    ) -> AgentAccount:
+        email = normalise_email(email)
+        if role not in {r.value for r in AgentRole}:
+            raise AccountError(f"role must be one of {', '.join(r.value for r in AgentRole)}")
+        now = self._clock.now()
+        with self._db.write() as session:
+            if session.exec(select(AgentAccount).where(AgentAccount.email == email)).first():
+                raise AccountError(f"an account for {email} already exists")
+            team_ref = team_id(session, org_id, team) if team else None
+            account = AgentAccount(
+                org_id=org_id,
+                email=email,
+                name=name.strip() or email,
+                password_hash=hash_password(password) if password else None,
+                role=role,
+                team_id=team_ref,
+                languages=languages or ["en"],
+                email_verified_at=now if verified else None,
+                created_at=now,
+            )
+            session.add(account)
+            session.flush()
+            return account
+
+    def invite(self, org_id: int, **fields: object) -> AgentAccount:
+        """Create an account without a password and email a link to choose one."""
+        account = self.create(org_id, **fields)  # type: ignore[arg-type]
+        assert account.id is not None
+        link = f"{self._base}/console/reset/{self.reset_token(account)}"
+        org = self._orgs.get(org_id)
+        self._mailer.send(
+            to=account.email,
+            subject=f"You're invited to {org.name if org else 'ImaraDesk'} on ImaraDesk",
+            body=(
+                f"Hello {account.name},\n\nChoose your password to join the team:\n{link}\n\n"
+                "The link works for an hour."
+            ),
+        )
+        return account
+
+    def members(self, org_id: int) -> list[tuple[AgentAccount, str | None]]:
+        """The organization's accounts with their team names."""
+        with self._db.read() as session:
+            teams = {
+                t.id: t.name for t in session.exec(select(Team).where(Team.org_id == org_id)).all()
+            }
+            accounts = session.exec(
+                select(AgentAccount)
+                .where(AgentAccount.org_id == org_id)
+                .order_by(AgentAccount.name)
+            ).all()
+            return [(a, teams.get(a.team_id) if a.team_id else None) for a in accounts]
+
+    def get(self, account_id: int) -> AgentAccount | None:
+        with self._db.read() as session:
+            return session.get(AgentAccount, account_id)
+
+    # -- sign-in -----------------------------------------------------------------------------
+
+    def authenticate(self, email: str, password: str) -> AgentAccount:
+        """The account for these credentials.
+
+        Raises:
+            LoginLocked: too many failures recently; says until when.
+            LoginFailed: unknown email or wrong password (the same message for both).
+            EmailNotVerified: right password, email not yet verified.
+        """
+        email = normalise_email(email)
+        now = self._clock.now()
+        failure: AccountError | None = None
+        # Failures are committed, not rolled back with the error: they are what locks.
+        with self._db.write() as session:
+            account = session.exec(select(AgentAccount).where(AgentAccount.email == email)).first()
+            if account is None or account.password_hash is None:
+                bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
+                failure = LoginFailed("wrong email or password")
+            elif account.locked_until is not None and account.locked_until > now:
+                failure = LoginLocked(
+                    f"too many failed attempts: try again after {account.locked_until:%H:%M} UTC"
+                )
+            elif not bcrypt.checkpw(
+                password.encode()[:MAX_PASSWORD_BYTES], account.password_hash.encode()
+            ):
+                account.failed_logins += 1
+                if account.failed_logins >= MAX_FAILED_LOGINS:
+                    account.locked_until = now + LOCKOUT
+                    account.failed_logins = 0
+                session.add(account)
+                failure = LoginFailed("wrong email or password")
+            elif account.email_verified_at is None:
+                failure = EmailNotVerified(
+                    "please verify your email address first: we sent you a link"
+                )
+            else:
+                account.failed_logins = 0
+                account.locked_until = None
+                session.add(account)
+        if failure is not None:
+            raise failure
+        assert account is not None
+        return account
+
+    # -- sign-up and verification ------------------------------------------------------------
+
+    def signup(
+        self, *, name: str, email: str, company: str, team_size: str, password: str
+    ) -> SignupResult:
+        email = normalise_email(email)
+        check_password_rules(password)
+        if not company.strip():
+            raise AccountError("the company name is required")
+        with self._db.read() as session:
+            if session.exec(select(AgentAccount).where(AgentAccount.email == email)).first():
+                raise AccountError(f"an account for {email} already exists")
+        org = self._orgs.create(self._free_slug(company), name=company.strip())
+        assert org.id is not None
+        self._orgs.update(org.id, contact_email=email, team_size=team_size)
+        account = self.create(
+            org.id, email=email, name=name, role="admin", team="Support", password=password
+        )
+        self.send_verification(account)
+        return SignupResult(org, account)
+
+    def _free_slug(self, company: str) -> str:
+        base = re.sub(r"[^a-z0-9]+", "-", company.casefold()).strip("-")[:40] or "org"
+        slug = base
+        while self._orgs.by_slug(slug) is not None:
+            slug = f"{base}-{secrets.token_hex(2)}"
+        return slug
+
+    def send_verification(self, account: AgentAccount) -> None:
+        token = self._serializer("verify").dumps({"a": account.id, "e": account.email})
+        self._mailer.send(
+            to=account.email,
+            subject="Verify your email for ImaraDesk",
+            body=(
+                f"Hello {account.name},\n\nPlease confirm your email address to start using "
+                "ImaraDesk:\n"
+                f"{self._base}/console/verify/{token}\n\nThe link works for 3 days."
+            ),
+        )
+
+    def verify_email(self, token: str) -> AgentAccount:
+        claims = self._load("verify", token, VERIFY_TTL)
+        with self._db.write() as session:
+            account = session.get(AgentAccount, int(claims["a"]))
+            if account is None or account.email != claims["e"]:
+                raise TokenInvalid("this link is not valid")
+            if account.email_verified_at is None:
+                account.email_verified_at = self._clock.now()
+                session.add(account)
+            return account
+
+    # -- password reset ------------------------------------------------------------------------
+
+    def reset_token(self, account: AgentAccount) -> str:
+        # Bound to the current hash: once the password changes, the link stops working.
+        return self._serializer("reset").dumps(
+            {"a": account.id, "h": _hash_tag(account.password_hash)}
+        )
+
+    def request_reset(self, email: str) -> None:
+        """Email a reset link if the account exists; say nothing either way."""
+        with self._db.read() as session:
+            account = session.exec(
+                select(AgentAccount).where(AgentAccount.email == normalise_email(email))
+            ).first()
+        if account is None:
+            return
+        self._mailer.send(
+            to=account.email,
+            subject="Reset your ImaraDesk password",
+            body=(
+                f"Hello {account.name},\n\nChoose a new password here:\n"
+                f"{self._base}/console/reset/{self.reset_token(account)}\n\n"
+                "The link works for an hour. If you did not ask for it, ignore this email."
+            ),
+        )
+
+    def account_for_reset(self, token: str) -> AgentAccount:
+        claims = self._load("reset", token, RESET_TTL)
+        account = self.get(int(claims["a"]))
+        if account is None or claims["h"] != _hash_tag(account.password_hash):
+            raise TokenInvalid("this link has already been used or is not valid")
+        return account
+
+    def reset_password(self, token: str, password: str) -> AgentAccount:
+        account = self.account_for_reset(token)
+        new_hash = hash_password(password)
+        with self._db.write() as session:
+            row = session.get(AgentAccount, account.id)
+            assert row is not None
+            row.password_hash = new_hash
+            # Following the emailed link proves the address.
+            row.email_verified_at = row.email_verified_at or self._clock.now()
+            row.failed_logins = 0
+            row.locked_until = None
+            session.add(row)
+            return row
+
+    def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self._secret, salt=f"imaradesk-{purpose}")
+
+    def _load(self, purpose: str, token: str, max_age: int) -> dict:
+        try:
+            return self._serializer(purpose).loads(token, max_age=max_age)
+        except SignatureExpired as e:
+            raise TokenInvalid("this link has expired") from e
+        except BadSignature as e:
+            raise TokenInvalid("this link is not valid") from e
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise AccountError("that does not look like an email address")
+    return email
+
+
+def _hash_tag(password_hash: str | None) -> str:
+    return (password_hash or "none")[-12:]

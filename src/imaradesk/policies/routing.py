@@ -1,0 +1,217 @@
+"""Classifying a conversation that needs a person, and choosing the team and the agent.
+
+Topic comes from the organization's routing rules (their keywords) or, failing that, the
+knowledge-base category of the closest entry; language from lingua (English and Swahili);
+sentiment from VADER, with the signs of frustration that a lexicon misses (shouting, "!!!",
+"third time"). Urgency is high for topics the organization ranks high (fraud, lost money) and
+for angry customers. Routing: the first matching rule picks the team (topic before language);
+the least-loaded available agent of that team who speaks the language gets it; if nobody is
+available, it waits in the team's queue with its priority.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from imaradesk.policies.text import fold
+
+SUPPORTED_LANGUAGES = ("en", "sw")
+_REPEAT = re.compile(
+    r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time|again and again|how many times|"
+    r"still (?:not|no|waiting|nothing)|for (?:days|weeks|hours)|nobody (?:helps|answers|replies)|"
+    r"mara ya (?:pili|tatu|nne|tano)|mara ngapi|bado (?:sija|hamja|haija)|kila siku)\b"
+)
+_SHOUT_MIN_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    score: float  # VADER compound, -1 (negative) to 1 (positive)
+    frustrated: bool
+    signals: tuple[str, ...]
+
+
+class SentimentAnalyzer:
+    """VADER for polarity, plus frustration signs it cannot see."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _analyzer(self):  # noqa: ANN202 - a third-party object
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        return SentimentIntensityAnalyzer()
+
+    def analyse(self, text: str) -> Sentiment:
+        with self._lock:
+            score = float(self._analyzer.polarity_scores(text)["compound"])
+        signals: list[str] = []
+        if score <= -0.5:
+            signals.append("strongly negative")
+        if re.search(r"[!?]{3,}", text):
+            signals.append("exclamations")
+        words = [w for w in re.findall(r"[A-Za-z]{2,}", text)]
+        if len(words) >= _SHOUT_MIN_WORDS and sum(w.isupper() for w in words) / len(words) >= 0.7:
+            signals.append("shouting")
+        if _REPEAT.search(fold(text)):
+            signals.append("repeated contact")
+        frustrated = "strongly negative" in signals or (
+            len(signals) >= 2 and ("repeated contact" in signals or score < 0)
+        )
+        return Sentiment(score, frustrated, tuple(signals))
+
+
+class LanguageDetector:
+    """English or Swahili (lingua); short or unclear messages count as the default."""
+
+    def __init__(self, default: str = "en", min_confidence: float = 0.6) -> None:
+        self._default = default
+        self._min = min_confidence
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _detector(self):  # noqa: ANN202
+        from lingua import Language, LanguageDetectorBuilder
+
+        return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SWAHILI).build()
+
+    def detect(self, text: str) -> str:
+        if len(re.findall(r"\w+", text)) < 2:
+            return self._default
+        with self._lock:
+            confidences = self._detector.compute_language_confidence_values(text)
+        best = confidences[0]
+        if best.value < self._min:
+            return self._default
+        return best.language.iso_code_639_1.name.lower()
+
+    def warm_up(self) -> None:
+        self.detect("habari yako rafiki")
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # "topic" or "language"
+    value: str
+    keywords: tuple[str, ...]
+    team_id: int | None
+    priority: int
+    always_human: bool
+    position: int
+
+
+@dataclass(frozen=True)
+class Classification:
+    topic: str | None
+    language: str
+    sentiment: float
+    frustrated: bool
+    urgency: str
+    topic_rule: Rule | None
+    reasons: tuple[str, ...]
+
+
+def match_topic(texts: Sequence[str], rules: Sequence[Rule]) -> Rule | None:
+    """The first topic rule whose keywords appear in the customer's messages."""
+    folded = " ".join(fold(t) for t in texts)
+    for rule in sorted((r for r in rules if r.kind == "topic"), key=lambda r: r.position):
+        for keyword in rule.keywords:
+            if re.search(rf"(?<!\w){re.escape(fold(keyword))}(?!\w)", folded):
+                return rule
+    return None
+
+
+def classify(
+    latest: str,
+    recent: Sequence[str],
+    *,
+    rules: Sequence[Rule],
+    kb_category: str | None,
+    language: LanguageDetector,
+    sentiment: SentimentAnalyzer,
+) -> Classification:
+    """Classify a conversation from its latest and recent customer messages."""
+    texts = [*recent, latest]
+    topic_rule = match_topic(texts, rules)
+    reasons: list[str] = []
+    if topic_rule is not None:
+        topic = topic_rule.value
+        reasons.append(f"topic {topic} (routing rule)")
+    elif kb_category:
+        topic = kb_category
+        reasons.append(f"topic {topic} (closest FAQ entry)")
+    else:
+        topic = None
+    detected = language.detect(" ".join(t for t in texts[-3:] if t))
+    reasons.append(f"language {detected}")
+    feeling = sentiment.analyse(latest)
+    if feeling.signals:
+        reasons.append("sentiment: " + ", ".join(feeling.signals))
+    high = (topic_rule is not None and topic_rule.priority > 0) or feeling.frustrated
+    if high:
+        reasons.append(
+            "urgent: "
+            + ("high-priority topic" if topic_rule and topic_rule.priority > 0 else "frustrated")
+        )
+    return Classification(
+        topic=topic,
+        language=detected,
+        sentiment=feeling.score,
+        frustrated=feeling.frustrated,
+        urgency="high" if high else "normal",
+        topic_rule=topic_rule,
+        reasons=tuple(reasons),
+    )
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    team_id: int | None
+    priority: int
+    reason: str
+
+
+def choose_team(classification: Classification, rules: Sequence[Rule]) -> TeamChoice:
+    """Topic rules first, then language rules; no match leaves the default queue."""
+    base = 1 if classification.urgency == "high" else 0
+    ordered = sorted(rules, key=lambda r: (r.kind != "topic", r.position))
+    for rule in ordered:
+        if rule.team_id is None:
+            continue
+        if rule.kind == "topic" and classification.topic and rule.value == classification.topic:
+            return TeamChoice(rule.team_id, max(base, rule.priority), f"team by topic {rule.value}")
+        if rule.kind == "language" and rule.value == classification.language:
+            return TeamChoice(
+                rule.team_id, max(base, rule.priority), f"team by language {rule.value}"
+            )
+    return TeamChoice(None, base, "no rule matched: general queue")
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    agent_id: int
+    team_id: int | None
+    languages: tuple[str, ...]
+    available: bool
+    open_handoffs: int
+
+
+def choose_agent(
+    team_id: int | None, language: str, agents: Sequence[AgentLoad]
+) -> AgentLoad | None:
+    """The least-loaded available agent of the team who speaks the language."""
+    candidates = [
+        a
+        for a in agents
+        if a.available
+        and (team_id is None or a.team_id == team_id)
+        and (not a.languages or language in a.languages)
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda a: (a.open_handoffs, a.agent_id))

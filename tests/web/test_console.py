@@ -1,0 +1,339 @@
+"""The agent console on a real loopback server: sign-in, the inbox, replies that reach a local
+Twilio API, the 24-hour window, resolving with a rating, and what each account may see."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import pytest
+from sqlmodel import select
+
+from imaradesk.storage.models import Handoff, Message
+from tests.web.console_helpers import PASSWORD, SENDER, build_world
+
+
+@pytest.fixture
+def world(make_services, live_server_factory, sqlite_database):  # noqa: ANN001, ANN201
+    world = build_world(make_services, live_server_factory, sqlite_database)
+    yield world
+    world.twilio.stop()
+    world.smtp.stop()
+
+
+def handoffs(world) -> list[Handoff]:  # noqa: ANN001
+    with world.services.database.read() as session:
+        return list(session.exec(select(Handoff).order_by(Handoff.id)).all())
+
+
+def test_repeated_wrong_passwords_lock_the_account(world) -> None:  # noqa: ANN001
+    from tests.web.console_helpers import ConsoleSession
+
+    attacker = ConsoleSession(world.url)
+    for _ in range(5):
+        assert attacker.login("brian@acme.example", "wrong password!").status_code == 401
+    locked = attacker.login("brian@acme.example", PASSWORD)
+    assert locked.status_code == 401 and "too many failed attempts" in locked.text
+    unknown = attacker.login("nobody@acme.example", PASSWORD)
+    assert unknown.status_code == 401 and "wrong email or password" in unknown.text
+
+
+def test_the_session_cookie_is_httponly_and_samesite(world) -> None:  # noqa: ANN001
+    from tests.web.console_helpers import ConsoleSession
+
+    session = ConsoleSession(world.url)
+    token = session.csrf()
+    response = session.http.post(
+        f"{world.url}/console/login",
+        data={"email": "amina@acme.example", "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+    set_cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+
+
+def test_every_form_needs_its_csrf_token(world) -> None:  # noqa: ANN001
+    world.customer_says("I want to talk to an agent")
+    session = world.login("amina@acme.example")
+    [handoff] = handoffs(world)
+    forged = session.http.post(
+        f"{world.url}/console/handoffs/{handoff.id}/reply", data={"text": "hi"}, timeout=10
+    )
+    assert forged.status_code == 400 and "CSRF" in forged.text
+    assert world.twilio.received == []
+    from tests.web.console_helpers import ConsoleSession
+
+    anonymous = ConsoleSession(world.url)
+    no_token_login = anonymous.http.post(
+        f"{world.url}/console/login",
+        data={"email": "amina@acme.example", "password": PASSWORD},
+        timeout=10,
+    )
+    assert no_token_login.status_code == 400
+
+
+def test_a_handoff_appears_routed_and_the_reply_reaches_twilio(world) -> None:  # noqa: ANN001
+    world.customer_says(
+        "My money is missing, I sent 5000 yesterday and it was not received", ProfileName="Wanjiru"
+    )
+    world.customer_says("agent please")
+    [handoff] = handoffs(world)
+    assert handoff.topic == "lost money" and handoff.urgency == "high" and handoff.language == "en"
+    session = world.login("amina@acme.example")
+    rows = session.get("/console/inbox/rows").text
+    assert "Wanjiru" in rows and "urgent" in rows and "Payments" in rows and "Amina" in rows
+    page = session.get(f"/console/handoffs/{handoff.id}").text
+    assert "team by topic lost money" in page and "money is missing" in page.lower()
+
+    long_reply = "We are checking the transfer. " * 80
+    response = session.post(
+        f"/console/handoffs/{handoff.id}/reply",
+        {"text": long_reply},
+        csrf_from=f"/console/handoffs/{handoff.id}",
+    )
+    assert response.status_code == 200 and "Sent." in response.text
+    assert len(world.twilio.received) >= 2, "a reply over 1,600 characters is split"
+    for sent in world.twilio.received:
+        assert sent["To"] == "whatsapp:+254711000111" and sent["From"] == SENDER
+        assert len(sent["Body"]) <= 1600
+    with world.services.database.read() as session_db:
+        agent_messages = session_db.exec(select(Message).where(Message.kind == "agent")).all()
+    assert all(m.provider_message_id and m.delivery_status == "queued" for m in agent_messages)
+
+
+def test_a_failed_send_is_shown_and_can_be_retried(world) -> None:  # noqa: ANN001
+    world.customer_says("agent please")
+    [handoff] = handoffs(world)
+    session = world.login("amina@acme.example")
+    world.twilio.fail_next = 3  # the sender retries twice: all three attempts fail
+    page = session.post(
+        f"/console/handoffs/{handoff.id}/reply",
+        {"text": "Hello from Amina"},
+        csrf_from=f"/console/handoffs/{handoff.id}",
+    )
+    assert "could not be delivered" in page.text and "Retry" in page.text
+    with world.services.database.read() as db:
+        failed = db.exec(select(Message).where(Message.kind == "agent")).one()
+    assert failed.delivery_status == "failed" and failed.send_attempts == 1
+    retried = session.post(
+        f"/console/handoffs/{handoff.id}/messages/{failed.id}/retry",
+        csrf_from=f"/console/handoffs/{handoff.id}",
+    )
+    assert "Sent again." in retried.text
+    assert [m["Body"] for m in world.twilio.received] == ["Hello from Amina"]
+
+
+def test_after_24_hours_only_templates_go_out(world, clock) -> None:  # noqa: ANN001
+    from imaradesk.console.setup import DeskSetup
+
+    DeskSetup(world.services.database).add_template(
+        world.org.id,
+        name="Follow-up",
+        content_sid="HX" + "a" * 32,
+        body="Hello, we have an update on your request.",
+    )
+    world.customer_says("agent please")
+    [handoff] = handoffs(world)
+    clock.advance(timedelta(hours=25))
+    session = world.login("amina@acme.example")
+    page = session.get(f"/console/handoffs/{handoff.id}").text
+    assert "approved template" in page and "Follow-up" in page and 'id="reply-text"' not in page
+    refused = session.post(
+        f"/console/handoffs/{handoff.id}/reply",
+        {"text": "late reply"},
+        csrf_from=f"/console/handoffs/{handoff.id}",
+    )
+    assert "Not sent" in refused.text and world.twilio.received == []
+    template_id = page.split('name="template_id" value="')[1].split('"')[0]
+    sent = session.post(
+        f"/console/handoffs/{handoff.id}/template",
+        {"template_id": template_id},
+        csrf_from=f"/console/handoffs/{handoff.id}",
+    )
+    assert "Template sent." in sent.text
+    assert (
+        world.twilio.received[0]["ContentSid"] == "HX" + "a" * 32
+        and "Body" not in world.twilio.received[0]
+    )
+
+
+def test_resolving_hands_back_to_the_bot_which_asks_for_a_rating(world) -> None:  # noqa: ANN001
+    world.customer_says("agent please")
+    assert world.customer_says("hello? anyone?") == [], "the bot stays out while a person owns it"
+    [handoff] = handoffs(world)
+    session = world.login("amina@acme.example")
+    session.post(
+        f"/console/handoffs/{handoff.id}/resolve", csrf_from=f"/console/handoffs/{handoff.id}"
+    )
+    assert "rate" in world.twilio.received[-1]["Body"]
+    assert world.customer_says("5") == [
+        "Thank you for your rating! Is there anything else I can help with?"
+    ]
+    assert handoffs(world)[0].rating == 5 and handoffs(world)[0].status == "resolved"
+    assert world.customer_says("How do I check my balance?") == [
+        "Dial *483*1# to see your balance."
+    ]
+
+
+def test_an_agent_of_one_organization_sees_nothing_of_another(world) -> None:  # noqa: ANN001
+    from tests.helpers import seed_org
+
+    other = seed_org(world.services, "other", twilio_auth_token="test-auth-token")
+    world.services.accounts.create(
+        other.id,
+        email="eve@other.example",
+        name="Eve",
+        role="admin",
+        password=PASSWORD,
+        verified=True,
+    )
+    world.customer_says("agent please")
+    [handoff] = handoffs(world)
+    eve = world.login("eve@other.example")
+    assert "agent please" not in eve.get("/console/inbox/rows").text
+    for path in (f"/console/handoffs/{handoff.id}", f"/console/handoffs/{handoff.id}/messages"):
+        assert eve.get(path).status_code == 404
+    for action in ("take", "resolve"):
+        assert (
+            eve.post(f"/console/handoffs/{handoff.id}/{action}", csrf_from="/console/").status_code
+            == 404
+        )
+    assert (
+        eve.post(
+            f"/console/handoffs/{handoff.id}/reply", {"text": "hi"}, csrf_from="/console/"
+        ).status_code
+        == 404
+    )
+    assert world.twilio.received == [] and handoffs(world)[0].status == "open"
+
+
+def test_roles_limit_what_each_account_may_do(world) -> None:  # noqa: ANN001
+    kim = world.login("kim@acme.example")
+    assert kim.get("/console/inbox/rows").status_code == 403
+    assert kim.get("/console/team").status_code == 403
+    upload = kim.http.post(
+        f"{world.url}/console/knowledge",
+        data={"csrf_token": kim.csrf("/console/knowledge")},
+        files={
+            "file": (
+                "extra.csv",
+                b"question,answer\nDo you have an app?,Yes: Imara Pesa on Android.\n",
+            )
+        },
+        timeout=30,
+    )
+    assert "1 new" in upload.text
+    assert world.customer_says("Do you have an app?")[-1] == "Yes: Imara Pesa on Android."
+    bad = kim.http.post(
+        f"{world.url}/console/knowledge",
+        data={"csrf_token": kim.csrf("/console/knowledge")},
+        files={"file": ("bad.csv", b"question,answer\n,missing\n")},
+        timeout=30,
+    )
+    assert bad.status_code == 400 and "line 2" in bad.text and "Nothing was imported" in bad.text
+    amina = world.login("amina@acme.example")
+    assert amina.get("/console/team").status_code == 403
+
+
+def test_sign_up_verify_sign_in_and_reset_follow_the_real_emails(world) -> None:  # noqa: ANN001
+    from tests.web.console_helpers import ConsoleSession
+
+    visitor = ConsoleSession(world.url)
+    response = visitor.post("/console/signup", {
+        "name": "Njeri Mwangi", "email": "njeri@savanna.example", "company": "Savanna Foods",
+        "team_size": "6-20", "password": "a strong passphrase",
+    }, csrf_from="/console/signup")  # fmt: skip
+    assert "Check your email" in response.text
+    assert visitor.login("njeri@savanna.example", "a strong passphrase").status_code == 401, (
+        "not before verifying"
+    )
+    verify = world.smtp.wait_for("njeri@savanna.example")
+    assert visitor.get(urlparse(world.smtp.link(verify)).path).status_code == 200
+    assert "Sign out" in visitor.login("njeri@savanna.example", "a strong passphrase").text
+    org = world.services.organizations.by_slug("savanna-foods")
+    assert (
+        org is not None and org.team_size == "6-20" and org.contact_email == "njeri@savanna.example"
+    )
+
+    other = ConsoleSession(world.url)
+    other.post("/console/reset", {"email": "njeri@savanna.example"}, csrf_from="/console/reset")
+    reset = world.smtp.wait_for("njeri@savanna.example", count=2)
+    path = urlparse(world.smtp.link(reset)).path
+    form = other.post(
+        path, {"password": "another good phrase", "confirm": "another good phrase"}, csrf_from=path
+    )
+    assert "Your password is set" in form.text
+    assert other.get(path).status_code == 400, "a reset link works once"
+    assert (
+        "Sign out"
+        in ConsoleSession(world.url).login("njeri@savanna.example", "another good phrase").text
+    )
+
+
+def test_an_admin_invites_an_agent_who_chooses_a_password(world) -> None:  # noqa: ANN001
+    from tests.web.console_helpers import ConsoleSession
+
+    admin = world.login("chebet@acme.example")
+    page = admin.post(
+        "/console/team",
+        {
+            "name": "Otieno",
+            "email": "otieno@acme.example",
+            "role": "agent",
+            "team": "Payments",
+            "languages": "en,sw",
+        },
+        csrf_from="/console/team",
+    )
+    assert "Invitation sent" in page.text and "invited" in page.text
+    invite = world.smtp.wait_for("otieno@acme.example")
+    path = urlparse(world.smtp.link(invite)).path
+    newcomer = ConsoleSession(world.url)
+    newcomer.post(
+        path, {"password": "otieno's passphrase", "confirm": "otieno's passphrase"}, csrf_from=path
+    )
+    assert "Sign out" in newcomer.login("otieno@acme.example", "otieno's passphrase").text
+
+
+def test_a_web_chat_visitor_gets_the_agents_reply_on_the_next_poll(world) -> None:  # noqa: ANN001
+    import requests
+
+    chat = f"{world.url}/channels/webchat/acme/messages"
+    requests.post(
+        chat, json={"sender": "visitor-42", "text": "I want to talk to a human"}, timeout=10
+    )
+    [handoff] = handoffs(world)
+    # Replies given in the POST's own answer are not repeated by the poll.
+    assert (
+        requests.get(chat, params={"sender": "visitor-42", "after": 0}, timeout=10).json()[
+            "messages"
+        ]
+        == []
+    )
+    session = world.login("amina@acme.example")
+    session.post(
+        f"/console/handoffs/{handoff.id}/reply",
+        {"text": "Hi, Amina here."},
+        csrf_from=f"/console/handoffs/{handoff.id}",
+    )
+    polled = requests.get(chat, params={"sender": "visitor-42", "after": 0}, timeout=10).json()[
+        "messages"
+    ]
+    assert polled[-1] == {
+        "id": polled[-1]["id"],
+        "text": "Hi, Amina here.",
+        "kind": "agent",
+        "from": "agent",
+    }
+    again = requests.get(
+        chat, params={"sender": "visitor-42", "after": polled[-1]["id"]}, timeout=10
+    ).json()
+    assert again["messages"] == []
+    assert (
+        requests.get(chat, params={"sender": "someone-else", "after": 0}, timeout=10).json()[
+            "messages"
+        ]
+        == []
+    )
+    assert world.twilio.received == []
