@@ -901,11 +901,107 @@ def demo(ctx: _Context, host: str, port: int) -> None:
         "       -H 'Content-Type: application/json' \\\n"
         '       -d \'{"sender": "me", "text": "How do I reset my PIN?"}\'\n'
         f"  .venv/bin/imaradesk chat --org {DEMO_SLUG}          (in another terminal)\n"
+        f"Agent console: {base}/console  (sign in as {DEMO_ADMIN} / {DEMO_PASSWORD})\n"
         f"Twilio webhook: {base}/channels/twilio/{DEMO_SLUG}/messages "
         f"(auth token {DEMO_TWILIO_TOKEN!r}; set your own with org create)\n",
         highlight=False,
     )
     _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
+
+
+DEMO_ADMIN = "admin@demo.imaradesk.local"
+DEMO_PASSWORD = "imaradesk-demo"
+DEMO_ROUTING = [
+    # topic, keywords, team, priority, always handled by a person
+    (
+        "fraud",
+        [
+            "fraud",
+            "scam",
+            "scammed",
+            "scammer",
+            "hacked",
+            "unauthorized",
+            "unauthorised",
+            "i didn't make",
+            "i did not make",
+            "someone used my account",
+            "conman",
+            "con man",
+            "utapeli",
+            "tapeli",
+            "matapeli",
+            "wizi",
+            "nimeibiwa pesa",
+            "sikutuma",
+            "sijatuma",
+        ],
+        "Security",
+        1,
+        True,
+    ),
+    (
+        "stolen phone",
+        [
+            "phone was stolen",
+            "stolen phone",
+            "phone got stolen",
+            "lost my phone",
+            "lost phone",
+            "phone stolen",
+            "simu imeibiwa",
+            "nimeibiwa simu",
+            "nimepoteza simu",
+            "simu yangu imepotea",
+        ],
+        "Security",
+        1,
+        True,
+    ),
+    (
+        "legal",
+        [
+            "lawyer",
+            "advocate",
+            "court",
+            "sue you",
+            "legal action",
+            "odpc",
+            "cbk",
+            "central bank",
+            "mahakama",
+            "wakili",
+            "kesi",
+        ],
+        "Escalations",
+        1,
+        True,
+    ),
+    (
+        "lost money",
+        [
+            "money is missing",
+            "not received",
+            "hasn't received",
+            "haven't received",
+            "did not receive",
+            "didn't receive",
+            "did not arrive",
+            "didn't arrive",
+            "never arrived",
+            "money disappeared",
+            "pesa imepotea",
+            "haijafika",
+            "hajapokea",
+            "sijapokea",
+            "haijaingia",
+            "haikufika",
+        ],
+        "Payments",
+        1,
+        False,
+    ),
+]
 
 
 def seed_demo(services: Services) -> Organization:
@@ -916,6 +1012,27 @@ def seed_demo(services: Services) -> Organization:
             name=DEMO_NAME,
             twilio_auth_token=DEMO_TWILIO_TOKEN,
             privacy_policy_url="https://imarapesa.example/privacy",
+        )
+        setup = DeskSetup(services.database)
+        for topic, keywords, team, priority, always_human in DEMO_ROUTING:
+            setup.add_topic_rule(
+                org.id,
+                topic=topic,
+                keywords=keywords,
+                team=team,
+                priority=priority,
+                always_human=always_human,  # type: ignore[arg-type]
+            )
+        setup.add_language_rule(org.id, language="sw", team="Swahili desk")  # type: ignore[arg-type]
+        services.accounts.create(
+            org.id,  # type: ignore[arg-type]
+            email=DEMO_ADMIN,
+            name="Demo admin",
+            role="admin",
+            team="Payments",
+            languages=["en", "sw"],
+            password=DEMO_PASSWORD,
+            verified=True,
         )
     if org.kb_revision == 0:
         faq = resources.files("imaradesk.demo").joinpath("faq.csv")

@@ -3,6 +3,8 @@ leaves B untouched. A new route fails this test until it is added to the matrix.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import requests
 from itsdangerous import URLSafeTimedSerializer
 from sqlmodel import func, select
@@ -11,6 +13,7 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.models import Contact, Message
 from imaradesk.storage.repositories import OrgData
 from tests.helpers import SCHOOL_FAQ, post_signed, seed_org, twilio_form
+from tests.web.console_helpers import ConsoleSession
 
 A_TOKEN = "token-of-a"
 B_TOKEN = "token-of-b"
@@ -45,6 +48,37 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         token=B_TOKEN,
     )
     assert response.status_code == 200
+    # B's customer is with a person, and B has an admin.
+    assert (
+        post_signed(
+            f"{base}/channels/twilio/org-b/messages",
+            twilio_form(body="I want to talk to an agent"),
+            token=B_TOKEN,
+        ).status_code
+        == 200
+    )
+    services.accounts.create(
+        org_b.id,
+        email="admin@b.example",
+        name="B admin",
+        role="admin",
+        password="password of b!",
+        verified=True,
+    )
+    org_a = services.organizations.by_slug("org-a")
+    services.accounts.create(
+        org_a.id,
+        email="admin@a.example",
+        name="A admin",
+        role="admin",
+        password="password of a!",
+        verified=True,
+    )
+    with database.read() as session:
+        [b_handoff] = OrgData(session, org_b.id).handoffs()
+        b_message = OrgData(session, org_b.id).messages_of(b_handoff.conversation_id)[-1]
+    a_console = ConsoleSession(base)
+    assert a_console.login("admin@a.example", "password of a!").status_code == 200
     before = snapshot(database, org_b.id)
     with database.read() as session:
         b_entries = {e.id for e in OrgData(session, org_b.id).entries()}
@@ -102,19 +136,102 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         )
         return requests.get(f"{base}/privacy/exports/{forged}", timeout=10).status_code
 
+    def b_handoff_route(
+        suffix: str, method: str = "get", data: dict | None = None
+    ) -> Callable[[], int]:
+        def attempt() -> int:
+            path = f"/console/handoffs/{b_handoff.id}{suffix}"
+            if method == "get":
+                return a_console.get(path).status_code
+            return a_console.post(path, data or {}, csrf_from="/console/").status_code
+
+        return attempt
+
+    def a_pages_show_nothing_of_b(path: str) -> Callable[[], int]:
+        def attempt() -> int:
+            page = a_console.get(path).text
+            assert (
+                "school fees" not in page
+                and "admin@b.example" not in page
+                and "talk to an agent" not in page
+            )
+            return 403
+
+        return attempt
+
+    def forged_account_link(path: str) -> Callable[[], int]:
+        def attempt() -> int:
+            # A link for B's first account, signed by someone without the server's secret.
+            token = URLSafeTimedSerializer("not-the-secret", salt="imaradesk-reset").dumps(
+                {"a": 1, "h": "x"}
+            )
+            assert requests.get(f"{base}{path}/{token}", timeout=10).status_code == 400
+            return 404
+
+        return attempt
+
+    def public_page(path: str) -> Callable[[], int]:
+        def attempt() -> int:
+            page = requests.get(f"{base}{path}", timeout=10).text
+            assert "school fees" not in page and "org-b" not in page
+            return 403
+
+        return attempt
+
+    def webchat_poll() -> int:
+        messages = requests.get(
+            f"{base}/channels/webchat/org-b/messages",
+            params={"sender": "+254700000001", "after": 0},
+            timeout=10,
+        ).json()["messages"]
+        assert messages == [], "a poll never returns another channel's or organization's messages"
+        return 403
+
+    def logout() -> int:
+        session = ConsoleSession(base)
+        session.login("admin@a.example", "password of a!")
+        assert session.post("/console/logout", csrf_from="/console/").status_code == 200
+        return 403
+
     matrix = {
+        "webchat.poll": webchat_poll,
+        "static": public_page("/static/console.css"),
+        "console.login": public_page("/console/login"),
+        "console.logout": logout,
+        "console.signup": public_page("/console/signup"),
+        "console.reset_request": public_page("/console/reset"),
+        "console.verify": forged_account_link("/console/verify"),
+        "console.reset_form": forged_account_link("/console/reset"),
+        "console.inbox": a_pages_show_nothing_of_b("/console/"),
+        "console.inbox_rows": a_pages_show_nothing_of_b("/console/inbox/rows"),
+        "console.team": a_pages_show_nothing_of_b("/console/team"),
+        "console.knowledge": a_pages_show_nothing_of_b("/console/knowledge"),
+        "console.conversation": b_handoff_route(""),
+        "console.conversation_messages": b_handoff_route("/messages"),
+        "console.take": b_handoff_route("/take", "post"),
+        "console.assign": b_handoff_route("/assign", "post", {"agent_id": "1"}),
+        "console.resolve": b_handoff_route("/resolve", "post"),
+        "console.reply": b_handoff_route("/reply", "post", {"text": "hello from A"}),
+        "console.send_template": b_handoff_route("/template", "post", {"template_id": "1"}),
+        "console.retry": b_handoff_route(f"/messages/{b_message.id}/retry", "post"),
         "privacy.subject_export": subject_export,
         "twilio.inbound_message": twilio_inbound,
         "twilio.delivery_status": twilio_status,
         "webchat.inbound_message": webchat,
         "health.healthz": health,
     }
-    app_routes = {rule.endpoint for rule in server_app_rules(services)} - {"static"}
+    app_routes = {rule.endpoint for rule in server_app_rules(services)}
     assert app_routes == set(matrix), (
         f"routes without an isolation check: {app_routes - set(matrix)}"
     )
     for endpoint, attempt in matrix.items():
         assert attempt() in (403, 404), endpoint
+    with database.read() as session:
+        untouched = OrgData(session, org_b.id).handoff(b_handoff.id)
+    assert (untouched.status, untouched.assigned_agent_id) == (
+        b_handoff.status,
+        b_handoff.assigned_agent_id,
+    )
     after = snapshot(database, org_b.id)
     # The web chat of B legitimately stored its own new visitor's turn; nothing else moved.
     assert after[2][: len(before[2])] == before[2]

@@ -1,0 +1,103 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright): a signed Twilio
+webhook hands a customer to a person; the agent signs in, sees it appear, replies (the local
+Twilio API receives it), resolves; the bot answers the customer again and stores the rating."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from imaradesk.storage.models import Handoff
+from tests.conftest import REQUIRE_SERVICES
+from tests.web.console_helpers import PASSWORD, build_world
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser():  # noqa: ANN201
+    if not CHROMIUM.exists():
+        if REQUIRE_SERVICES:
+            pytest.fail(
+                "Debian's chromium is required for the browser tests (apt-get install chromium)"
+            )
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def world(make_services, live_server_factory, sqlite_database):  # noqa: ANN001, ANN201
+    world = build_world(make_services, live_server_factory, sqlite_database)
+    yield world
+    world.twilio.stop()
+    world.smtp.stop()
+
+
+def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_path) -> None:  # noqa: ANN001
+    page = browser.new_page()
+    page.goto(f"{world.url}/console/login")
+    page.fill("#email", "amina@acme.example")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Nothing waiting")
+
+    # The customer asks for a person on WhatsApp; the inbox updates without a reload.
+    world.customer_says(
+        "My money is missing, I sent 2000 to my mum and she has not received it",
+        ProfileName="Wanjiru",
+    )
+    world.customer_says("nataka kuongea na mtu")
+    row = page.wait_for_selector("tr.row >> text=Wanjiru", timeout=10_000)
+    assert "urgent" in page.inner_text("#inbox-rows")
+    screenshots = Path(os.environ.get("IMARADESK_SCREENSHOTS", tmp_path))
+    page.screenshot(path=str(screenshots / "inbox.png"), full_page=True)
+
+    row.click()
+    page.wait_for_selector("text=Why it is here")
+    assert "team by topic lost money" in page.content()
+    page.fill(
+        "#reply-text",
+        "Hi Wanjiru, I'm Amina. I can see the transfer; it will arrive within the hour.",
+    )
+    page.click("form[action$='/reply'] button[type=submit]")
+    page.wait_for_selector("text=Sent.")
+    page.wait_for_selector(".bubble.agent >> text=I'm Amina")
+    page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
+    assert world.twilio.received[-1]["Body"].startswith("Hi Wanjiru, I'm Amina.")
+    assert world.twilio.received[-1]["To"] == "whatsapp:+254711000111"
+
+    page.click("form[action$='/resolve'] button[type=submit]")
+    page.wait_for_selector("text=Resolved.")
+    assert "rate" in world.twilio.received[-1]["Body"]
+
+    assert world.customer_says("5") == [
+        "Thank you for your rating! Is there anything else I can help with?"
+    ]
+    assert world.customer_says("How do I check my balance?") == [
+        "Dial *483*1# to see your balance."
+    ]
+    with world.services.database.read() as session:
+        [handoff] = session.exec(select(Handoff)).all()
+    assert (handoff.status, handoff.rating, handoff.assigned_agent_id is not None) == (
+        "resolved",
+        5,
+        True,
+    )
