@@ -22,6 +22,7 @@ from imaradesk.storage.models import (
     Contact,
     Conversation,
     ConversationStatus,
+    Direction,
     Handoff,
     HandoffStatus,
     Message,
@@ -122,7 +123,9 @@ class AgentDesk:
                 last = session.exec(
                     select(Message)
                     .where(
-                        Message.org_id == org.id, Message.conversation_id == handoff.conversation_id
+                        Message.org_id == org.id,
+                        Message.conversation_id == handoff.conversation_id,
+                        Message.direction == Direction.INBOUND,
                     )
                     .order_by(col(Message.id).desc())
                 ).first()
