@@ -2,9 +2,11 @@
 
     python -m bench.routing
 
-1. ``bench/routing_cases.csv`` (written independently of the rules: text, topic, language,
-   urgency) is classified with the demo organization's routing rules and knowledge base, the
-   real embedding model, lingua and VADER. Prints accuracy per field and the misses.
+1. Two labelled sets (text, topic, language, urgency), both written by someone who never saw
+   the rules, are classified with the demo organization's routing rules and knowledge base,
+   the real embedding model, lingua and VADER: ``routing_cases.csv`` was measured once and
+   then used to improve the rules (a development set); ``routing_cases_test.csv`` came after
+   and was never tuned on (the figure to quote).
 2. Customers ask for a person through the dialogue manager; the time from the message to the
    handoff being listed by the inbox query, median and p95 (the console polls every 3 s on
    top of this).
@@ -25,12 +27,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from imaradesk.bot.messages import InboundMessage  # noqa: E402
-from imaradesk.cli import DEMO_SLUG, seed_demo  # noqa: E402
+from imaradesk.demo.seed import DEMO_SLUG, seed_demo  # noqa: E402
 from imaradesk.services import build_services  # noqa: E402
 from imaradesk.settings import Settings  # noqa: E402
 from imaradesk.storage.encryption import generate_master_key_spec  # noqa: E402
 
-CASES = Path(__file__).with_name("routing_cases.csv")
+SETS = ("routing_cases.csv", "routing_cases_test.csv")
 
 
 def run(samples: int) -> dict:
@@ -47,26 +49,7 @@ def run(samples: int) -> dict:
         org = services.organizations.by_slug(DEMO_SLUG)
         router = services.router
         router.language.warm_up()
-        with CASES.open(newline="") as f:
-            cases = list(csv.DictReader(f))
-        right: Counter[str] = Counter()
-        misses = []
-        for case in cases:
-            c = router.classify(org, case["text"], [], use_model=True)
-            got = {
-                "topic": (c.topic or "").casefold(),
-                "language": c.language,
-                "urgency": c.urgency,
-            }
-            want = {
-                "topic": case["topic"].casefold(),
-                "language": case["language"],
-                "urgency": case["urgency"],
-            }
-            for field in got:
-                right[field] += got[field] == want[field]
-            if got != want:
-                misses.append({"text": case["text"], "want": want, "got": got})
+        results = {name: _evaluate(router, org, Path(__file__).with_name(name)) for name in SETS}
 
         latencies = []
         for i in range(samples):
@@ -84,17 +67,39 @@ def run(samples: int) -> dict:
             latencies.append((time.perf_counter() - started) * 1000)
             assert any(row.handoff.contact_id for row in listed)
         services.close()
-    n = len(cases)
     latencies.sort()
     return {
         "benchmark": "routing",
+        "sets": results,
+        "message_to_inbox_p50_ms": round(statistics.median(latencies), 1),
+        "message_to_inbox_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
+        "inbox_poll_interval_s": 3,
+    }
+
+
+def _evaluate(router, org, path: Path) -> dict:  # noqa: ANN001
+    with path.open(newline="") as f:
+        cases = list(csv.DictReader(f))
+    right: Counter[str] = Counter()
+    misses = []
+    for case in cases:
+        c = router.classify(org, case["text"], [], use_model=True)
+        got = {"topic": (c.topic or "").casefold(), "language": c.language, "urgency": c.urgency}
+        want = {
+            "topic": case["topic"].casefold(),
+            "language": case["language"],
+            "urgency": case["urgency"],
+        }
+        for field in got:
+            right[field] += got[field] == want[field]
+        if got != want:
+            misses.append({"text": case["text"], "want": want, "got": got})
+    n = len(cases)
+    return {
         "cases": n,
         "topic_accuracy": round(right["topic"] / n, 3),
         "language_accuracy": round(right["language"] / n, 3),
         "urgency_accuracy": round(right["urgency"] / n, 3),
-        "message_to_inbox_p50_ms": round(statistics.median(latencies), 1),
-        "message_to_inbox_p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
-        "inbox_poll_interval_s": 3,
         "misses": misses,
     }
 

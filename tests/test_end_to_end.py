@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from imaradesk.cli import DEMO_SLUG, DEMO_TWILIO_TOKEN, seed_demo
+from imaradesk.demo.seed import DEMO_SLUG, DEMO_TWILIO_TOKEN, seed_demo
 from tests.helpers import post_signed, twilio_form
 
 pytestmark = pytest.mark.slow

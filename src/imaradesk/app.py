@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     settings = services.settings
     app = Flask(__name__, static_folder="web/static")
     app.config.update(
-        MAX_CONTENT_LENGTH=max(settings.max_request_bytes, console.MAX_UPLOAD_BYTES + 64 * 1024),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
         SECRET_KEY=settings.secret_key.get_secret_value(),
         SESSION_COOKIE_HTTPONLY=True,
@@ -34,6 +34,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     app.extensions["imaradesk"] = services
+
+    @app.before_request
+    def _upload_limit() -> None:
+        # Registered before CSRF, which reads the form: FAQ uploads may exceed the usual limit.
+        if request.endpoint == "console.knowledge" and request.method == "POST":
+            request.max_content_length = console.MAX_UPLOAD_BYTES + 64 * 1024
+
     csrf = CSRFProtect(app)
     # Providers and widgets authenticate by signature or not at all; people use forms.
     for machine_facing in (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp):

@@ -8,7 +8,6 @@ import logging
 import sys
 import time
 import uuid
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -24,6 +23,14 @@ from imaradesk.compliance.retention import RetentionError
 from imaradesk.console.accounts import AccountError
 from imaradesk.console.mailer import MailError
 from imaradesk.console.setup import DeskSetup, SetupError
+from imaradesk.demo.seed import (
+    DEMO_ADMIN,
+    DEMO_NAME,
+    DEMO_PASSWORD,
+    DEMO_SLUG,
+    DEMO_TWILIO_TOKEN,
+    seed_demo,
+)
 from imaradesk.exports import daily_counts, training_examples
 from imaradesk.knowledge_index.documents import ImportFormatError, ParsedDocument, parse_file
 from imaradesk.knowledge_index.knowledge_base import ImportReport
@@ -37,10 +44,6 @@ from imaradesk.storage.repositories import InvalidSlug, OrgData
 
 console = Console()
 err_console = Console(stderr=True)
-
-DEMO_SLUG = "demo"
-DEMO_NAME = "Imara Pesa"
-DEMO_TWILIO_TOKEN = "demo-twilio-auth-token"
 
 
 class _Context:
@@ -676,6 +679,9 @@ def routing() -> None:
 @click.option("--team", default=None)
 @click.option("--priority", type=click.IntRange(0, 9), default=0, show_default=True)
 @click.option("--always-human", is_flag=True, help="Never answered by the bot.")
+@click.option(
+    "--example", "examples", multiple=True, help="An example message of the topic (repeatable)."
+)
 @pass_ctx
 def routing_add(
     ctx: _Context,
@@ -686,19 +692,22 @@ def routing_add(
     team: str | None,
     priority: int,
     always_human: bool,
+    examples: tuple[str, ...],
 ) -> None:
+    """Add a topic rule (keywords and examples to a team) or a language rule."""
     services = ctx.services
     org = _org_or_exit(services, org_slug)
     setup = DeskSetup(services.database)
     try:
         if topic:
             setup.add_topic_rule(
-                org.id,
+                org.id,  # type: ignore[arg-type]
                 topic=topic,
                 keywords=keywords.split(","),
                 team=team,
-                priority=priority,  # type: ignore[arg-type]
+                priority=priority,
                 always_human=always_human,
+                examples=list(examples),
             )
         elif language and team:
             setup.add_language_rule(org.id, language=language, team=team, priority=priority)  # type: ignore[arg-type]
@@ -907,139 +916,6 @@ def demo(ctx: _Context, host: str, port: int) -> None:
         highlight=False,
     )
     _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
-
-
-DEMO_ADMIN = "admin@demo.imaradesk.local"
-DEMO_PASSWORD = "imaradesk-demo"
-DEMO_ROUTING = [
-    # topic, keywords, team, priority, always handled by a person
-    (
-        "fraud",
-        [
-            "fraud",
-            "scam",
-            "scammed",
-            "scammer",
-            "hacked",
-            "unauthorized",
-            "unauthorised",
-            "i didn't make",
-            "i did not make",
-            "someone used my account",
-            "conman",
-            "con man",
-            "utapeli",
-            "tapeli",
-            "matapeli",
-            "wizi",
-            "nimeibiwa pesa",
-            "sikutuma",
-            "sijatuma",
-        ],
-        "Security",
-        1,
-        True,
-    ),
-    (
-        "stolen phone",
-        [
-            "phone was stolen",
-            "stolen phone",
-            "phone got stolen",
-            "lost my phone",
-            "lost phone",
-            "phone stolen",
-            "simu imeibiwa",
-            "nimeibiwa simu",
-            "nimepoteza simu",
-            "simu yangu imepotea",
-        ],
-        "Security",
-        1,
-        True,
-    ),
-    (
-        "legal",
-        [
-            "lawyer",
-            "advocate",
-            "court",
-            "sue you",
-            "legal action",
-            "odpc",
-            "cbk",
-            "central bank",
-            "mahakama",
-            "wakili",
-            "kesi",
-        ],
-        "Escalations",
-        1,
-        True,
-    ),
-    (
-        "lost money",
-        [
-            "money is missing",
-            "not received",
-            "hasn't received",
-            "haven't received",
-            "did not receive",
-            "didn't receive",
-            "did not arrive",
-            "didn't arrive",
-            "never arrived",
-            "money disappeared",
-            "pesa imepotea",
-            "haijafika",
-            "hajapokea",
-            "sijapokea",
-            "haijaingia",
-            "haikufika",
-        ],
-        "Payments",
-        1,
-        False,
-    ),
-]
-
-
-def seed_demo(services: Services) -> Organization:
-    org = services.organizations.by_slug(DEMO_SLUG)
-    if org is None:
-        org = services.organizations.create(
-            DEMO_SLUG,
-            name=DEMO_NAME,
-            twilio_auth_token=DEMO_TWILIO_TOKEN,
-            privacy_policy_url="https://imarapesa.example/privacy",
-        )
-        setup = DeskSetup(services.database)
-        for topic, keywords, team, priority, always_human in DEMO_ROUTING:
-            setup.add_topic_rule(
-                org.id,
-                topic=topic,
-                keywords=keywords,
-                team=team,
-                priority=priority,
-                always_human=always_human,  # type: ignore[arg-type]
-            )
-        setup.add_language_rule(org.id, language="sw", team="Swahili desk")  # type: ignore[arg-type]
-        services.accounts.create(
-            org.id,  # type: ignore[arg-type]
-            email=DEMO_ADMIN,
-            name="Demo admin",
-            role="admin",
-            team="Payments",
-            languages=["en", "sw"],
-            password=DEMO_PASSWORD,
-            verified=True,
-        )
-    if org.kb_revision == 0:
-        faq = resources.files("imaradesk.demo").joinpath("faq.csv")
-        with resources.as_file(faq) as path:
-            report = services.knowledge.import_documents(org.id, [parse_file(Path(path))])  # type: ignore[arg-type]
-        console.print(f"Seeded the demo FAQ: {report.entries} entries.")
-    return services.organizations.by_slug(DEMO_SLUG) or org
 
 
 def _serve(

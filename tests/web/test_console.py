@@ -224,6 +224,17 @@ def test_roles_limit_what_each_account_may_do(world) -> None:  # noqa: ANN001
         timeout=30,
     )
     assert "1 new" in upload.text
+    big = "question,answer\n" + "".join(
+        f"Question number {i}?,Answer number {i}.\n" for i in range(3000)
+    )
+    assert len(big) > 64 * 1024, "larger than any webhook may be"
+    uploaded = kim.http.post(
+        f"{world.url}/console/knowledge",
+        data={"csrf_token": kim.csrf("/console/knowledge")},
+        files={"file": ("big.csv", big.encode())},
+        timeout=120,
+    )
+    assert "3000 new" in uploaded.text
     assert world.customer_says("Do you have an app?")[-1] == "Yes: Imara Pesa on Android."
     bad = kim.http.post(
         f"{world.url}/console/knowledge",

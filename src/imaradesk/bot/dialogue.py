@@ -166,6 +166,9 @@ class DialogueManager:
             privacy=_ContactPrivacy(self._privacy, org, contact) if self._privacy else None,
             routing_rules=tuple(self._router.rules(org.id)) if self._router else (),
             sentiment_of=self._router.sentiment.analyse if self._router else None,
+            topic_like=(lambda text, retrieval: self._router.topic_like(org, text, retrieval))
+            if self._router
+            else None,
         )
         decision = decide(self._rules(org), ctx)
         plan = self._plan_handoff(org, observed, inbound, decision, ctx)

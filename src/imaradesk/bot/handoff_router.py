@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlmodel import col, func, select
 
-from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.knowledge_index.knowledge_base import KnowledgeBase, Retrieval
 from imaradesk.policies.routing import (
     AgentLoad,
     Classification,
@@ -24,6 +24,9 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.models import AgentAccount, Handoff, HandoffStatus, Organization, RoutingRule
 
 SUMMARY_SENTENCES = 3
+# A message this close to a topic's example (and closer than to any FAQ entry) is that topic.
+TOPIC_MIN_SIMILARITY = 0.55
+TOPIC_MARGIN_OVER_FAQ = 0.03
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -51,6 +54,38 @@ class HandoffRouter:
         self._knowledge = knowledge
         self.language = language or LanguageDetector()
         self.sentiment = sentiment or SentimentAnalyzer()
+        self._example_vectors: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+
+    def topic_like(
+        self, org: Organization, text: str, retrieval: Retrieval | None = None
+    ) -> Rule | None:
+        """The topic rule whose examples ``text`` resembles more than any FAQ entry."""
+        assert org.id is not None
+        rules = [r for r in self.rules(org.id) if r.kind == "topic" and r.examples]
+        if not rules or not text.strip():
+            return None
+        examples = [(rule, example) for rule in rules for example in rule.examples]
+        key = (org.id, tuple(e for _, e in examples))
+        vectors = self._example_vectors.get(key)
+        if vectors is None:
+            vectors = self._knowledge.embedder.embed([e for _, e in examples])
+            self._example_vectors = {key: vectors}  # one organization's set at a time is plenty
+        if retrieval is None:
+            retrieval = self._knowledge.search(org.id, text, revision=org.kb_revision)
+        query = (
+            retrieval.query
+            if retrieval.query is not None
+            else self._knowledge.embedder.embed([text])[0]
+        )
+        similarities = vectors @ query
+        best = int(np.argmax(similarities))
+        faq_best = retrieval.candidates[0].similarity if retrieval.candidates else 0.0
+        if (
+            similarities[best] >= TOPIC_MIN_SIMILARITY
+            and similarities[best] >= faq_best + TOPIC_MARGIN_OVER_FAQ
+        ):
+            return examples[best][0]
+        return None
 
     def rules(self, org_id: int) -> list[Rule]:
         with self._db.read() as session:
@@ -61,13 +96,14 @@ class HandoffRouter:
             ).all()
         return [
             Rule(
-                r.kind,
-                r.value,
-                tuple(r.keywords),
-                r.team_id,
-                r.priority,
-                r.always_human,
-                r.position,
+                kind=r.kind,
+                value=r.value,
+                keywords=tuple(r.keywords),
+                examples=tuple(r.examples),
+                team_id=r.team_id,
+                priority=r.priority,
+                always_human=r.always_human,
+                position=r.position,
             )
             for r in rows
         ]
@@ -77,9 +113,11 @@ class HandoffRouter:
     ) -> Classification:
         assert org.id is not None
         category = None
+        similar = None
         if use_model and latest.strip():
             retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
             category = retrieval.candidates[0].entry.category if retrieval.candidates else None
+            similar = self.topic_like(org, latest, retrieval)
         return classify(
             latest,
             recent,
@@ -87,6 +125,7 @@ class HandoffRouter:
             kb_category=category,
             language=self.language,
             sentiment=self.sentiment,
+            similar_topic=similar,
         )
 
     def plan(

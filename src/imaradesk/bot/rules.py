@@ -67,10 +67,18 @@ class TurnContext:
     privacy: Any = None
     routing_rules: tuple[RoutingRuleView, ...] = ()
     sentiment_of: Callable[[str], Sentiment] | None = None
+    # The topic rule whose examples the message is closer to than to any FAQ entry, if any.
+    topic_like: Callable[[str, Retrieval], RoutingRuleView | None] | None = None
 
     @cached_property
     def always_human_topic(self) -> RoutingRuleView | None:
         rule = match_topic([self.text], self.routing_rules)
+        if (
+            rule is None
+            and self.topic_like is not None
+            and any(r.examples for r in self.routing_rules)
+        ):
+            rule = self.topic_like(self.text, self.retrieval)
         return rule if rule is not None and rule.always_human else None
 
     @cached_property

@@ -36,6 +36,7 @@ class DeskSetup:
         team: str | None,
         priority: int = 0,
         always_human: bool = False,
+        examples: list[str] | None = None,
     ) -> RoutingRule:
         if not topic.strip():
             raise SetupError("a topic needs a name")
@@ -47,6 +48,7 @@ class DeskSetup:
             team=team,
             priority=priority,
             always_human=always_human,
+            examples=[e.strip() for e in examples or [] if e.strip()],
         )
 
     def add_language_rule(

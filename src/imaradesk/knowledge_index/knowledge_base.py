@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,8 @@ class Candidate:
 class Retrieval:
     judgement: Judgement
     candidates: tuple[Candidate, ...]
+    # The query's embedding, so that callers comparing it with other texts need not embed again.
+    query: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def best(self) -> EntryInfo | None:
@@ -203,7 +205,7 @@ class KnowledgeBase:
             entry = snapshot.entries.get(judgement.entry_id)
             if entry is not None:
                 candidates.insert(0, Candidate(entry, per_entry.of(entry.entry_id)))
-        return Retrieval(judgement, tuple(candidates))
+        return Retrieval(judgement, tuple(candidates), vector)
 
     # -- snapshots ---------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from imaradesk.policies.text import fold
 SUPPORTED_LANGUAGES = ("en", "sw")
 _REPEAT = re.compile(
     r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time|again and again|how many times|"
+    r"(?:two|three|four|five|ten|many|several|so many|\d+) times|"
+    r"mara (?:mbili|tatu|nne|tano|kumi|nyingi|kadhaa)|"
     r"still (?:not|no|waiting|nothing)|for (?:days|weeks|hours)|nobody (?:helps|answers|replies)|"
     r"mara ya (?:pili|tatu|nne|tano)|mara ngapi|bado (?:sija|hamja|haija)|kila siku)\b"
 )
@@ -60,8 +62,15 @@ class SentimentAnalyzer:
             signals.append("shouting")
         if _REPEAT.search(fold(text)):
             signals.append("repeated contact")
-        frustrated = "strongly negative" in signals or (
-            len(signals) >= 2 and ("repeated contact" in signals or score < 0)
+        # A complaint reads negative without anyone being angry: polarity alone is not enough
+        # unless it is extreme; anger shows in how people write and in having to ask again.
+        manner = {"exclamations", "shouting"} & set(signals)
+        repeated = "repeated contact" in signals
+        frustrated = (
+            score <= -0.75
+            or (score <= -0.5 and bool(manner or repeated))
+            or (repeated and (score < 0 or bool(manner)))
+            or (len(manner) == 2 and score <= 0)
         )
         return Sentiment(score, frustrated, tuple(signals))
 
@@ -99,6 +108,7 @@ class Rule:
     kind: str  # "topic" or "language"
     value: str
     keywords: tuple[str, ...]
+    examples: tuple[str, ...]
     team_id: int | None
     priority: int
     always_human: bool
@@ -134,14 +144,23 @@ def classify(
     kb_category: str | None,
     language: LanguageDetector,
     sentiment: SentimentAnalyzer,
+    similar_topic: Rule | None = None,
 ) -> Classification:
-    """Classify a conversation from its latest and recent customer messages."""
+    """Classify a conversation from its latest and recent customer messages.
+
+    ``similar_topic`` is the topic rule whose examples the message resembles, when the caller
+    measured that (see bot.handoff_router); keywords win over it, and it over the FAQ category.
+    """
     texts = [*recent, latest]
     topic_rule = match_topic(texts, rules)
     reasons: list[str] = []
     if topic_rule is not None:
         topic = topic_rule.value
         reasons.append(f"topic {topic} (routing rule)")
+    elif similar_topic is not None:
+        topic_rule = similar_topic
+        topic = similar_topic.value
+        reasons.append(f"topic {topic} (like the routing rule's examples)")
     elif kb_category:
         topic = kb_category
         reasons.append(f"topic {topic} (closest FAQ entry)")

@@ -385,6 +385,8 @@ class RoutingRule(SQLModel, table=True):
     value: str = Field(max_length=100)
     # Words or phrases that put a message in this topic, for topic rules (case-folded).
     keywords: list[str] = _json(list)
+    # Example messages of this topic: a message close enough in meaning matches too.
+    examples: list[str] = _json(list)
     team_id: int | None = Field(default=None, foreign_key="team.id")
     priority: int = 0
     always_human: bool = False
