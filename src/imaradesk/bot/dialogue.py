@@ -52,6 +52,7 @@ from imaradesk.policies import consent as consent_policy
 from imaradesk.policies.consent import ConsentKeyword
 from imaradesk.policies.handoff import LowConfidencePolicy
 from imaradesk.policies.retention import retain_until
+from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.locks import LockManager
@@ -62,6 +63,7 @@ from imaradesk.storage.models import (
     Conversation,
     ConversationStatus,
     Direction,
+    ErasureTombstone,
     LawfulBasis,
     Message,
     Organization,
@@ -92,6 +94,8 @@ class _Observed:
     contact: Contact | None
     latest_consent: ConsentRecord | None
     conversation: Conversation | None
+    # For a sender we do not know: erasures of the same identity, to refuse replays.
+    tombstones: tuple[ErasureTombstone, ...] = ()
 
 
 class DialogueManager:
@@ -141,12 +145,20 @@ class DialogueManager:
 
     def _handle_locked(self, org: Organization, inbound: InboundMessage) -> Turn:
         assert org.id is not None
-        replay = self._replay(org.id, inbound)
-        if replay is not None:
-            return replay
         observed = self._observe(org.id, inbound)
+        if isinstance(observed, Turn):
+            return observed
         contact = observed.contact
-        if contact is None and self._is_replay_of_erased(org, inbound):
+        if (
+            contact is None
+            and self._privacy is not None
+            and self._privacy.is_replay_of_erased(
+                org,
+                tombstones=observed.tombstones,
+                channel=inbound.channel,
+                provider_message_id=inbound.provider_message_id,
+            )
+        ):
             # An old delivery of a contact who has been erased: it must not bring them back.
             log.info("ignored a replay of an erased contact's message", extra={"org_id": org.id})
             return Turn(replies=(), inbound_message_id=None, duplicate=True)
@@ -216,18 +228,8 @@ class DialogueManager:
             latest=ctx.text,
             recent=recent,
             use_model=not ctx.restricted,
-        )
-
-    def _is_replay_of_erased(self, org: Organization, inbound: InboundMessage) -> bool:
-        if self._privacy is None:
-            return False
-        with self._db.read() as session:
-            identity = OrgData(session, org.id).identity_hash(inbound.channel, inbound.sender_id)  # type: ignore[arg-type]
-        return self._privacy.is_replay_of_erased(
-            org,
-            identity_hash=identity,
-            channel=inbound.channel,
-            provider_message_id=inbound.provider_message_id,
+            # The turn's search, if it made one (cached_property keeps it in the instance dict).
+            retrieval=ctx.__dict__.get("retrieval"),
         )
 
     def _carry_out_privacy(
@@ -368,27 +370,38 @@ class DialogueManager:
             KnowledgeRule(self._low_confidence),
         ]
 
-    def _observe(self, org_id: int, inbound: InboundMessage) -> _Observed:
+    def _observe(self, org_id: int, inbound: InboundMessage) -> _Observed | Turn:
+        """What the database knows of the sender, or the stored turn if this is a repeat.
+
+        One read transaction: it runs on every message.
+        """
         with self._db.read() as session:
-            data = OrgData(session, org_id)
+            data = ComplianceData(session, org_id)
+            replay = self._replay_in(data, inbound)
+            if replay is not None:
+                return replay
             contact = data.find_contact(inbound.channel, inbound.sender_id)
             if contact is None or contact.id is None:
-                return _Observed(None, None, None)
+                identity = data.identity_hash(inbound.channel, inbound.sender_id)
+                return _Observed(None, None, None, tuple(data.tombstones_for(identity)))
             return _Observed(
                 contact, data.latest_consent(contact.id), data.current_conversation(contact.id)
             )
 
     def _replay(self, org_id: int, inbound: InboundMessage) -> Turn | None:
         with self._db.read() as session:
-            data = OrgData(session, org_id)
-            existing = data.find_message(
-                channel=inbound.channel,
-                direction=Direction.INBOUND,
-                provider_message_id=inbound.provider_message_id,
-            )
-            if existing is None or existing.id is None:
-                return None
-            replies = tuple(_outbound_from_row(m) for m in data.replies_to(existing.id))
+            return self._replay_in(OrgData(session, org_id), inbound)
+
+    @staticmethod
+    def _replay_in(data: OrgData, inbound: InboundMessage) -> Turn | None:
+        existing = data.find_message(
+            channel=inbound.channel,
+            direction=Direction.INBOUND,
+            provider_message_id=inbound.provider_message_id,
+        )
+        if existing is None or existing.id is None:
+            return None
+        replies = tuple(_outbound_from_row(m) for m in data.replies_to(existing.id))
         return Turn(replies=replies, inbound_message_id=existing.id, duplicate=True)
 
     # -- storing ------------------------------------------------------------------------------
@@ -459,10 +472,11 @@ class DialogueManager:
             replies = list(decision.replies)
             if notice is not None:
                 replies.insert(0, OutboundMessage(notice, ReplyKind.PRIVACY_NOTICE))
-            stored: list[OutboundMessage] = []
+            rows: list[tuple[OutboundMessage, Message]] = []
             for position, reply in enumerate(replies):
                 best = reply.sources[0] if reply.sources else None
                 row = data.add_message(
+                    flush=False,
                     conversation_id=conversation.id,
                     contact_id=contact.id,
                     direction=Direction.OUTBOUND,
@@ -481,10 +495,13 @@ class DialogueManager:
                     retain_until=keep_until,
                     legal_hold=held,
                 )
-                stored.append(
-                    OutboundMessage(reply.text, reply.kind, reply.sources, reply.handoff, row.id)
-                )
+                rows.append((reply, row))
 
+            data.flush()  # one round trip for all the replies; their ids are needed below
+            stored = [
+                OutboundMessage(reply.text, reply.kind, reply.sources, reply.handoff, row.id)
+                for reply, row in rows
+            ]
             if decision.handoff_reason is not None:
                 routed: dict[str, object] = {}
                 if plan is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.models import AgentAccount, Handoff, HandoffStatus, Organization, RoutingRule
 
 SUMMARY_SENTENCES = 3
+RULES_TTL_SECONDS = 2.0
 # A message this close to a topic's example (and closer than to any FAQ entry) is that topic.
 TOPIC_MIN_SIMILARITY = 0.55
 TOPIC_MARGIN_OVER_FAQ = 0.03
@@ -55,6 +57,7 @@ class HandoffRouter:
         self.language = language or LanguageDetector()
         self.sentiment = sentiment or SentimentAnalyzer()
         self._example_vectors: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+        self._rules_cache: dict[int, tuple[float, list[Rule]]] = {}
 
     def topic_like(
         self, org: Organization, text: str, retrieval: Retrieval | None = None
@@ -88,6 +91,16 @@ class HandoffRouter:
         return None
 
     def rules(self, org_id: int) -> list[Rule]:
+        """The organization's routing rules; read at most every few seconds (every message asks)."""
+        cached = self._rules_cache.get(org_id)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        rules = self._read_rules(org_id)
+        self._rules_cache[org_id] = (now + RULES_TTL_SECONDS, rules)
+        return rules
+
+    def _read_rules(self, org_id: int) -> list[Rule]:
         with self._db.read() as session:
             rows = session.exec(
                 select(RoutingRule)
@@ -109,13 +122,20 @@ class HandoffRouter:
         ]
 
     def classify(
-        self, org: Organization, latest: str, recent: Sequence[str], *, use_model: bool
+        self,
+        org: Organization,
+        latest: str,
+        recent: Sequence[str],
+        *,
+        use_model: bool,
+        retrieval: Retrieval | None = None,
     ) -> Classification:
         assert org.id is not None
         category = None
         similar = None
         if use_model and latest.strip():
-            retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
+            if retrieval is None:
+                retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
             category = retrieval.candidates[0].entry.category if retrieval.candidates else None
             similar = self.topic_like(org, latest, retrieval)
         return classify(
@@ -136,10 +156,18 @@ class HandoffRouter:
         latest: str,
         recent: Sequence[str],
         use_model: bool,
+        retrieval: Retrieval | None = None,
     ) -> HandoffPlan:
-        """Route one handoff. ``use_model`` is False for contacts who restricted processing."""
+        """Route one handoff. ``use_model`` is False for contacts who restricted processing.
+
+        ``retrieval`` is the turn's own search for ``latest``, when it made one.
+        """
         assert org.id is not None
-        classification = self.classify(org, latest, recent, use_model=use_model)
+        if use_model and retrieval is None and latest.strip():
+            retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
+        classification = self.classify(
+            org, latest, recent, use_model=use_model, retrieval=retrieval
+        )
         rules = self.rules(org.id)
         team = choose_team(classification, rules)
         agent = choose_agent(team.team_id, classification.language, self._loads(org.id))
@@ -152,8 +180,7 @@ class HandoffRouter:
         texts = [t for t in [*recent, latest] if t.strip()]
         summary = self._summary(texts) if use_model else _first_and_last(texts)
         suggestions: tuple[int, ...] = ()
-        if use_model and latest.strip():
-            retrieval = self._knowledge.search(org.id, latest, revision=org.kb_revision)
+        if use_model and retrieval is not None:
             suggestions = tuple(c.entry.entry_id for c in retrieval.candidates[:3])
         return HandoffPlan(
             classification=classification,
@@ -183,7 +210,11 @@ class HandoffRouter:
 
     def _summary(self, texts: Sequence[str]) -> str:
         """The customer's most central sentences, in the order they were said."""
-        sentences = [s.strip() for t in texts for s in _SENTENCE.split(t) if len(s.strip()) > 3]
+        sentences = list(
+            dict.fromkeys(
+                s.strip() for t in texts for s in _SENTENCE.split(t) if len(s.strip()) > 3
+            )
+        )
         if len(sentences) <= SUMMARY_SENTENCES:
             return " / ".join(sentences)
         vectors = self._knowledge.embedder.embed(sentences)

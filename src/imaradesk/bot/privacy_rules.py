@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from imaradesk.bot.messages import OutboundMessage, ReplyKind
+from imaradesk.bot.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.bot.rules import Decision, TurnContext
 from imaradesk.compliance.desk import ExportLink
 from imaradesk.policies.handoff import HandoffReason
@@ -30,6 +30,10 @@ ERASURE_BLOCKED = (
     "moment. Your request is recorded and a member of our team will contact you."
 )
 ERASURE_KEPT = "OK, we have kept your data. Nothing was erased."
+ERASURE_OFFER = (
+    'If you also want us to erase all the data we hold about you, write "delete my data" and '
+    "I'll ask you to confirm."
+)
 ACCESS_REPLY = (
     "Here is everything we hold about you, as a file you can download: {url}\n"
     "Add ?format=html to the link for a readable page. The link works for {minutes} minutes. "
@@ -109,7 +113,20 @@ class PrivacyRequestRule:
     name = "privacy_request"
 
     def applies(self, ctx: TurnContext) -> bool:
-        return ctx.privacy_intent is not None
+        intent = ctx.privacy_intent
+        if intent is None:
+            return False
+        if (
+            intent.right is PrivacyRight.RECTIFICATION
+            and not intent.about_someone_else
+            and parse_correction(ctx.text) is None
+            and not ctx.restricted
+            and ctx.retrieval.confident
+        ):
+            # "How do I change my address?": the organization's FAQ says how; a person is
+            # needed only for corrections the FAQ does not cover.
+            return False
+        return True
 
     def apply(self, ctx: TurnContext) -> Decision:
         intent = ctx.privacy_intent
@@ -120,6 +137,16 @@ class PrivacyRequestRule:
                 self.name, _reply(NOT_YOUR_DATA), privacy=PrivacyEffect("refuse", right)
             )
         if right is PrivacyRight.ERASURE:
+            retrieval = None if ctx.restricted or not intent.account_only else ctx.retrieval
+            if retrieval is not None and retrieval.confident and retrieval.best is not None:
+                # "Delete my account" may mean closing it, which the FAQ explains; erasing the
+                # data is offered, not assumed.
+                best = retrieval.best
+                confidence = round(retrieval.judgement.confidence, 4)
+                source = Source(best.entry_id, best.external_id, best.question, confidence)
+                answer = OutboundMessage(best.answer, ReplyKind.ANSWER, sources=(source,))
+                offer = OutboundMessage(ERASURE_OFFER, ReplyKind.PRIVACY)
+                return Decision(self.name, (answer, offer), ai_processed=True)
             return Decision(
                 self.name, _reply(ERASURE_CONFIRM), privacy=PrivacyEffect("request_erasure", right)
             )

@@ -11,6 +11,7 @@ provider message ids, so that a replayed webhook cannot bring the contact back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
     Contact,
     Direction,
+    ErasureTombstone,
     Organization,
     PrivacyRequest,
     PrivacyRequestStatus,
@@ -283,17 +285,19 @@ class PrivacyDesk:
         return ErasureReport(request_id, counts, removed, seconds)
 
     def is_replay_of_erased(
-        self, org: Organization, *, identity_hash: str, channel: str, provider_message_id: str
+        self,
+        org: Organization,
+        *,
+        tombstones: Sequence[ErasureTombstone],
+        channel: str,
+        provider_message_id: str,
     ) -> bool:
         """Whether this delivery is an old message of a contact erased since."""
-        assert org.id is not None
-        with self._db.read() as session:
-            tombstones = ComplianceData(session, org.id).tombstones_for(identity_hash)
         if not tombstones:
             return False
-        message_hash = self._db.keystore.cipher_for(org.id).identity_hash(
-            f"msg|{channel}|{provider_message_id}"
-        )
+        assert org.id is not None
+        cipher = self._db.keystore.cipher_for(org.id)
+        message_hash = cipher.identity_hash(f"msg|{channel}|{provider_message_id}")
         return any(message_hash in t.message_id_hashes for t in tombstones)
 
     # -- reporting ---------------------------------------------------------------------------

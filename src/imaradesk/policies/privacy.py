@@ -40,7 +40,7 @@ _NOT_PERSONAL = re.compile(
     r"muamala|miamala|payment|malipo|pin|app|application|loan|mkopo)\b"
 )
 _PERSONAL_DATA = re.compile(
-    r"\b(?:(?:my|all my|any of my|the) (?:personal )?(?:data|information|info|details|records|particulars|profile|"
+    r"\b(?:(?:my|all my|any of my) (?:personal )?(?:data|information|info|details|records|particulars|profile|"
     r"messages|chats|conversations|chat history)|personal (?:data|information|info|details)|"
     r"(?:data|information|info|details|records|everything|anything) (?:you|u|ya|imara pesa) "
     r"(?:have|hold|keep|store|collected|holds|has)|"
@@ -68,8 +68,14 @@ _ACCESS_VERB = re.compile(
     r"forward|provide|share with me|what|which|nitumie|nitumieni|nipe|nipeni|nipatie|tuma|tumeni|"
     r"kuona|kupata|nakala|nionyeshe|onyesha|nione|pata|gani)\b"
 )
+# Past participles count only with the customer's data or account as what is deleted:
+# "money has been removed from my account" is not a request.
+_ERASED_MINE = re.compile(
+    r"\bmy (?:\w+ ){0,3}(?:account|data|information|info|details|number|profile)\b[^.!?]{0,30}"
+    r"\b(?:deleted|erased|removed|wiped)\b"
+)
 _ERASE_VERB = re.compile(
-    r"\b(?:delete|deleted|erase|erased|remove|removed|wipe|wiped|destroy|purge|forget|get rid of|"
+    r"\b(?:delete|erase|remove|wipe|destroy|purge|forget|get rid of|"
     r"futa|futwe|ifutwe|zifutwe|fute|futeni|mfute|mzifute|ondoa|ondoeni|ondolewe|ziondoe)\b"
 )
 _DONT_KEEP = re.compile(
@@ -180,9 +186,8 @@ def _classify(folded: str) -> PrivacyRight | None:
     if _LANGUAGE_PREFERENCE.search(folded):
         return PrivacyRight.RECTIFICATION
     about_transactions = bool(_NOT_PERSONAL.search(_without_personal(folded)))
-    if _DONT_KEEP.search(folded) or (
-        _ERASE_VERB.search(folded) and everything and not about_transactions
-    ):
+    erase = bool(_ERASE_VERB.search(folded)) or bool(_ERASED_MINE.search(folded))
+    if _DONT_KEEP.search(folded) or (erase and everything and not about_transactions):
         return PrivacyRight.ERASURE
     if _ACCESS_VERB.search(folded) and personal and not about_transactions:
         return PrivacyRight.ACCESS
@@ -198,6 +203,8 @@ def _without_personal(folded: str) -> str:
 class PrivacyIntent:
     right: PrivacyRight
     about_someone_else: bool
+    # "delete my account" names the account but no data: closing it may be what is meant.
+    account_only: bool = False
 
 
 def recognise(text: str, *, own_number: str | None = None) -> PrivacyIntent | None:
@@ -208,7 +215,13 @@ def recognise(text: str, *, own_number: str | None = None) -> PrivacyIntent | No
     right = _classify(folded)
     if right is None:
         return None
-    return PrivacyIntent(right, about_someone_else(text, own_number=own_number))
+    account_only = (
+        right is PrivacyRight.ERASURE
+        and not _PERSONAL_DATA.search(folded)
+        and not _DONT_KEEP.search(folded)
+        and bool(_ACCOUNT.search(folded))
+    )
+    return PrivacyIntent(right, about_someone_else(text, own_number=own_number), account_only)
 
 
 def about_someone_else(text: str, *, own_number: str | None = None) -> bool:

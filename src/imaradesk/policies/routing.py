@@ -20,12 +20,22 @@ from functools import cached_property
 from imaradesk.policies.text import fold
 
 SUPPORTED_LANGUAGES = ("en", "sw")
+# Having to ask again: the count must be of asking or calling, not of wrong PIN entries.
 _REPEAT = re.compile(
-    r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time|again and again|how many times|"
-    r"(?:two|three|four|five|ten|many|several|so many|\d+) times|"
-    r"mara (?:mbili|tatu|nne|tano|kumi|nyingi|kadhaa)|"
-    r"still (?:not|no|waiting|nothing)|for (?:days|weeks|hours)|nobody (?:helps|answers|replies)|"
-    r"mara ya (?:pili|tatu|nne|tano)|mara ngapi|bado (?:sija|hamja|haija)|kila siku)\b"
+    r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time (?:i|i'm|im|i am|asking|writing|calling)|"
+    r"(?:this is|it's|its) (?:the|my) (?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:time|message)|"
+    r"(?:asked|asking|called|calling|written|writing|told you|complained|complaining|messaged|"
+    r"texted|reported|contacted|requested|emailed)\b[^.!?]{0,40}\b(?:two|three|four|five|ten|many|"
+    r"several|so many|\d+) times|again and again|how many times (?:do|must|should|will)|"
+    r"still waiting|for (?:days|weeks) now|nobody (?:helps|answers|replies|responds)|"
+    r"(?:nimeuliza|nimepiga simu|nimeandika|nimeomba|nimelalamika|nauliza|nimewaandikia)\b[^.!?]{0,40}"
+    r"\bmara (?:mbili|tatu|nne|tano|kumi|nyingi|kadhaa)|"
+    r"mara ya (?:pili|tatu|nne|tano) (?:nauliza|naandika|napiga)|mara ngapi|"
+    r"bado (?:sijajibiwa|hamjanijibu|hakuna anayejibu))\b"
+)
+# Anger at the business, not at events: a stolen bag reads as negative as an insult.
+_ADDRESSED = re.compile(
+    r"\b(?:you|your|u|ur|you guys|this app|this service|nyinyi|nyie|wewe|mnafanya|mmeni\w*)\b"
 )
 _SHOUT_MIN_WORDS = 3
 
@@ -66,8 +76,9 @@ class SentimentAnalyzer:
         # unless it is extreme; anger shows in how people write and in having to ask again.
         manner = {"exclamations", "shouting"} & set(signals)
         repeated = "repeated contact" in signals
+        addressed = bool(_ADDRESSED.search(fold(text)))
         frustrated = (
-            score <= -0.75
+            (score <= -0.75 and addressed)
             or (score <= -0.5 and bool(manner or repeated))
             or (repeated and (score < 0 or bool(manner)))
             or (len(manner) == 2 and score <= 0)

@@ -282,11 +282,16 @@ class OrgData:
             .order_by(col(Message.created_at), col(Message.id))
         ).all()
 
-    def add_message(self, **fields: Any) -> Message:
+    def add_message(self, *, flush: bool = True, **fields: Any) -> Message:
+        """Add a message; ``flush=False`` defers the insert (and its id) to the next flush."""
         message = Message(org_id=self.org_id, **fields)
         self._session.add(message)
-        self._session.flush()
+        if flush:
+            self._session.flush()
         return message
+
+    def flush(self) -> None:
+        self._session.flush()
 
     def update_message(self, message: Message, **changes: Any) -> None:
         self._check_owned(message)
