@@ -319,17 +319,25 @@ def test_restoring_an_older_backup_does_not_bring_an_erased_customer_back(
     assert contact_row(acme) is not None
 
 
-def test_delete_my_account_gets_the_faq_answer_with_an_offer_to_erase(make_services, sqlite_database) -> None:  # noqa: ANN001
+def test_delete_my_account_gets_the_faq_answer_with_an_offer_to_erase(
+    make_services, sqlite_database
+) -> None:  # noqa: ANN001
     from tests.helpers import Chat
 
     services = make_services(sqlite_database)
-    seed_org(services, "acme", faq_csv="question,answer\nHow do I delete my account?,Dial *483*0# to close your account.\n")
+    seed_org(
+        services,
+        "acme",
+        faq_csv="question,answer\nHow do I delete my account?,Dial *483*0# to close your account.\n",
+    )
     chat = Chat(services, "acme")
     chat.send("hello")
     answer, offer = chat.send("How do I delete my account?")
     assert answer.text == "Dial *483*0# to close your account." and answer.sources
     assert "delete my data" in offer.text
-    assert requests_of_db(services) == [], "nothing is requested until the customer asks for erasure"
+    assert requests_of_db(services) == [], (
+        "nothing is requested until the customer asks for erasure"
+    )
     [confirm] = chat.send("delete my data")
     assert "Reply YES" in confirm.text
 

@@ -101,3 +101,22 @@ def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_
         5,
         True,
     )
+
+
+def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:  # noqa: ANN001
+    page = browser.new_page()
+    page.goto(f"{world.url}/chat/acme")
+    page.fill("#text", "How do I check my balance?")
+    page.click("#composer button")
+    page.wait_for_selector(".bubble.outbound >> text=Dial *483*1# to see your balance.")
+    assert "from: How do I check my balance?" in page.inner_text("#thread")
+    page.fill("#text", "I want to talk to a human")
+    page.click("#composer button")
+    page.wait_for_selector("text=A person will reply here")
+    with world.services.database.read() as session:
+        [handoff] = session.exec(select(Handoff)).all()
+    # The agent's reply reaches the open page by polling.
+    world.services.desk.reply(
+        world.org, handoff.id, world.services.accounts.get(1), "Hello from Amina"
+    )
+    page.wait_for_selector(".bubble.agent >> text=Hello from Amina", timeout=10_000)

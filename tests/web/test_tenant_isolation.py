@@ -193,7 +193,18 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         assert session.post("/console/logout", csrf_from="/console/").status_code == 200
         return 403
 
+    def chat_page() -> int:
+        page = requests.get(f"{base}/chat/org-b", timeout=10).text
+        assert "Org-B" in page and "Org-A" not in page
+        return 403
+
+    def home() -> int:
+        assert requests.get(base, timeout=10).status_code == 200
+        return 403
+
     matrix = {
+        "webchat.page": chat_page,
+        "health.home": home,
         "webchat.poll": webchat_poll,
         "static": public_page("/static/console.css"),
         "console.login": public_page("/console/login"),

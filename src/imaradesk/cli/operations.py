@@ -144,6 +144,7 @@ def demo(ctx: _Context, host: str, port: int) -> None:
         f"\n[bold]ImaraDesk is running on {base}[/] with the demo organization "
         f"[bold]{DEMO_SLUG}[/] ({DEMO_NAME}, a mobile-money wallet).\n"
         "Try it:\n"
+        f"  open {base}/chat/{DEMO_SLUG} in a browser, or\n"
         f"  curl -s {base}/channels/webchat/{DEMO_SLUG}/messages \\\n"
         "       -H 'Content-Type: application/json' \\\n"
         '       -d \'{"sender": "me", "text": "How do I reset my PIN?"}\'\n'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, redirect, url_for
 from sqlalchemy import text
 
 from imaradesk.web.common import services
@@ -18,3 +18,11 @@ def healthz():  # noqa: ANN201
     if svc.redis is not None:
         svc.redis.ping()
     return jsonify(status="ok")
+
+
+@bp.get("/")
+def home():  # noqa: ANN201
+    """Where a newcomer lands: the demo chat if there is one, else the console."""
+    if services().organizations.by_slug("demo") is not None:
+        return redirect(url_for("webchat.page", org_slug="demo"))
+    return redirect(url_for("console.login"))

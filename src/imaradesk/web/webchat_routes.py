@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from imaradesk.channels.webchat import WebChatChannel
 from imaradesk.storage.repositories import OrgData
@@ -54,3 +54,9 @@ def poll(org_slug: str) -> Response:
             ]
         }
     )
+
+
+@bp.get("/chat/<org_slug>")
+def page(org_slug: str) -> str:
+    """A ready-made web chat for the organization's site (or to try the bot)."""
+    return render_template("webchat.html", org=organization_or_404(org_slug))
