@@ -314,3 +314,23 @@ def test_rotating_the_master_key_under_load_fails_no_request(
         Database(
             sqlite_database.engine, keyring=MasterKeyring.parse(TEST_MASTER_KEYS)
         ).keystore.verify()
+
+
+def test_a_customer_typing_something_that_looks_sealed_breaks_nothing(make_services, sqlite_database: Database) -> None:
+    from tests.helpers import Chat
+
+    services = make_services(sqlite_database)
+    org = seed_org(services, "acme")
+    tricky = ["enc1:", "enc1:AAAAAQ", "enc1:" + "A" * 80]
+    chat = Chat(services, "acme", sender="+254700000001")
+    chat.send("I want to talk to an agent", profile_name="enc1:looks-sealed")
+    for body in tricky:
+        chat.send(body)
+    with sqlite_database.engine.connect() as conn:
+        bodies = [row[0] for row in conn.execute(text("SELECT body FROM message WHERE direction = 'INBOUND'"))]
+    assert not set(bodies) & set(tricky), "every value was sealed, tricky or not"
+    assert all(b.startswith("enc1:") for b in bodies)
+    with sqlite_database.read() as session:
+        stored = [m.body for m in session.exec(select(Message).where(Message.direction == "inbound")).all()]
+    assert stored[-3:] == tricky
+    assert [row.contact_label for row in services.desk.inbox(org)] == ["enc1:looks-sealed"]

@@ -377,27 +377,33 @@ class DialogueManager:
         """
         with self._db.read() as session:
             data = ComplianceData(session, org_id)
-            replay = self._replay_in(data, inbound)
-            if replay is not None:
-                return replay
             contact = data.find_contact(inbound.channel, inbound.sender_id)
             if contact is None or contact.id is None:
                 identity = data.identity_hash(inbound.channel, inbound.sender_id)
                 return _Observed(None, None, None, tuple(data.tombstones_for(identity)))
+            replay = self._replay_in(data, inbound, contact.id)
+            if replay is not None:
+                return replay
             return _Observed(
                 contact, data.latest_consent(contact.id), data.current_conversation(contact.id)
             )
 
     def _replay(self, org_id: int, inbound: InboundMessage) -> Turn | None:
         with self._db.read() as session:
-            return self._replay_in(OrgData(session, org_id), inbound)
+            data = OrgData(session, org_id)
+            contact = data.find_contact(inbound.channel, inbound.sender_id)
+            if contact is None or contact.id is None:
+                return None
+            return self._replay_in(data, inbound, contact.id)
 
     @staticmethod
-    def _replay_in(data: OrgData, inbound: InboundMessage) -> Turn | None:
+    def _replay_in(data: OrgData, inbound: InboundMessage, contact_id: int) -> Turn | None:
+        """The stored turn of this sender's message with this provider id, if any."""
         existing = data.find_message(
             channel=inbound.channel,
             direction=Direction.INBOUND,
             provider_message_id=inbound.provider_message_id,
+            contact_id=contact_id,
         )
         if existing is None or existing.id is None:
             return None

@@ -344,6 +344,8 @@ class Keystore:
     def open_bytes(self, org_id: int, blob: bytes, context: str) -> bytes:
         if not self.enabled:
             return blob
+        if len(blob) < _KEY_ID.size + _NONCE + 16:
+            raise DecryptionError(f"{context} is too short to be sealed")
         cipher = self.cipher_by_key_id(_key_id_of(blob))
         if cipher.org_id != org_id:
             raise DecryptionError(f"{context} belongs to another organization")
@@ -365,6 +367,9 @@ class Keystore:
 
 def _decode_token(token: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])
+        blob = base64.urlsafe_b64decode(token[len(TOKEN_PREFIX) :])
     except ValueError as e:
         raise DecryptionError("a sealed value is not valid base64") from e
+    if len(blob) < _KEY_ID.size + _NONCE + 16:
+        raise DecryptionError("a sealed value is too short")
+    return blob

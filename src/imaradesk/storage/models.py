@@ -192,8 +192,15 @@ class Conversation(SQLModel, table=True):
 class Message(SQLModel, table=True):
     __table_args__ = (
         # Twilio retries deliveries: the database, not a lookup, guarantees one row per SID.
+        # Per contact: a web chat's ids come from the client, and one visitor's id must never
+        # match (and replay) another's message.
         UniqueConstraint(
-            "org_id", "channel", "direction", "provider_message_id", name="uq_message_provider_id"
+            "org_id",
+            "channel",
+            "direction",
+            "contact_id",
+            "provider_message_id",
+            name="uq_message_provider_id",
         ),
         Index("ix_message_conversation_created", "conversation_id", "created_at"),
     )

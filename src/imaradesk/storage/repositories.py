@@ -252,16 +252,22 @@ class OrgData:
         ).all()
 
     def find_message(
-        self, *, channel: str, direction: Direction, provider_message_id: str
+        self,
+        *,
+        channel: str,
+        direction: Direction,
+        provider_message_id: str,
+        contact_id: int | None = None,
     ) -> Message | None:
-        return self._session.exec(
-            select(Message).where(
-                Message.org_id == self.org_id,
-                Message.channel == channel,
-                Message.direction == direction,
-                Message.provider_message_id == provider_message_id,
-            )
-        ).first()
+        query = select(Message).where(
+            Message.org_id == self.org_id,
+            Message.channel == channel,
+            Message.direction == direction,
+            Message.provider_message_id == provider_message_id,
+        )
+        if contact_id is not None:
+            query = query.where(Message.contact_id == contact_id)
+        return self._session.exec(query).first()
 
     def get_message(self, message_id: int) -> Message | None:
         return self._session.exec(

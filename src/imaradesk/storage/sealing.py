@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 
-from imaradesk.storage.encryption import KeyDestroyed, Keystore, is_sealed
+from imaradesk.storage.encryption import EncryptionError, KeyDestroyed, Keystore, is_sealed
 from imaradesk.storage.models import (
     ConsentRecord,
     Contact,
@@ -65,7 +65,9 @@ def _seal_before_flush(session: OrmSession, _ctx: Any, _instances: Any) -> None:
         is_new = obj in session.new
         for field in fields:
             value = getattr(obj, field)
-            if value is None or is_sealed(value):
+            # Never judge by the content whether a value is sealed: a customer can type
+            # "enc1:...". In memory every value is plaintext, so every value is sealed.
+            if value is None:
                 continue
             if not is_new and not get_history(obj, field).has_changes():
                 continue
@@ -94,7 +96,15 @@ def _open(target: Any, session: OrmSession | None, fields: tuple[str, ...]) -> N
     org_id = _org_id(target)
     for field in fields:
         value = target.__dict__.get(field)
-        if is_sealed(value) and isinstance(target, Organization):
+        if is_sealed(value) and not keystore.enabled:
+            # Written while encryption was on, or plaintext that merely looks sealed.
+            try:
+                set_committed_value(
+                    target, field, keystore.open_text(value, org_id, _context(target, field))
+                )
+            except (EncryptionError, ValueError):
+                pass
+        elif is_sealed(value) and isinstance(target, Organization):
             # An organization whose key is destroyed is still a row (its slug answers 410);
             # only its secrets are gone.
             try:
