@@ -316,7 +316,9 @@ def test_rotating_the_master_key_under_load_fails_no_request(
         ).keystore.verify()
 
 
-def test_a_customer_typing_something_that_looks_sealed_breaks_nothing(make_services, sqlite_database: Database) -> None:
+def test_a_customer_typing_something_that_looks_sealed_breaks_nothing(
+    make_services, sqlite_database: Database
+) -> None:
     from tests.helpers import Chat
 
     services = make_services(sqlite_database)
@@ -327,10 +329,16 @@ def test_a_customer_typing_something_that_looks_sealed_breaks_nothing(make_servi
     for body in tricky:
         chat.send(body)
     with sqlite_database.engine.connect() as conn:
-        bodies = [row[0] for row in conn.execute(text("SELECT body FROM message WHERE direction = 'INBOUND'"))]
+        bodies = [
+            row[0]
+            for row in conn.execute(text("SELECT body FROM message WHERE direction = 'INBOUND'"))
+        ]
     assert not set(bodies) & set(tricky), "every value was sealed, tricky or not"
     assert all(b.startswith("enc1:") for b in bodies)
     with sqlite_database.read() as session:
-        stored = [m.body for m in session.exec(select(Message).where(Message.direction == "inbound")).all()]
+        stored = [
+            m.body
+            for m in session.exec(select(Message).where(Message.direction == "inbound")).all()
+        ]
     assert stored[-3:] == tricky
     assert [row.contact_label for row in services.desk.inbox(org)] == ["enc1:looks-sealed"]

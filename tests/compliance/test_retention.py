@@ -61,9 +61,11 @@ def test_expired_data_is_deleted_everywhere_and_counted(world, clock) -> None:  
     services, org = world
     alice = contact_id(services, org, "+254700000001")
     services.state.update(org.id, alice, {"clarifications": "1"})
+    [handoff] = services.desk.inbox(org)
+    services.desk.resolve(org, handoff.handoff.id)
     clock.advance(timedelta(days=31))
     report = services.stewardship.sweep()
-    assert report.deleted["messages"] == 8
+    assert report.deleted["messages"] == 9, "8 of the chats and the rating question"
     assert report.deleted["handoffs"] == 1
     assert report.deleted["conversations"] == 2
     assert report.deleted["contacts"] == 2
@@ -73,9 +75,20 @@ def test_expired_data_is_deleted_everywhere_and_counted(world, clock) -> None:  
     assert services.state.get(org.id, alice) == {}, "conversation state went with the contact"
 
 
+def test_an_open_handoff_is_work_in_progress_and_is_kept(world, clock) -> None:  # noqa: ANN001
+    services, org = world
+    clock.advance(timedelta(days=400))
+    report = services.stewardship.sweep()
+    assert report.deleted["handoffs"] == 0 and report.deleted["messages"] == 8
+    assert count(services.database, Contact) == 1, "the customer waiting for a person stays"
+    assert [row.handoff.reason for row in services.desk.inbox(org)] == ["customer_request"]
+
+
 def test_a_contact_on_hold_is_kept_until_the_hold_is_lifted(world, clock) -> None:  # noqa: ANN001
     services, org = world
     bob = contact_id(services, org, "+254700000002")
+    [waiting] = services.desk.inbox(org)
+    services.desk.resolve(org, waiting.handoff.id)
     hold = services.stewardship.place_hold(
         org, scope="contact", target_id=bob, reason="dispute 44/2026", actor="admin:legal"
     )
@@ -83,12 +96,12 @@ def test_a_contact_on_hold_is_kept_until_the_hold_is_lifted(world, clock) -> Non
     Chat(services, "acme", sender="+254700000002").send("thanks")
     clock.advance(timedelta(days=40))
     report = services.stewardship.sweep()
-    # Bob: 3 + 2 messages, then "thanks" while a person owns the conversation (no reply).
-    assert report.skipped_on_hold["messages"] == 6
-    assert count(services.database, Contact) == 1 and count(services.database, Message) == 6
+    # Bob: 3 + 2 messages, the rating question, then "thanks" and the bot's answer.
+    assert report.skipped_on_hold["messages"] == 8
+    assert count(services.database, Contact) == 1 and count(services.database, Message) == 8
     services.stewardship.lift_hold(org, hold.id, actor="admin:legal")
     report = services.stewardship.sweep()
-    assert report.deleted["messages"] == 6 and count(services.database, Contact) == 0
+    assert report.deleted["messages"] == 8 and count(services.database, Contact) == 0
     with services.database.read() as session:
         actions = [e.action for e in session.exec(select(AuditEvent)).all()]
     assert actions == ["legal_hold_placed", "legal_hold_lifted"]
@@ -114,11 +127,11 @@ def test_a_conversation_hold_and_an_organization_hold(world, clock) -> None:  # 
     )
     clock.advance(timedelta(days=40))
     report = services.stewardship.sweep()
-    assert sum(report.deleted.values()) == 0 and report.skipped_on_hold["messages"] == 8
+    assert sum(report.deleted.values()) == 0 and report.skipped_on_hold["organization"] == 1
     services.stewardship.lift_hold(fresh(services), org_hold.id, actor="admin:a")
     services.stewardship.sweep()
     assert count(services.database, Message) == 3, "only the held conversation remains"
-    assert count(services.database, Contact) == 1
+    assert count(services.database, Contact) == 2, "the held one, and one waiting for a person"
 
 
 def test_holds_need_a_reason_and_a_real_target(world) -> None:  # noqa: ANN001
@@ -227,3 +240,51 @@ def test_a_material_notice_change_is_shown_to_returning_customers(world) -> None
     assert [r.kind.value for r in alice.send("hello")] == ["small_talk"], (
         "a wording fix asks nobody again"
     )
+
+
+def test_closed_and_shredded_organizations_go_completely_and_others_stay(
+    make_services, database: Database, clock
+) -> None:  # noqa: ANN001
+    from imaradesk.console.setup import DeskSetup
+    from imaradesk.storage.models import AgentAccount, Team
+
+    services = make_services(database)
+    closed = seed_org(services, "closed")
+    shredded = seed_org(services, "shredded")
+    seed_org(services, "alive")
+    DeskSetup(services.database).add_topic_rule(
+        closed.id, topic="fraud", keywords=["scam"], team="Security"
+    )
+    DeskSetup(services.database).add_template(
+        closed.id, name="t", content_sid="HX" + "0" * 32, body="hi"
+    )
+    services.accounts.create(
+        closed.id,
+        email="agent@closed.example",
+        name="Agent",
+        role="agent",
+        team="Security",
+        password="long enough pw",
+        verified=True,
+    )
+    Chat(services, "closed").send("this is a scam, I want an agent")
+    Chat(services, "shredded").send("hello")
+    services.organizations.destroy_data(
+        shredded.id, knowledge=services.knowledge, state=services.state
+    )
+    services.stewardship.close_account(closed, actor="admin:owner")
+    clock.advance(timedelta(days=31))
+    Chat(services, "alive").send("How do I check my balance?")
+
+    report = services.stewardship.sweep()
+    assert report.failed == {} and report.organizations_deleted == 2
+    assert (
+        services.organizations.by_slug("closed") is None
+        and services.organizations.by_slug("shredded") is None
+    )
+    with services.database.read() as session:
+        assert (
+            session.exec(select(AgentAccount)).all() == []
+            and session.exec(select(Team)).all() == []
+        )
+    assert count(services.database, Message) == 3, "the live organization's conversation stays"

@@ -83,8 +83,12 @@ def test_health(server) -> None:  # noqa: ANN001
 def test_one_visitors_message_id_never_replays_another_visitors_reply(server) -> None:  # noqa: ANN001
     # Web-chat ids come from the client: they are unique per visitor, not across visitors.
     requests.post(url(server), json={"sender": "visitor-a", "text": "hello", "id": "1"}, timeout=10)
-    mine = requests.post(url(server), json={"sender": "visitor-a", "text": "send me my data", "id": "2"}, timeout=10).json()
-    theirs = requests.post(url(server), json={"sender": "visitor-b", "text": "hi", "id": "2"}, timeout=10).json()
+    mine = requests.post(
+        url(server), json={"sender": "visitor-a", "text": "send me my data", "id": "2"}, timeout=10
+    ).json()
+    theirs = requests.post(
+        url(server), json={"sender": "visitor-b", "text": "hi", "id": "2"}, timeout=10
+    ).json()
     assert "/privacy/exports/" in mine["replies"][-1]["text"]
     assert all("/privacy/exports/" not in r["text"] for r in theirs["replies"])
     assert theirs["replies"][-1]["kind"] == "small_talk"

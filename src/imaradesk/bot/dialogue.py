@@ -433,6 +433,7 @@ class DialogueManager:
                     display_name=inbound.profile_name,
                     now=now,
                     retain_until=keep_until,
+                    legal_hold=org.legal_hold,
                 )
             else:
                 changes: dict[str, object] = {"retain_until": max(contact.retain_until, keep_until)}
@@ -498,7 +499,8 @@ class DialogueManager:
                     consent_record_id=record.id if record else None,
                     lawful_basis=basis,
                     created_at=now,
-                    retain_until=keep_until,
+                    # Never outlive the message they answer (the sweep deletes both together).
+                    retain_until=inbound_row.retain_until,
                     legal_hold=held,
                 )
                 rows.append((reply, row))
@@ -629,7 +631,11 @@ class DialogueManager:
             )
             return current
         return data.add_conversation(
-            contact_id=contact.id, channel=inbound.channel, now=now, retain_until=keep_until
+            contact_id=contact.id,
+            channel=inbound.channel,
+            now=now,
+            retain_until=keep_until,
+            legal_hold=contact.legal_hold,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import time
 
 import click
@@ -181,9 +182,12 @@ def worker(ctx: _Context, interval: int, once: bool) -> None:
     """Run scheduled jobs: the retention sweep (one worker at a time when Redis is configured)."""
     services = ctx.services
     while True:
-        with services.locks.hold("job:retention-sweep"):
-            report = services.stewardship.sweep()
-        err_console.print(json.dumps(report.as_dict()))
+        try:
+            with services.locks.hold("job:retention-sweep"):
+                report = services.stewardship.sweep()
+            err_console.print(json.dumps(report.as_dict()))
+        except Exception:  # the worker outlives a bad run; the next one tries again
+            logging.getLogger(__name__).exception("retention sweep failed")
         if once:
             return
         time.sleep(interval)

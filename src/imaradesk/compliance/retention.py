@@ -24,6 +24,7 @@ from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
+    AgentAccount,
     AnalyticsDaily,
     AuditEvent,
     ConsentRecord,
@@ -31,14 +32,18 @@ from imaradesk.storage.models import (
     Conversation,
     ErasureTombstone,
     Handoff,
+    HandoffStatus,
     KnowledgeEntry,
     KnowledgePhrasing,
     LegalHold,
     Message,
+    MessageTemplate,
     Organization,
     OrgKey,
     PrivacyNotice,
     PrivacyRequest,
+    RoutingRule,
+    Team,
 )
 
 log = logging.getLogger(__name__)
@@ -56,12 +61,14 @@ class SweepReport:
     deleted: Counter[str] = field(default_factory=Counter)
     skipped_on_hold: Counter[str] = field(default_factory=Counter)
     organizations_deleted: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "deleted": dict(self.deleted),
             "skipped_on_hold": dict(self.skipped_on_hold),
             "organizations_deleted": self.organizations_deleted,
+            "failed_organizations": self.failed,
         }
 
 
@@ -223,90 +230,120 @@ class Stewardship:
     # -- the sweep -----------------------------------------------------------------------------
 
     def sweep(self) -> SweepReport:
-        """Delete everything past its retention, everywhere, except what is on hold."""
+        """Delete everything past its retention, everywhere, except what is on hold.
+
+        One organization's failure is reported and does not stop the others.
+        """
         now = self._clock.now()
         report = SweepReport()
         with self._db.read() as session:
             orgs = list(session.exec(select(Organization)).all())
         for org in orgs:
             assert org.id is not None
-            if org.deletion_due_at is not None and org.deletion_due_at <= now:
-                if org.legal_hold:
-                    report.skipped_on_hold["organization"] += 1
-                else:
-                    self._delete_organization(org)
-                    report.organizations_deleted += 1
-                    continue
-            self._sweep_org(org, now, report)
+            try:
+                self._sweep_one(org, now, report)
+            except Exception as e:  # reported per organization; the sweep goes on
+                log.exception(
+                    "retention sweep failed for an organization", extra={"org_id": org.id}
+                )
+                report.failed[org.id] = type(e).__name__
         report.deleted["export_files"] += self._exports.sweep(now.timestamp())
         log.info("retention sweep", extra=report.as_dict())
         return report
 
+    def _sweep_one(self, org: Organization, now: datetime, report: SweepReport) -> None:
+        if org.legal_hold:
+            # An organization-wide hold keeps everything, records of requests and audit too.
+            report.skipped_on_hold["organization"] += 1
+            return
+        due = org.deletion_due_at is not None and org.deletion_due_at <= now
+        if due or org.data_destroyed_at is not None:
+            # A closed account's time is up, or its key is gone and its rows are noise.
+            self._delete_organization(org)
+            report.organizations_deleted += 1
+            return
+        self._sweep_org(org, now, report)
+
     def _sweep_org(self, org: Organization, now: datetime, report: SweepReport) -> None:
+        """Per-row expiry. Reads ids and flags only: no sealed value is opened to delete it."""
         assert org.id is not None
         erased_contacts: list[int] = []
         with self._db.write() as session:
-            data = ComplianceData(session, org.id)
 
-            def expired(model: type, *extra: object) -> list:
+            def expired(model: type, *columns: object) -> list:
                 return list(
-                    session.exec(
-                        select(model).where(
-                            model.org_id == org.id, model.retain_until <= now, *extra
+                    session.execute(
+                        select(model.id, model.legal_hold, *columns).where(
+                            model.org_id == org.id, model.retain_until <= now
                         )
                     ).all()
                 )
 
-            # Consent records go with their contact: messages point at the one in force.
-            for name, model in (("messages", Message), ("handoffs", Handoff)):
-                rows = expired(model)
-                held = [r for r in rows if r.legal_hold]
-                report.skipped_on_hold[name] += len(held)
-                ids = [r.id for r in rows if not r.legal_hold]
-                if model is Message and ids:
-                    # Replies first: they point at the messages they answer.
-                    report.deleted[name] += session.execute(
-                        delete(Message).where(
-                            col(Message.id).in_(ids), col(Message.reply_to_id).is_not(None)
-                        )
-                    ).rowcount
-                if ids:
-                    report.deleted[name] += session.execute(
-                        delete(model).where(col(model.id).in_(ids))
-                    ).rowcount
-            for conversation in expired(Conversation):
-                if conversation.legal_hold:
+            def delete_ids(model: type, ids: list[int]) -> int:
+                return (
+                    session.execute(delete(model).where(col(model.id).in_(ids))).rowcount
+                    if ids
+                    else 0
+                )
+
+            # Messages, with the replies to them (which may expire a moment later).
+            rows = expired(Message)
+            report.skipped_on_hold["messages"] += sum(1 for r in rows if r.legal_hold)
+            ids = [r.id for r in rows if not r.legal_hold]
+            if ids:
+                replies = session.execute(
+                    select(Message.id, Message.legal_hold).where(col(Message.reply_to_id).in_(ids))
+                ).all()
+                held_replies = [r.id for r in replies if r.legal_hold]
+                if held_replies:
+                    session.execute(
+                        update(Message)
+                        .where(col(Message.id).in_(held_replies))
+                        .values(reply_to_id=None)
+                    )
+                reply_ids = sorted({r.id for r in replies if not r.legal_hold} | set(ids))
+                deleted = session.execute(
+                    delete(Message).where(
+                        col(Message.id).in_(reply_ids), col(Message.reply_to_id).is_not(None)
+                    )
+                ).rowcount
+                report.deleted["messages"] += deleted + delete_ids(Message, reply_ids)
+            # Handoffs: an open one is work in progress, whatever its age.
+            rows = expired(Handoff, Handoff.status)
+            report.skipped_on_hold["handoffs"] += sum(1 for r in rows if r.legal_hold)
+            report.deleted["handoffs"] += delete_ids(
+                Handoff, [r.id for r in rows if not r.legal_hold and r.status != HandoffStatus.OPEN]
+            )
+            for row in expired(Conversation):
+                if row.legal_hold:
                     report.skipped_on_hold["conversations"] += 1
                     continue
-                if data.messages_of(conversation.id) or self._has(
-                    session, Handoff, conversation_id=conversation.id
+                if self._has(session, Message, conversation_id=row.id) or self._has(
+                    session, Handoff, conversation_id=row.id
                 ):
                     continue
-                session.delete(conversation)
-                report.deleted["conversations"] += 1
-            session.flush()
-            for contact in expired(Contact):
-                if contact.legal_hold:
+                report.deleted["conversations"] += delete_ids(Conversation, [row.id])
+            for row in expired(Contact):
+                if row.legal_hold:
                     report.skipped_on_hold["contacts"] += 1
                     continue
-                if self._has(session, Conversation, contact_id=contact.id) or self._has(
-                    session, Message, contact_id=contact.id
+                if self._has(session, Conversation, contact_id=row.id) or self._has(
+                    session, Message, contact_id=row.id
                 ):
                     continue
                 session.execute(
                     update(PrivacyRequest)
-                    .where(PrivacyRequest.contact_id == contact.id)
+                    .where(PrivacyRequest.contact_id == row.id)
                     .values(contact_id=None)
                 )
                 report.deleted["consent_records"] += session.execute(
-                    delete(ConsentRecord).where(ConsentRecord.contact_id == contact.id)
+                    delete(ConsentRecord).where(ConsentRecord.contact_id == row.id)
                 ).rowcount
-                session.delete(contact)
-                erased_contacts.append(contact.id)
-                report.deleted["contacts"] += 1
-            session.flush()
-            requests = expired(PrivacyRequest)
-            request_ids = [r.id for r in requests if not r.legal_hold]
+                report.deleted["contacts"] += delete_ids(Contact, [row.id])
+                erased_contacts.append(row.id)
+            rows = expired(PrivacyRequest)
+            report.skipped_on_hold["privacy_requests"] += sum(1 for r in rows if r.legal_hold)
+            request_ids = [r.id for r in rows if not r.legal_hold]
             if request_ids:
                 session.execute(
                     update(AuditEvent)
@@ -318,9 +355,7 @@ class Stewardship:
                     .where(col(ErasureTombstone.privacy_request_id).in_(request_ids))
                     .values(privacy_request_id=None)
                 )
-                report.deleted["privacy_requests"] += session.execute(
-                    delete(PrivacyRequest).where(col(PrivacyRequest.id).in_(request_ids))
-                ).rowcount
+                report.deleted["privacy_requests"] += delete_ids(PrivacyRequest, request_ids)
             report.deleted["audit_events"] += session.execute(
                 delete(AuditEvent).where(
                     AuditEvent.org_id == org.id, AuditEvent.retain_until <= now
@@ -335,7 +370,7 @@ class Stewardship:
         query = select(model.id)
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
-        return session.exec(query.limit(1)).first() is not None  # type: ignore[attr-defined]
+        return session.execute(query.limit(1)).first() is not None  # type: ignore[attr-defined]
 
     def _delete_organization(self, org: Organization) -> None:
         """Complete deletion: the anonymous daily counts stay (unless excluded), nothing else."""
@@ -345,6 +380,7 @@ class Stewardship:
                 session.execute(
                     delete(AnalyticsDaily).where(AnalyticsDaily.org_ref == org.analytics_ref)
                 )
+            # Children before parents: messages point at agents, handoffs at teams and agents.
             session.execute(
                 update(Message).where(Message.org_id == org.id).values(reply_to_id=None)
             )
@@ -361,6 +397,10 @@ class Stewardship:
                 KnowledgeEntry,
                 LegalHold,
                 PrivacyNotice,
+                RoutingRule,
+                MessageTemplate,
+                AgentAccount,
+                Team,
                 OrgKey,
             ):
                 session.execute(delete(model).where(model.org_id == org.id))

@@ -239,6 +239,7 @@ class ComplianceData(OrgData):
             (Message, col(Message.conversation_id).in_(conversations)),
             (Handoff, col(Handoff.conversation_id).in_(conversations)),
             (ConsentRecord, col(ConsentRecord.contact_id).in_(contacts)),
+            (PrivacyRequest, col(PrivacyRequest.contact_id).in_(contacts)),
         ):
             self._session.execute(
                 update(model).where(model.org_id == self.org_id).values(legal_hold=org_held)

@@ -153,6 +153,7 @@ class OrgData:
         display_name: str | None,
         now: datetime,
         retain_until: datetime,
+        legal_hold: bool = False,
     ) -> Contact:
         contact = Contact(
             org_id=self.org_id,
@@ -162,6 +163,7 @@ class OrgData:
             display_name=display_name,
             created_at=now,
             retain_until=retain_until,
+            legal_hold=legal_hold,
         )
         self._session.add(contact)
         self._session.flush()
@@ -224,7 +226,13 @@ class OrgData:
         ).first()
 
     def add_conversation(
-        self, *, contact_id: int, channel: str, now: datetime, retain_until: datetime
+        self,
+        *,
+        contact_id: int,
+        channel: str,
+        now: datetime,
+        retain_until: datetime,
+        legal_hold: bool = False,
     ) -> Conversation:
         conversation = Conversation(
             org_id=self.org_id,
@@ -233,6 +241,7 @@ class OrgData:
             started_at=now,
             last_message_at=now,
             retain_until=retain_until,
+            legal_hold=legal_hold,
         )
         self._session.add(conversation)
         self._session.flush()
