@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from imaradesk.channels.base import split_text
-from imaradesk.channels.twilio import TWILIO_MAX_BODY
+from imaradesk.channels.twilio import TWILIO_MAX_BODY, status_supersedes
 from imaradesk.channels.twilio_sender import SendFailed, TwilioSender
 from imaradesk.clock import Clock
 from imaradesk.policies.retention import retain_until
@@ -39,6 +39,10 @@ WEBCHAT_PENDING = "awaiting_poll"
 
 class OutboundError(Exception):
     pass
+
+
+class OptedOut(OutboundError):
+    """The customer withdrew consent with STOP."""
 
 
 class WindowClosed(OutboundError):
@@ -80,7 +84,8 @@ class OutboundService:
             ).first()
 
     def window_open(self, org: Organization, conversation: Conversation) -> bool:
-        if conversation.channel not in TWILIO_CHANNELS:
+        # The 24-hour customer-service window is WhatsApp's rule; SMS and web chat have none.
+        if conversation.channel != "whatsapp":
             return True
         assert conversation.id is not None
         last = self.last_customer_message_at(org, conversation.id)
@@ -110,6 +115,7 @@ class OutboundService:
         """
         if not text.strip():
             raise OutboundError("the message is empty")
+        self._check_not_opted_out(org, conversation)
         if not self.window_open(org, conversation):
             raise WindowClosed(
                 "more than 24 hours since the customer's last message: use an approved template"
@@ -137,6 +143,7 @@ class OutboundService:
             ).first()
         if template is None:
             raise OutboundError(f"no template #{template_id}")
+        self._check_not_opted_out(org, conversation)
         row = self._store(
             org,
             conversation,
@@ -158,7 +165,14 @@ class OutboundService:
             raise OutboundError(f"no message #{message_id} in this conversation")
         if row.delivery_status != "failed":
             raise OutboundError("only a failed message can be retried")
+        self._check_not_opted_out(org, conversation)
         return self._deliver(org, conversation, [row])
+
+    def _check_not_opted_out(self, org: Organization, conversation: Conversation) -> None:
+        with self._db.read() as session:
+            contact = session.get(Contact, conversation.contact_id)
+        if contact is not None and contact.org_id == org.id and contact.opted_out:
+            raise OptedOut("the customer opted out (STOP): nothing is sent until they write START")
 
     def _store(
         self,
@@ -220,29 +234,37 @@ class OutboundService:
                         code="config",
                         retryable=False,
                     )
-                prefix = "whatsapp:" if conversation.channel == "whatsapp" else ""
+                whatsapp = conversation.channel == "whatsapp"
+                prefix = "whatsapp:" if whatsapp else ""
+                # One Twilio number serves both: "whatsapp:+1..." for WhatsApp, "+1..." for SMS.
+                sender = org.whatsapp_sender
+                sender = sender if whatsapp else sender.removeprefix("whatsapp:")
                 sent = self._sender.send(
                     account_sid=org.twilio_account_sid,
                     auth_token=org.twilio_auth_token,
-                    from_=org.whatsapp_sender,
+                    from_=sender,
                     to=f"{prefix}{contact.address}",
                     body=None if row.template_sid else row.body,
                     content_sid=row.template_sid,
                     status_callback=self._status_url(org, row.id),
                 )
-                changes = {
-                    "provider_message_id": sent.sid,
-                    "delivery_status": sent.status,
-                    "delivery_error_code": None,
-                }
+                changes = {"provider_message_id": sent.sid, "delivery_error_code": None}
+                status: str | None = sent.status
             except SendFailed as e:
                 failed += 1
                 log.warning("outbound message failed", extra={"org_id": org.id, "code": e.code})
-                changes = {"delivery_status": "failed", "delivery_error_code": e.code}
+                changes = {"delivery_error_code": e.code}
+                status = "failed"
             with self._db.write() as session:
                 data = OrgData(session, org.id)  # type: ignore[arg-type]
                 fresh = data.get_message(row.id)
                 assert fresh is not None
+                current = (
+                    None if fresh.delivery_status in (None, "failed") else fresh.delivery_status
+                )
+                # A fast status callback may already have said "delivered": never go back.
+                if status == "failed" or status_supersedes(status, current):
+                    changes["delivery_status"] = status
                 data.update_message(
                     fresh,
                     send_attempts=fresh.send_attempts + 1,

@@ -345,3 +345,25 @@ def test_delete_my_account_gets_the_faq_answer_with_an_offer_to_erase(
 def requests_of_db(services) -> list:  # noqa: ANN001
     with services.database.read() as session:
         return list(session.exec(select(PrivacyRequest)).all())
+
+
+def test_a_failed_erasure_never_leaves_a_reply_saying_it_was_done(acme) -> None:  # noqa: ANN001
+    customer = Customer(acme)
+    customer.say("hello")
+    customer.say("delete my data")
+    desk = acme.services.privacy
+    original = desk.erase
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError("disk full")
+
+    desk.erase = broken  # the database refuses at the worst moment
+    try:
+        form = twilio_form(body="YES", sender=f"whatsapp:{PHONE}")
+        first = customer.post(form)
+        again = customer.post(form)  # Twilio retries
+    finally:
+        desk.erase = original
+    assert "could not finish erasing" in first[-1] and again == first
+    assert contact_row(acme) is not None
+    assert [r.status for r in requests_of(acme) if r.right == "erasure"] == ["blocked"]

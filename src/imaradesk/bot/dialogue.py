@@ -87,6 +87,16 @@ class WrongOrganization(DialogueError):
     """The message names another organization than the one handling it."""
 
 
+class ErasureNotDone(DialogueError):
+    """A confirmed erasure failed after its reply was stored."""
+
+
+ERASURE_FAILED = (
+    "Sorry, we could not finish erasing your data just now. Nothing is lost: your request is "
+    "recorded and a member of our team will complete it and confirm here."
+)
+
+
 @dataclass(frozen=True)
 class _Observed:
     """What the database said about the sender before the turn was decided."""
@@ -190,7 +200,11 @@ class DialogueManager:
             state_update[CSAT_HANDOFF] = ""  # they moved on without rating
         erased = False
         if self._privacy is not None and contact_id is not None:
-            changes, erased = self._carry_out_privacy(org, contact_id, inbound, ctx, decision)
+            try:
+                changes, erased = self._carry_out_privacy(org, contact_id, inbound, ctx, decision)
+            except ErasureNotDone:
+                turn = self._correct_reply(org, turn, ERASURE_FAILED)
+                changes = {PENDING_ERASURE: ""}
             state_update.update(changes)
         if state_update and contact_id is not None and not erased:
             self._state.update(org.id, contact_id, state_update)
@@ -205,6 +219,17 @@ class DialogueManager:
             },
         )
         return turn
+
+    def _correct_reply(self, org: Organization, turn: Turn, text: str) -> Turn:
+        """Replace the turn's last reply, stored and returned, so that a retry replays the truth."""
+        last = turn.replies[-1]
+        with self._db.write() as session:
+            data = OrgData(session, org.id)  # type: ignore[arg-type]
+            row = data.get_message(last.message_id) if last.message_id else None
+            if row is not None:
+                data.update_message(row, body=text)
+        corrected = OutboundMessage(text, last.kind, (), last.handoff, last.message_id)
+        return Turn(turn.replies[:-1] + (corrected,), turn.inbound_message_id, turn.duplicate)
 
     def _plan_handoff(
         self,
@@ -275,7 +300,18 @@ class DialogueManager:
                 actor="customer",
                 outcome="confirmed",
             )
-            desk.erase(org, contact_id, request_id=effect.request_id)
+            try:
+                desk.erase(org, contact_id, request_id=effect.request_id)
+            except Exception:  # the reply already says "erased": it must not stay untrue
+                log.exception("erasure failed", extra={"org_id": org.id})
+                desk.set_status(
+                    org,
+                    effect.request_id,
+                    PrivacyRequestStatus.BLOCKED,
+                    actor="bot",
+                    outcome="erasure failed; passed to a person",
+                )
+                raise ErasureNotDone(effect.request_id) from None
             return changes, True
         elif kind == "erasure_blocked":
             assert effect.request_id is not None
@@ -353,16 +389,19 @@ class DialogueManager:
             entry = self._knowledge.snapshot(org_id, revision=revision).entries.get(entry_id)
             return Candidate(entry, 1.0) if entry else None
 
-        privacy: list[Rule] = [PendingErasureRule(), PrivacyRequestRule()] if self._privacy else []
+        privacy: list[Rule] = [PrivacyRequestRule()] if self._privacy else []
+        # A NO (or "cancel") to "Reply YES to erase" is an answer, not an opt-out keyword.
+        pending: list[Rule] = [PendingErasureRule()] if self._privacy else []
         return [
+            *pending,
             ConsentKeywordRule(),
             *privacy,
             OptedOutRule(),
             HumanOwnsConversationRule(),
             UnsupportedMediaRule(),
             HumanRequestRule(),
+            CsatRule(),  # a rating needs no model, restricted or not
             RestrictedProcessingRule(),
-            CsatRule(),
             AlwaysHumanTopicRule(),
             FrustrationRule(),
             SuggestionChoiceRule(lookup),
@@ -510,12 +549,20 @@ class DialogueManager:
                 OutboundMessage(reply.text, reply.kind, reply.sources, reply.handoff, row.id)
                 for reply, row in rows
             ]
-            if decision.handoff_reason is not None:
+            already = (
+                data.open_handoff(conversation.id) if decision.handoff_reason is not None else None
+            )
+            if already is not None:
+                # One open handoff per conversation: a new reason is added to it.
+                data.note_on_handoff(
+                    already, f"also: {decision.handoff_reason.value.replace('_', ' ')}"
+                )
+            elif decision.handoff_reason is not None:
                 routed: dict[str, object] = {}
                 if plan is not None:
                     c = plan.classification
                     routed = {
-                        "topic": c.topic,
+                        "topic": c.topic[:100] if c.topic else None,
                         "language": c.language,
                         "sentiment": c.sentiment,
                         "urgency": c.urgency,

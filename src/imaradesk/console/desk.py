@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from imaradesk.bot.rules import CSAT_HANDOFF
 from imaradesk.clock import Clock
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
-from imaradesk.outbound import OutboundService, SendResult
+from imaradesk.outbound import OptedOut, OutboundService, SendResult
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
@@ -225,14 +225,18 @@ class AgentDesk:
             data = OrgData(session, org.id)  # type: ignore[arg-type]
             handoff = data.resolve_handoff(handoff_id, now=self._clock.now())
             if handoff is None:
-                raise NotFound(f"no handoff #{handoff_id}")
+                raise NotFound(f"no open handoff #{handoff_id}")
             conversation = session.get(Conversation, handoff.conversation_id)
-        assert conversation is not None and conversation.status == ConversationStatus.BOT
+        if conversation is None or conversation.status != ConversationStatus.BOT:
+            return handoff  # another handoff of this conversation is still open
         self._state.update(org.id, handoff.contact_id, {CSAT_HANDOFF: str(handoff.id)})  # type: ignore[arg-type]
         if self._outbound.window_open(org, conversation):
-            self._outbound.send_text(
-                org, conversation, CSAT_QUESTION, agent_id=None, kind="csat_question"
-            )
+            try:
+                self._outbound.send_text(
+                    org, conversation, CSAT_QUESTION, agent_id=None, kind="csat_question"
+                )
+            except OptedOut:
+                pass  # they said STOP: no rating question either
         return handoff
 
     def reply(

@@ -157,7 +157,7 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
                 )
         else:
             entry_id = question_key(question)
-            if entry_id in first_line and not answer:
+            if entry_id in first_line and not answer and entry_id in answers:
                 answer = answers[entry_id][0]
 
         if entry_id not in first_line:

@@ -8,9 +8,12 @@ another process), the next search loads the newer files or rebuilds from the dat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -100,6 +103,9 @@ class OrgKnowledge:
     revision: int
     index: FaissVectorIndex
     entry_of: dict[int, int]
+    # Digest of each phrasing's text: a vector is re-used only for exactly the same text
+    # (SQLite may give a deleted row's id to a new one).
+    text_digest_of: dict[int, str]
     entries: dict[int, EntryInfo]
     model: AnswerModel
     report: TrainingReport
@@ -252,7 +258,7 @@ class KnowledgeBase:
             "embedder": self._embedder.name,
             "dimension": self._embedder.dimension,
             "answering": self._answering.fingerprint(),
-            "format": 1,
+            "format": 2,
         }
 
     def _rebuild_locked(
@@ -270,9 +276,13 @@ class KnowledgeBase:
 
         ids = np.array([p[0] for p in phrasings], dtype=np.int64)
         vectors = np.zeros((len(phrasings), self._embedder.dimension), dtype=np.float32)
-        reusable = set()
+        digests = {p[0]: _digest(p[2]) for p in phrasings}
+        reusable: set[int] = set()
         if previous is not None:
-            reusable = set(previous.index.ids().tolist())
+            stored = set(previous.index.ids().tolist())
+            reusable = {
+                i for i, d in digests.items() if i in stored and previous.text_digest_of.get(i) == d
+            }
         reuse_rows = [i for i, p in enumerate(phrasings) if p[0] in reusable]
         if reuse_rows:
             vectors[reuse_rows] = previous.index.vectors([phrasings[i][0] for i in reuse_rows])  # type: ignore[union-attr]
@@ -300,6 +310,7 @@ class KnowledgeBase:
             revision=revision,
             index=index,
             entry_of={p[0]: p[1] for p in phrasings},
+            text_digest_of=digests,
             entries=entries,
             model=model,
             report=report,
@@ -331,6 +342,7 @@ class KnowledgeBase:
             **self._fingerprint(),
             "revision": snapshot.revision,
             "entry_of": {str(k): v for k, v in snapshot.entry_of.items()},
+            "text_digest_of": {str(k): v for k, v in snapshot.text_digest_of.items()},
             "entries": {
                 str(e.entry_id): [e.external_id, e.question, e.answer, e.category]
                 for e in snapshot.entries.values()
@@ -378,13 +390,24 @@ class KnowledgeBase:
             revision=int(manifest["revision"]),
             index=index,
             entry_of=entry_of,
+            text_digest_of={int(k): v for k, v in manifest["text_digest_of"].items()},
             entries=entries,
             model=model,
             report=TrainingReport(**manifest["report"]),
         )
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    # A temporary name of its own: several processes may rebuild the same index at once.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

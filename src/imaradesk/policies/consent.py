@@ -30,7 +30,8 @@ def consent_keyword(text: str) -> ConsentKeyword | None:
 
 
 def privacy_notice(*, org_name: str, notice_text: str, policy_url: str | None) -> str:
-    notice = notice_text.format(org_name=org_name)
+    # Only {org_name} is a placeholder: any other brace is the notice's own text.
+    notice = notice_text.replace("{org_name}", org_name)
     if policy_url:
         notice = f"{notice} Privacy policy: {policy_url}"
     return notice

@@ -140,7 +140,6 @@ _YES = frozenset(
         "yes erase",
         "ndio",
         "ndiyo",
-        "sawa",
         "confirm",
         "i confirm",
         "naam",
@@ -149,7 +148,8 @@ _YES = frozenset(
     }
 )
 _NO = frozenset(
-    {"no", "n", "cancel", "hapana", "la", "sitaki", "no thanks", "don't", "dont", "stop"}
+    # Not "stop": STOP always opts out (and so also drops the pending erasure).
+    {"no", "n", "cancel", "hapana", "la", "sitaki", "no thanks", "don't", "dont"}
 )
 
 _LANGUAGES = {"english": "en", "kiingereza": "en", "swahili": "sw", "kiswahili": "sw"}

@@ -393,19 +393,31 @@ class OrgData:
         return self._session.exec(query.order_by(col(Handoff.id))).all()
 
     def resolve_handoff(self, handoff_id: int, *, now: datetime) -> Handoff | None:
+        """Resolve an open handoff; the bot gets the conversation back when none stays open."""
         handoff = self._session.exec(
-            select(Handoff).where(Handoff.org_id == self.org_id, Handoff.id == handoff_id)
+            select(Handoff).where(
+                Handoff.org_id == self.org_id,
+                Handoff.id == handoff_id,
+                Handoff.status == HandoffStatus.OPEN,
+            )
         ).first()
         if handoff is None:
             return None
         handoff.status = HandoffStatus.RESOLVED
         handoff.resolved_at = now
         self._session.add(handoff)
+        self._session.flush()
         conversation = self._session.get(Conversation, handoff.conversation_id)
-        if conversation is not None and conversation.org_id == self.org_id:
+        still_open = self.open_handoff(handoff.conversation_id)
+        if conversation is not None and conversation.org_id == self.org_id and still_open is None:
             conversation.status = ConversationStatus.BOT
             self._session.add(conversation)
         return handoff
+
+    def note_on_handoff(self, handoff: Handoff, note: str) -> None:
+        self._check_owned(handoff)
+        handoff.routing_reasons = [*handoff.routing_reasons, note]
+        self._session.add(handoff)
 
     # -- knowledge base ---------------------------------------------------------------------------
 

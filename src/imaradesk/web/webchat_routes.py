@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from imaradesk.channels.webchat import WebChatChannel
@@ -31,7 +33,7 @@ def poll(org_slug: str) -> Response:
     after = request.args.get("after", "0")
     if not sender or len(sender) > 200:
         abort(400, description='"sender" is required')
-    if not after.isdigit():
+    if not re.fullmatch(r"[0-9]{1,18}", after):
         abort(400, description='"after" must be a message id')
     svc = services()
     with svc.database.read() as session:
