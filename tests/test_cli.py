@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from imaradesk.cli import _Context, main
+from imaradesk.console.accounts import LoginFailed
 from imaradesk.storage.db import Database
 from imaradesk.storage.repositories import OrgData
 from tests.helpers import WALLET_FAQ
@@ -44,6 +45,23 @@ def test_org_create_and_duplicate(cli) -> None:  # noqa: ANN001
     bad = cli("org", "create", "Not A Slug", "--name", "x")
     assert bad.exit_code != 0 and "invalid organization slug" in bad.output
     assert cli.services.organizations.by_slug("acme").twilio_auth_token == "tok"
+
+
+def test_agent_create_then_disable_and_an_unknown_account_is_refused(cli) -> None:  # noqa: ANN001
+    cli("org", "create", "acme", "--name", "Acme")
+    created = cli(
+        "agent", "create", "--org", "acme", "wanjiru@acme.example",
+        input="a long passphrase\na long passphrase\n",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    accounts = cli.services.accounts
+    assert accounts.authenticate("wanjiru@acme.example", "a long passphrase").disabled_at is None
+    disabled = cli("agent", "disable", "--org", "acme", "wanjiru@acme.example")
+    assert disabled.exit_code == 0 and "Disabled" in disabled.output
+    with pytest.raises(LoginFailed):
+        accounts.authenticate("wanjiru@acme.example", "a long passphrase")
+    unknown = cli("agent", "disable", "--org", "acme", "nobody@acme.example")
+    assert unknown.exit_code != 0 and "no account" in unknown.output
 
 
 def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:  # noqa: ANN001

@@ -38,6 +38,46 @@ def test_repeated_wrong_passwords_lock_the_account(world) -> None:  # noqa: ANN0
     assert unknown.status_code == 401 and "wrong email or password" in unknown.text
 
 
+def test_disabling_an_account_ends_its_live_session_and_its_sign_in(world) -> None:  # noqa: ANN001
+    """Proves offboarding works at once: a signed-in agent's next request is sent to sign-in,
+    the right password no longer opens the console, and their open conversation is released."""
+    from tests.web.console_helpers import ConsoleSession
+
+    world.customer_says("My money is missing, it was not received")
+    world.customer_says("agent please")
+    [handoff] = handoffs(world)
+    assert handoff.assigned_agent_id is not None
+    agent = world.services.accounts.get(handoff.assigned_agent_id)
+    session = world.login(agent.email)
+    assert session.get("/console/").status_code == 200
+    world.services.accounts.disable(agent.org_id, agent.email.upper())
+    after = session.http.get(f"{world.url}/console/", allow_redirects=False, timeout=10)
+    assert after.status_code == 302 and "/console/login" in after.headers["Location"]
+    again = ConsoleSession(world.url).login(agent.email, PASSWORD)
+    assert again.status_code == 401 and "wrong email or password" in again.text
+    [released] = handoffs(world)
+    assert released.assigned_agent_id is None, "their open conversation goes back to the queue"
+
+
+def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_password(world) -> None:  # noqa: ANN001
+    """Proves a reset locks out whoever had the old password and is signed in with it."""
+    from tests.web.console_helpers import ConsoleSession
+
+    intruder = world.login("brian@acme.example")
+    assert intruder.get("/console/").status_code == 200
+    owner = ConsoleSession(world.url)
+    owner.post("/console/reset", {"email": "brian@acme.example"}, csrf_from="/console/reset")
+    path = urlparse(world.smtp.link(world.smtp.wait_for("brian@acme.example"))).path
+    owner.post(
+        path, {"password": "brand new phrase", "confirm": "brand new phrase"}, csrf_from=path
+    )
+    after = intruder.http.get(f"{world.url}/console/", allow_redirects=False, timeout=10)
+    assert after.status_code == 302 and "/console/login" in after.headers["Location"]
+    assert (
+        "Sign out" in ConsoleSession(world.url).login("brian@acme.example", "brand new phrase").text
+    )
+
+
 def test_the_session_cookie_is_httponly_and_samesite(world) -> None:  # noqa: ANN001
     from tests.web.console_helpers import ConsoleSession
 

@@ -203,7 +203,13 @@ class HandoffRouter:
                 ).all()
             )
         return [
-            AgentLoad(a.id, a.team_id, tuple(a.languages), a.available, int(counts.get(a.id, 0)))
+            AgentLoad(
+                a.id,
+                a.team_id,
+                tuple(a.languages),
+                a.available and a.disabled_at is None,
+                int(counts.get(a.id, 0)),
+            )
             for a in agents
             if a.id is not None and a.role in ("agent", "admin")
         ]

@@ -110,6 +110,21 @@ def agent_create(
     console.print(f"Created {account.role} {account.email} in {org_slug}.")
 
 
+@agent.command("disable")
+@click.option("--org", "org_slug", required=True)
+@click.argument("email")
+@pass_ctx
+def agent_disable(ctx: _Context, org_slug: str, email: str) -> None:
+    """Take an account's access away: no sign-in, and its open sessions end now."""
+    services = ctx.services
+    org = _org_or_exit(services, org_slug)
+    try:
+        account = services.accounts.disable(org.id, email)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    console.print(f"Disabled {account.email}; their console sessions have ended.")
+
+
 @main.group()
 def routing() -> None:
     """How handoffs are routed: topic and language rules."""

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import bcrypt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import update
 from sqlmodel import select
 
 from imaradesk.clock import Clock
@@ -17,7 +18,14 @@ from imaradesk.console.mailer import Mailer
 from imaradesk.console.setup import team_id
 from imaradesk.organizations import OrganizationService
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import AgentAccount, AgentRole, Organization, Team
+from imaradesk.storage.models import (
+    AgentAccount,
+    AgentRole,
+    Handoff,
+    HandoffStatus,
+    Organization,
+    Team,
+)
 
 BCRYPT_COST = 12
 MAX_FAILED_LOGINS = 5
@@ -169,38 +177,74 @@ class AccountService:
         """
         email = normalise_email(email)
         now = self._clock.now()
-        failure: AccountError | None = None
-        # Failures are committed, not rolled back with the error: they are what locks.
-        with self._db.write() as session:
+        with self._db.read() as session:
             account = session.exec(select(AgentAccount).where(AgentAccount.email == email)).first()
-            if account is None or account.password_hash is None:
-                bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
-                failure = LoginFailed("wrong email or password")
-            elif account.locked_until is not None and account.locked_until > now:
-                failure = LoginLocked(
-                    f"too many failed attempts: try again after {account.locked_until:%H:%M} UTC"
-                )
-            elif not bcrypt.checkpw(
-                password.encode()[:MAX_PASSWORD_BYTES], account.password_hash.encode()
-            ):
-                account.failed_logins += 1
-                if account.failed_logins >= MAX_FAILED_LOGINS:
-                    account.locked_until = now + LOCKOUT
-                    account.failed_logins = 0
-                session.add(account)
-                failure = LoginFailed("wrong email or password")
-            elif account.email_verified_at is None:
-                failure = EmailNotVerified(
-                    "please verify your email address first: we sent you a link"
-                )
-            else:
-                account.failed_logins = 0
-                account.locked_until = None
-                session.add(account)
-        if failure is not None:
-            raise failure
-        assert account is not None
+        # bcrypt takes a quarter of a second: never inside a transaction (on SQLite it would
+        # hold the one write lock every webhook needs).
+        if account is None or account.password_hash is None or account.disabled_at is not None:
+            bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
+            raise LoginFailed("wrong email or password")
+        if account.locked_until is not None and account.locked_until > now:
+            raise LoginLocked(
+                f"too many failed attempts: try again after {account.locked_until:%H:%M} UTC"
+            )
+        if not bcrypt.checkpw(
+            password.encode()[:MAX_PASSWORD_BYTES], account.password_hash.encode()
+        ):
+            self._count_failure(account.id, now)  # type: ignore[arg-type]
+            raise LoginFailed("wrong email or password")
+        if account.email_verified_at is None:
+            raise EmailNotVerified("please verify your email address first: we sent you a link")
+        with self._db.write() as session:
+            session.execute(
+                update(AgentAccount)
+                .where(AgentAccount.id == account.id)
+                .values(failed_logins=0, locked_until=None)
+            )
         return account
+
+    def _count_failure(self, account_id: int, now: datetime) -> None:
+        """Count a failure atomically (parallel guesses must all count) and lock at the limit."""
+        with self._db.write() as session:
+            session.execute(
+                update(AgentAccount)
+                .where(AgentAccount.id == account_id)
+                .values(failed_logins=AgentAccount.failed_logins + 1)
+            )
+            session.execute(
+                update(AgentAccount)
+                .where(
+                    AgentAccount.id == account_id, AgentAccount.failed_logins >= MAX_FAILED_LOGINS
+                )
+                .values(locked_until=now + LOCKOUT, failed_logins=0)
+            )
+
+    def disable(self, org_id: int, email: str) -> AgentAccount:
+        """Take an account's access away: it cannot sign in, and its sessions end at once."""
+        email = normalise_email(email)
+        with self._db.write() as session:
+            account = session.exec(
+                select(AgentAccount).where(
+                    AgentAccount.org_id == org_id, AgentAccount.email == email
+                )
+            ).first()
+            if account is None:
+                raise AccountError(f"no account {email} in this organization")
+            account.disabled_at = self._clock.now()
+            account.session_version += 1
+            account.available = False
+            session.add(account)
+            # Their open conversations go back to the team queue rather than wait on nobody.
+            session.execute(
+                update(Handoff)
+                .where(
+                    Handoff.org_id == org_id,
+                    Handoff.assigned_agent_id == account.id,
+                    Handoff.status == HandoffStatus.OPEN,
+                )
+                .values(assigned_agent_id=None, taken_at=None)
+            )
+            return account
 
     # -- sign-up and verification ------------------------------------------------------------
 
@@ -293,6 +337,7 @@ class AccountService:
             row = session.get(AgentAccount, account.id)
             assert row is not None
             row.password_hash = new_hash
+            row.session_version += 1  # sessions signed in with the old password end
             # Following the emailed link proves the address.
             row.email_verified_at = row.email_verified_at or self._clock.now()
             row.failed_logins = 0

@@ -379,6 +379,9 @@ class AgentAccount(SQLModel, table=True):
     email_verified_at: datetime | None = _utc_column(nullable=True)
     failed_logins: int = 0
     locked_until: datetime | None = _utc_column(nullable=True)
+    disabled_at: datetime | None = _utc_column(nullable=True)
+    # Part of every session: bumping it (password reset, disabling) ends existing sessions.
+    session_version: int = 1
     created_at: datetime = _utc_column()
 
 

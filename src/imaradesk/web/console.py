@@ -44,7 +44,7 @@ class ConsoleUser(UserMixin):
         self.account = account
 
     def get_id(self) -> str:
-        return str(self.account.id)
+        return f"{self.account.id}:{self.account.session_version}"
 
     @property
     def org_id(self) -> int:
@@ -57,10 +57,17 @@ class ConsoleUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> ConsoleUser | None:
-    if not user_id.isdigit():
+    account_id, _, version = user_id.partition(":")
+    if not account_id.isdigit() or not version.isdigit():
         return None
-    account = services().accounts.get(int(user_id))
-    return ConsoleUser(account) if account is not None else None
+    account = services().accounts.get(int(account_id))
+    if (
+        account is None
+        or account.disabled_at is not None
+        or account.session_version != int(version)
+    ):
+        return None  # disabled, or the password changed since this session began
+    return ConsoleUser(account)
 
 
 def _org() -> Organization:
