@@ -147,14 +147,21 @@ def test_destroying_the_key_shreds_the_org_in_the_database_and_in_backups(
     converse(server)
     backups = BackupService(database, directory=tmp_path / "backups", clock=services.clock)
     backup = backups.create()
+    export_link = services.exports.write(acme.id, 1, {"organization": "acme"})
+    assert requests.get(f"{server.url}/privacy/exports/{export_link}", timeout=10).ok
 
-    services.organizations.destroy_data(acme.id, knowledge=services.knowledge, state=services.state)
+    services.organizations.destroy_data(
+        acme.id, knowledge=services.knowledge, state=services.state, exports=services.exports
+    )
     with pytest.raises(KeyDestroyed):
         with database.read() as session:
             session.exec(select(Contact).where(Contact.org_id == acme.id)).all()
     assert post_signed(
         f"{server.url}/channels/twilio/acme/messages", twilio_form(body="hi")
     ).status_code in (403, 410)
+    gone = requests.get(f"{server.url}/privacy/exports/{export_link}", timeout=10)
+    assert gone.status_code == 410, "an export link made before the shredding opens nothing"
+    assert not list((services.settings.data_dir / "exports").glob(f"org-{acme.id}/**/*.sealed"))
 
     backups.restore(backup.path)
     services.database.keystore.forget(acme.id)

@@ -10,6 +10,7 @@ from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
 from imaradesk.web import console, health, privacy_routes, twilio_routes, webchat_routes
 from imaradesk.web.errors import register_error_handlers
+from imaradesk.web.security_headers import register_security_headers
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -20,7 +21,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
-        SECRET_KEY=settings.secret_key.get_secret_value(),
+        SECRET_KEY=services.signing_secret,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.environment == "production",
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     console.login_manager.init_app(app)
     app.register_blueprint(console.bp)
     register_error_handlers(app)
+    register_security_headers(app)
     return app

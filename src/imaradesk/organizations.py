@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from imaradesk.clock import Clock
+from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
 from imaradesk.storage.conversation_state import ConversationStateStore
@@ -81,7 +82,12 @@ class OrganizationService:
             return org
 
     def destroy_data(
-        self, org_id: int, *, knowledge: KnowledgeBase, state: ConversationStateStore
+        self,
+        org_id: int,
+        *,
+        knowledge: KnowledgeBase,
+        state: ConversationStateStore,
+        exports: SubjectExports,
     ) -> None:
         """Crypto-shred: destroy the data key, then everything derived outside the database."""
         now = self._clock.now()
@@ -89,6 +95,7 @@ class OrganizationService:
         self._db.keystore.destroy(org_id, now=now)
         knowledge.erase_organization(org_id)
         state.erase_organization(org_id)
+        exports.erase_organization(org_id)  # sealed under the destroyed key, but files all the same
 
     def publish_notice(self, org_id: int, text: str, *, material: bool = True) -> int:
         """Publish a new privacy notice; a material change is shown to returning customers."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -55,6 +57,7 @@ class Services:
     outbound: OutboundService
     accounts: AccountService
     desk: AgentDesk
+    signing_secret: str
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -67,6 +70,27 @@ def master_keyring(settings: Settings) -> MasterKeyring:
     if settings.master_keys is not None and settings.master_keys.get_secret_value().strip():
         return MasterKeyring.parse(settings.master_keys.get_secret_value())
     return MasterKeyring.load_or_create_file(settings.data_dir / "master.key")
+
+
+def session_secret(settings: Settings) -> str:
+    """The key that signs console sessions and links.
+
+    Production refuses a placeholder (see Settings); elsewhere a random one is kept beside the
+    data, so a development desk reachable on a network cannot be signed into with a known key.
+    """
+    if not settings.has_placeholder_secret_key:
+        return settings.secret_key.get_secret_value()
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48) + "\n")
+    return path.read_text().strip()
 
 
 def llm_provider(settings: Settings) -> LLMProvider | None:
@@ -135,10 +159,11 @@ def build_services(
         state = InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds)
         locks = InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds)
     ai = AIGateway(llm_provider(settings))
+    signing_secret = session_secret(settings)
     exports = SubjectExports(
         directory=settings.data_dir / "exports",
         keystore=database.keystore,
-        secret=settings.secret_key.get_secret_value(),
+        secret=signing_secret,
         ttl_seconds=settings.export_link_ttl_seconds,
     )
     privacy = PrivacyDesk(
@@ -174,7 +199,7 @@ def build_services(
         organizations=organizations,
         mailer=mailer,
         clock=clock,
-        secret=settings.secret_key.get_secret_value(),
+        secret=signing_secret,
         public_base_url=base_url,
     )
     desk = AgentDesk(
@@ -210,5 +235,6 @@ def build_services(
         outbound=outbound,
         accounts=accounts,
         desk=desk,
+        signing_secret=signing_secret,
         redis=redis_client,
     )

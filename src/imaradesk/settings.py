@@ -82,13 +82,17 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production":
-            if self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+            if self.has_placeholder_secret_key:
                 raise ValueError("IMARADESK_SECRET_KEY must be set to a real secret in production")
             if self.master_keys is None or not self.master_keys.get_secret_value().strip():
                 raise ValueError("IMARADESK_MASTER_KEYS must be set in production")
             if not self.encrypt_at_rest:
                 raise ValueError("encryption at rest cannot be switched off in production")
         return self
+
+    @property
+    def has_placeholder_secret_key(self) -> bool:
+        return self.secret_key.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS
 
     @property
     def resolved_database_url(self) -> str:

@@ -174,7 +174,9 @@ def test_knowledge_is_per_organization(make_services, database: Database) -> Non
     )
 
 
-def test_a_reused_row_id_never_brings_back_a_deleted_phrasings_vector(make_services, sqlite_database) -> None:  # noqa: ANN001
+def test_a_reused_row_id_never_brings_back_a_deleted_phrasings_vector(
+    make_services, sqlite_database
+) -> None:  # noqa: ANN001
     # SQLite gives a new row the id of the highest deleted one; the index must notice the text changed.
     services = make_services(sqlite_database)
     two = "question,answer\nHow do I check my balance?,Dial *483*1#.\nHow do I apply for a loan?,Dial *483*3#.\n"
@@ -188,9 +190,13 @@ def test_a_reused_row_id_never_brings_back_a_deleted_phrasings_vector(make_servi
     )
     with sqlite_database.read() as session:
         texts = {p.id: p.text for p in OrgData(session, org.id).phrasings()}
-    assert max(texts) == 2 and texts[2] == "My phone was stolen", "the loan's id went to the new phrasing"
+    assert max(texts) == 2 and texts[2] == "My phone was stolen", (
+        "the loan's id went to the new phrasing"
+    )
     fresh = services.organizations.by_slug("acme")
-    loan = services.knowledge.search(fresh.id, "How do I apply for a loan?", revision=fresh.kb_revision)
+    loan = services.knowledge.search(
+        fresh.id, "How do I apply for a loan?", revision=fresh.kb_revision
+    )
     assert not (loan.confident and loan.best.answer == "Call us at once.")
     stolen = services.knowledge.search(fresh.id, "My phone was stolen", revision=fresh.kb_revision)
     assert stolen.confident and stolen.best.answer == "Call us at once."

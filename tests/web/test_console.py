@@ -93,6 +93,19 @@ def test_the_session_cookie_is_httponly_and_samesite(world) -> None:  # noqa: AN
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
 
 
+def test_the_console_refuses_to_be_framed_while_the_chat_page_may_be_embedded(world) -> None:  # noqa: ANN001
+    """Proves the clickjacking defence covers the console and leaves the web-chat embeddable."""
+    import requests
+
+    login = requests.get(f"{world.url}/console/login", timeout=10)
+    assert login.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
+    assert login.headers["X-Content-Type-Options"] == "nosniff"
+    chat = requests.get(f"{world.url}/chat/acme", timeout=10)
+    assert chat.status_code == 200 and "X-Frame-Options" not in chat.headers
+    assert chat.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_every_form_needs_its_csrf_token(world) -> None:  # noqa: ANN001
     world.customer_says("I want to talk to an agent")
     session = world.login("amina@acme.example")

@@ -128,9 +128,9 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
             )
         token = services.exports.write(a_org.id, a_contact.id, {"organization": "A"})
         assert requests.get(f"{base}/privacy/exports/{token}", timeout=10).status_code == 200
-        claims = URLSafeTimedSerializer(
-            services.settings.secret_key.get_secret_value(), salt="x"
-        ).loads(token, salt="imaradesk-subject-export")
+        claims = URLSafeTimedSerializer(services.signing_secret, salt="x").loads(
+            token, salt="imaradesk-subject-export"
+        )
         forged = URLSafeTimedSerializer("not-the-secret", salt="imaradesk-subject-export").dumps(
             {**claims, "o": org_b.id}
         )

@@ -106,7 +106,9 @@ def keys_destroy(ctx: _Context, org_slug: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Destroy the data key of {org_slug}? This cannot be undone", abort=True)
     assert org.id is not None
-    services.organizations.destroy_data(org.id, knowledge=services.knowledge, state=services.state)
+    services.organizations.destroy_data(
+        org.id, knowledge=services.knowledge, state=services.state, exports=services.exports
+    )
     console.print(f"The data key of {org_slug} is destroyed; its data can no longer be read.")
 
 
@@ -138,6 +140,9 @@ def serve(ctx: _Context, host: str, port: int, threads: int, workers: int, dev: 
 def demo(ctx: _Context, host: str, port: int) -> None:
     """Seed the demo organization (once) and serve it."""
     services = ctx.services
+    if services.settings.environment == "production":
+        # The demo admin's password is published in the README.
+        raise click.ClickException("the demo is not for production: use `imaradesk serve`")
     seed_demo(services)
     base = f"http://{host}:{port}"
     console.print(
