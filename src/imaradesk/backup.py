@@ -22,7 +22,6 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from imaradesk.clock import Clock
@@ -113,7 +112,7 @@ class BackupService:
             f"--schema={schema}", f"--exclude-table-data={schema}.orgkey",
             f"--file={target}", f"--dbname={self._libpq_url()}",
         ]  # fmt: skip
-        _run(command)
+        _run(command, password=self._db.engine.url.password)
         return 2
 
     # -- restore -----------------------------------------------------------------------------
@@ -212,7 +211,8 @@ class BackupService:
             raise BackupError("this backup is of a PostgreSQL database")
         _run(
             ["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
-             f"--dbname={self._libpq_url()}", str(plain)]
+             f"--dbname={self._libpq_url()}", str(plain)],
+            password=self._db.engine.url.password,
         )  # fmt: skip
 
     # -- helpers -----------------------------------------------------------------------------
@@ -222,9 +222,9 @@ class BackupService:
             return str(conn.execute(text("SELECT current_schema()")).scalar_one())
 
     def _libpq_url(self) -> str:
-        url = make_url(self._db.engine.url.render_as_string(hide_password=False)).set(
-            drivername="postgresql"
-        )
+        # Without the password: argv is visible to every user of the machine (ps), so it goes
+        # to the tool in PGPASSWORD instead.
+        url = self._db.engine.url.set(drivername="postgresql", password=None)
         return url.render_as_string(hide_password=False)
 
     def _encrypt(self, plain: Path, target: Path, kind: int) -> None:
@@ -281,11 +281,11 @@ class BackupService:
         return kind
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str], *, password: str | None) -> None:
+    env = {**os.environ, "PGPASSWORD": password} if password else None
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=3600, env=env)
     except FileNotFoundError as e:
         raise BackupError(f"{command[0]} is not installed") from e
     if result.returncode != 0:
-        # The dbname argument holds credentials; report the tool's own words only.
         raise BackupError(f"{command[0]} failed: {result.stderr.strip()[:500]}")

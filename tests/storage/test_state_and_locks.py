@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from imaradesk.bot.dialogue import conversation_lock_name
 from imaradesk.storage.conversation_state import InMemoryConversationState, RedisConversationState
 from imaradesk.storage.locks import InProcessLockManager, LockTimeout, RedisLockManager
 
@@ -125,3 +126,17 @@ def test_waiting_too_long_raises(locks_factory) -> None:  # noqa: ANN001
         thread.join()
     with manager.hold("busy"):
         pass
+
+
+@pytest.mark.redis
+def test_a_held_conversation_lock_does_not_put_the_phone_number_in_redis(redis_client) -> None:  # noqa: ANN001
+    """Proves Redis (and a LockTimeout's message) see a digest of the sender, while each
+    conversation still gets its own lock."""
+    manager = RedisLockManager(redis_client, wait_seconds=0.2)
+    name = conversation_lock_name(7, "whatsapp", "whatsapp:+254722000001")
+    assert name != conversation_lock_name(7, "whatsapp", "whatsapp:+254722000002")
+    assert name != conversation_lock_name(8, "whatsapp", "whatsapp:+254722000001")
+    with manager.hold(name):
+        keys = [key.decode() for key in redis_client.keys("imaradesk:lock:*")]
+        assert keys == [f"imaradesk:lock:{name}"]
+        assert not any("254722000001" in key for key in keys)

@@ -8,6 +8,7 @@ unique constraint on the provider message id is the last word on duplicates.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -108,6 +109,13 @@ class _Observed:
     tombstones: tuple[ErasureTombstone, ...] = ()
 
 
+def conversation_lock_name(org_id: int, channel: str, sender_id: str) -> str:
+    """One lock per conversation. Lock names show up in Redis and in timeout errors, so they
+    carry a digest of the sender, not a phone number."""
+    sender = hashlib.blake2b(sender_id.encode(), digest_size=16).hexdigest()
+    return f"conversation:{org_id}:{channel}:{sender}"
+
+
 class DialogueManager:
     def __init__(
         self,
@@ -140,8 +148,7 @@ class DialogueManager:
             raise WrongOrganization(f"message for {inbound.org_slug!r} handed to {org.slug!r}")
         # Logs redact the names that channels tell us, wherever they appear.
         recent_names.add(inbound.profile_name)
-        key = f"{org.id}:{inbound.channel}:{inbound.sender_id}"
-        with self._locks.hold(key):
+        with self._locks.hold(conversation_lock_name(org.id, inbound.channel, inbound.sender_id)):
             try:
                 return self._handle_locked(org, inbound)
             except IntegrityError:
