@@ -267,12 +267,17 @@ class KnowledgeBase:
         with self._db.read() as session:
             data = OrgData(session, org_id)
             revision = data.organization().kb_revision
+            # Disabled entries are left out: the bot must not answer from them.
             entries = {
                 e.id: EntryInfo(e.id, e.external_id, e.question, e.answer, e.category)
-                for e in data.entries()
+                for e in data.entries(enabled_only=True)
                 if e.id is not None
             }
-            phrasings = [(p.id, p.entry_id, p.text) for p in data.phrasings() if p.id is not None]
+            phrasings = [
+                (p.id, p.entry_id, p.text)
+                for p in data.phrasings(enabled_only=True)
+                if p.id is not None
+            ]
 
         ids = np.array([p[0] for p in phrasings], dtype=np.int64)
         vectors = np.zeros((len(phrasings), self._embedder.dimension), dtype=np.float32)

@@ -119,6 +119,15 @@ class Organization(SQLModel, table=True):
     team_size: str | None = Field(default=None, max_length=32)
     # Names the organization's daily counts; once the organization is deleted it names nobody.
     analytics_ref: str = Field(default_factory=lambda: secrets.token_hex(12), max_length=64)
+    # An AI provider of the organization's own (keys are theirs, sealed like their data). Used
+    # only while external_ai_allowed is on; generative_answers lets it write the answers.
+    ai_provider: str | None = Field(default=None, max_length=32)
+    ai_model: str | None = Field(default=None, max_length=100)
+    ai_api_key: str | None = _text(nullable=True)
+    ai_base_url: str | None = Field(default=None, max_length=500)
+    generative_answers: bool = False
+    # A Rasa server the organization already runs: asked for the intent before our retrieval.
+    rasa_url: str | None = Field(default=None, max_length=500)
     created_at: datetime = _utc_column()
 
 
@@ -247,8 +256,89 @@ class KnowledgeEntry(SQLModel, table=True):
     answer: str = Field(sa_column=Column(Text, nullable=False))
     category: str | None = Field(default=None, max_length=200)
     source: str = Field(max_length=300)
+    # "faq" (a question and its answer), "passage" (a piece of a longer document) or "intent"
+    # (imported from Rasa training data).
+    kind: str = Field(default="faq", max_length=16)
+    # Where in its source the entry was found (a page, a heading path), for citations.
+    location: str | None = Field(default=None, max_length=300)
+    position: int = 0
+    # Disabled entries stay in the console but the bot never answers from them.
+    enabled: bool = True
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
+
+
+class DocumentStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class KnowledgeDocument(SQLModel, table=True):
+    """An uploaded file; its entries carry its name as their ``source``."""
+
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_document_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=300)
+    media_type: str = Field(max_length=100)
+    size_bytes: int = 0
+    sha256: str = Field(max_length=64)
+    status: DocumentStatus = DocumentStatus.QUEUED
+    error: str | None = _text(nullable=True)
+    entries: int = 0
+    uploaded_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+
+
+class IngestionJob(SQLModel, table=True):
+    """One upload being parsed, embedded and indexed in the background, with its progress."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    document_id: int = Field(foreign_key="knowledgedocument.id", index=True)
+    status: DocumentStatus = DocumentStatus.QUEUED
+    stage: str = Field(default="queued", max_length=32)
+    done: int = 0
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    error: str | None = _text(nullable=True)
+    created_at: datetime = _utc_column()
+    started_at: datetime | None = _utc_column(nullable=True)
+    finished_at: datetime | None = _utc_column(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the REST API, scoped to one organization; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = _utc_column()
+    last_used_at: datetime | None = _utc_column(nullable=True)
+    revoked_at: datetime | None = _utc_column(nullable=True)
+
+
+class AIUsage(SQLModel, table=True):
+    """One call to an AI provider: what for, how many tokens, how it went (never the text)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    provider: str = Field(max_length=32)
+    model: str = Field(max_length=100)
+    purpose: str = Field(max_length=32)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    outcome: str = Field(max_length=16)
+    latency_ms: int = 0
+    created_at: datetime = _utc_column(index=True)
 
 
 class KnowledgePhrasing(SQLModel, table=True):

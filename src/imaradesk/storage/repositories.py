@@ -98,6 +98,9 @@ class EntryDraft:
     answer: str
     category: str | None
     line: int
+    kind: str = "faq"
+    # Where in the source it was found (a page, a heading path), shown in citations.
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -421,12 +424,11 @@ class OrgData:
 
     # -- knowledge base ---------------------------------------------------------------------------
 
-    def entries(self) -> Sequence[KnowledgeEntry]:
-        return self._session.exec(
-            select(KnowledgeEntry)
-            .where(KnowledgeEntry.org_id == self.org_id)
-            .order_by(col(KnowledgeEntry.id))
-        ).all()
+    def entries(self, *, enabled_only: bool = False) -> Sequence[KnowledgeEntry]:
+        query = select(KnowledgeEntry).where(KnowledgeEntry.org_id == self.org_id)
+        if enabled_only:
+            query = query.where(col(KnowledgeEntry.enabled).is_(True))
+        return self._session.exec(query.order_by(col(KnowledgeEntry.id))).all()
 
     def entries_by_id(self, entry_ids: Iterable[int]) -> dict[int, KnowledgeEntry]:
         ids = list(set(entry_ids))
@@ -439,12 +441,13 @@ class OrgData:
         ).all()
         return {row.id: row for row in rows if row.id is not None}
 
-    def phrasings(self) -> Sequence[KnowledgePhrasing]:
-        return self._session.exec(
-            select(KnowledgePhrasing)
-            .where(KnowledgePhrasing.org_id == self.org_id)
-            .order_by(col(KnowledgePhrasing.id))
-        ).all()
+    def phrasings(self, *, enabled_only: bool = False) -> Sequence[KnowledgePhrasing]:
+        query = select(KnowledgePhrasing).where(KnowledgePhrasing.org_id == self.org_id)
+        if enabled_only:
+            query = query.join(
+                KnowledgeEntry, col(KnowledgeEntry.id) == col(KnowledgePhrasing.entry_id)
+            ).where(col(KnowledgeEntry.enabled).is_(True))
+        return self._session.exec(query.order_by(col(KnowledgePhrasing.id))).all()
 
     def sync_entries(
         self,
@@ -468,7 +471,7 @@ class OrgData:
         added: list[KnowledgePhrasing] = []
         removed_ids: list[int] = []
         seen: set[str] = set()
-        for draft in drafts:
+        for ordinal, draft in enumerate(drafts):
             seen.add(draft.external_id)
             entry = existing.get(draft.external_id)
             if entry is None:
@@ -479,6 +482,9 @@ class OrgData:
                     answer=draft.answer,
                     category=draft.category,
                     source=source,
+                    kind=draft.kind,
+                    location=draft.location,
+                    position=ordinal,
                     created_at=now,
                     updated_at=now,
                 )
@@ -493,6 +499,9 @@ class OrgData:
                     and entry.answer == draft.answer
                     and entry.category == draft.category
                     and entry.source == source
+                    and entry.kind == draft.kind
+                    and entry.location == draft.location
+                    and entry.position == ordinal
                     and [p.text for p in old] == list(draft.questions)
                 )
                 if same:
@@ -502,6 +511,9 @@ class OrgData:
                 entry.answer = draft.answer
                 entry.category = draft.category
                 entry.source = source
+                entry.kind = draft.kind
+                entry.location = draft.location
+                entry.position = ordinal
                 entry.updated_at = now
                 self._session.add(entry)
                 updated += 1

@@ -18,6 +18,8 @@ from imaradesk.storage.models import (
     ConsentRecord,
     Contact,
     Handoff,
+    IngestionJob,
+    KnowledgeDocument,
     KnowledgeEntry,
     KnowledgePhrasing,
     LegalHold,
@@ -27,12 +29,14 @@ from imaradesk.storage.models import (
 )
 
 SEALED_FIELDS: dict[type, tuple[str, ...]] = {
-    Organization: ("twilio_auth_token", "contact_email"),
+    Organization: ("twilio_auth_token", "contact_email", "ai_api_key"),
     Contact: ("address", "display_name", "email"),
     ConsentRecord: ("method",),
     Message: ("body",),
     Handoff: ("detail", "summary"),
     KnowledgeEntry: ("question", "answer"),
+    KnowledgeDocument: ("error",),
+    IngestionJob: ("error",),
     KnowledgePhrasing: ("text",),
     PrivacyRequest: ("detail",),
     LegalHold: ("reason",),
