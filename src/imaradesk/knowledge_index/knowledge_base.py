@@ -68,6 +68,11 @@ class EntryInfo:
     question: str
     answer: str
     category: str | None
+    # Where the entry came from, for citations: the file, its kind ("faq" or "passage") and
+    # the place inside it (a page, a heading path).
+    source: str = ""
+    kind: str = "faq"
+    location: str | None = None
 
 
 @dataclass(frozen=True)
@@ -258,7 +263,7 @@ class KnowledgeBase:
             "embedder": self._embedder.name,
             "dimension": self._embedder.dimension,
             "answering": self._answering.fingerprint(),
-            "format": 2,
+            "format": 3,
         }
 
     def _rebuild_locked(
@@ -269,7 +274,16 @@ class KnowledgeBase:
             revision = data.organization().kb_revision
             # Disabled entries are left out: the bot must not answer from them.
             entries = {
-                e.id: EntryInfo(e.id, e.external_id, e.question, e.answer, e.category)
+                e.id: EntryInfo(
+                    e.id,
+                    e.external_id,
+                    e.question,
+                    e.answer,
+                    e.category,
+                    source=e.source,
+                    kind=e.kind,
+                    location=e.location,
+                )
                 for e in data.entries(enabled_only=True)
                 if e.id is not None
             }
@@ -349,7 +363,15 @@ class KnowledgeBase:
             "entry_of": {str(k): v for k, v in snapshot.entry_of.items()},
             "text_digest_of": {str(k): v for k, v in snapshot.text_digest_of.items()},
             "entries": {
-                str(e.entry_id): [e.external_id, e.question, e.answer, e.category]
+                str(e.entry_id): [
+                    e.external_id,
+                    e.question,
+                    e.answer,
+                    e.category,
+                    e.source,
+                    e.kind,
+                    e.location,
+                ]
                 for e in snapshot.entries.values()
             },
             "report": snapshot.report.__dict__,
@@ -387,7 +409,7 @@ class KnowledgeBase:
         if len(index) != len(entry_of):
             return None
         entries = {
-            int(k): EntryInfo(int(k), v[0], v[1], v[2], v[3])
+            int(k): EntryInfo(int(k), *v[:4], source=v[4], kind=v[5], location=v[6])
             for k, v in manifest["entries"].items()
         }
         return OrgKnowledge(
