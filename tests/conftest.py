@@ -214,6 +214,7 @@ def make_services(tmp_path: Path, clock: FrozenClock):  # noqa: ANN201
 
     yield factory
     for services in built:
+        services.jobs.shutdown() if hasattr(services.jobs, "shutdown") else None
         if services.redis is not None:
             services.redis.close()
 

@@ -151,7 +151,11 @@ def test_destroying_the_key_shreds_the_org_in_the_database_and_in_backups(
     assert requests.get(f"{server.url}/privacy/exports/{export_link}", timeout=10).ok
 
     services.organizations.destroy_data(
-        acme.id, knowledge=services.knowledge, state=services.state, exports=services.exports
+        acme.id,
+        knowledge=services.knowledge,
+        state=services.state,
+        exports=services.exports,
+        uploads=services.ingestion,
     )
     with pytest.raises(KeyDestroyed):
         with database.read() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from imaradesk.clock import Clock
 from imaradesk.compliance.subject_export import SubjectExports
+from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
 from imaradesk.storage.conversation_state import ConversationStateStore
@@ -88,6 +89,7 @@ class OrganizationService:
         knowledge: KnowledgeBase,
         state: ConversationStateStore,
         exports: SubjectExports,
+        uploads: IngestionService,
     ) -> None:
         """Crypto-shred: destroy the data key, then everything derived outside the database."""
         now = self._clock.now()
@@ -96,6 +98,7 @@ class OrganizationService:
         knowledge.erase_organization(org_id)
         state.erase_organization(org_id)
         exports.erase_organization(org_id)  # sealed under the destroyed key, but files all the same
+        uploads.erase_organization(org_id)
 
     def publish_notice(self, org_id: int, text: str, *, material: bool = True) -> int:
         """Publish a new privacy notice; a material change is shown to returning customers."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import redis
 
+from imaradesk.api_tokens import ApiTokens
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.bot.handoff_router import HandoffRouter
 from imaradesk.channels.twilio_sender import TwilioSender
@@ -20,7 +21,11 @@ from imaradesk.console.accounts import AccountService
 from imaradesk.console.desk import AgentDesk
 from imaradesk.console.mailer import SmtpMailer, SmtpSettings
 from imaradesk.delivery import DeliveryTracker
+from imaradesk.jobs import InProcessJobQueue, JobQueue, RQJobQueue
+from imaradesk.knowledge_index.curation import KnowledgeCuration
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
+from imaradesk.knowledge_index.ingestion import IngestionService
+from imaradesk.knowledge_index.insights import KnowledgeInsights
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
@@ -35,6 +40,7 @@ from imaradesk.storage.conversation_state import (
 from imaradesk.storage.db import Database
 from imaradesk.storage.encryption import MasterKeyring
 from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
+from imaradesk.worker_tasks import run as run_task
 
 
 @dataclass
@@ -58,9 +64,16 @@ class Services:
     accounts: AccountService
     desk: AgentDesk
     signing_secret: str
+    jobs: JobQueue
+    ingestion: IngestionService
+    curation: KnowledgeCuration
+    insights: KnowledgeInsights
+    api_tokens: ApiTokens
     redis: redis.Redis | None = None
 
     def close(self) -> None:
+        if isinstance(self.jobs, InProcessJobQueue):
+            self.jobs.shutdown()
         self.database.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -173,8 +186,27 @@ def build_services(
         clock=clock,
         public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
     )
+    jobs: JobQueue
+    if settings.job_queue == "redis":
+        assert redis_client is not None  # the settings refuse "redis" without a URL
+        jobs = RQJobQueue(redis_client)
+    else:
+        jobs = InProcessJobQueue()
+    ingestion = IngestionService(
+        database=database,
+        knowledge=knowledge,
+        queue=jobs,
+        clock=clock,
+        upload_dir=settings.upload_dir,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     stewardship = Stewardship(
-        database=database, knowledge=knowledge, state=state, exports=exports, clock=clock
+        database=database,
+        knowledge=knowledge,
+        state=state,
+        exports=exports,
+        uploads=ingestion,
+        clock=clock,
     )
     router = HandoffRouter(database=database, knowledge=knowledge)
     base_url = settings.public_base_url or "http://127.0.0.1:5000"
@@ -216,7 +248,7 @@ def build_services(
         privacy=privacy,
         router=router,
     )
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         database=database,
@@ -236,5 +268,13 @@ def build_services(
         accounts=accounts,
         desk=desk,
         signing_secret=signing_secret,
+        jobs=jobs,
+        ingestion=ingestion,
+        curation=KnowledgeCuration(database=database, knowledge=knowledge, clock=clock),
+        insights=KnowledgeInsights(database=database, knowledge=knowledge),
+        api_tokens=ApiTokens(database, clock),
         redis=redis_client,
     )
+    if isinstance(jobs, InProcessJobQueue):
+        jobs.bind(lambda task, arguments: run_task(services, task, arguments))
+    return services

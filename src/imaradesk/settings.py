@@ -75,9 +75,24 @@ class Settings(BaseSettings):
     # Privacy
     export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
+    # Knowledge uploads and background work. "thread" runs jobs inside the serving process (the
+    # embedded default); "redis" hands them to `imaradesk worker --jobs` processes through RQ.
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    job_queue: Literal["thread", "redis"] = "thread"
+
     # Dialogue
     conversation_state_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     conversation_lock_timeout_seconds: float = Field(default=30.0, gt=0)
+    # An organization's own Rasa server (Organization.rasa_url): how long a turn waits for its
+    # intent, and how sure it must be for its intent's entry to answer (else retrieval decides).
+    rasa_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    rasa_min_confidence: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _job_queue_needs_redis(self) -> Settings:
+        if self.job_queue == "redis" and not self.redis_url:
+            raise ValueError("IMARADESK_JOB_QUEUE=redis needs IMARADESK_REDIS_URL")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -103,3 +118,7 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"

@@ -270,7 +270,11 @@ def test_closed_and_shredded_organizations_go_completely_and_others_stay(
     Chat(services, "closed").send("this is a scam, I want an agent")
     Chat(services, "shredded").send("hello")
     services.organizations.destroy_data(
-        shredded.id, knowledge=services.knowledge, state=services.state, exports=services.exports
+        shredded.id,
+        knowledge=services.knowledge,
+        state=services.state,
+        exports=services.exports,
+        uploads=services.ingestion,
     )
     services.stewardship.close_account(closed, actor="admin:owner")
     clock.advance(timedelta(days=31))

@@ -107,7 +107,11 @@ def keys_destroy(ctx: _Context, org_slug: str, yes: bool) -> None:
         click.confirm(f"Destroy the data key of {org_slug}? This cannot be undone", abort=True)
     assert org.id is not None
     services.organizations.destroy_data(
-        org.id, knowledge=services.knowledge, state=services.state, exports=services.exports
+        org.id,
+        knowledge=services.knowledge,
+        state=services.state,
+        exports=services.exports,
+        uploads=services.ingestion,
     )
     console.print(f"The data key of {org_slug} is destroyed; its data can no longer be read.")
 

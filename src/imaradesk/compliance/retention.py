@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from imaradesk.clock import Clock
 from imaradesk.compliance.subject_export import SubjectExports
+from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.retention import retain_until
 from imaradesk.storage.compliance_repository import ComplianceData
@@ -86,8 +87,10 @@ class Stewardship:
         knowledge: KnowledgeBase,
         state: ConversationStateStore,
         exports: SubjectExports,
+        uploads: IngestionService,
         clock: Clock,
     ) -> None:
+        self._uploads = uploads
         self._db = database
         self._knowledge = knowledge
         self._state = state
@@ -417,4 +420,5 @@ class Stewardship:
         self._knowledge.erase_organization(org.id)
         self._state.erase_organization(org.id)
         self._exports.erase_organization(org.id)
+        self._uploads.erase_organization(org.id)
         log.info("organization deleted", extra={"org_id": org.id})

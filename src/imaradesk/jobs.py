@@ -1,0 +1,86 @@
+"""Background work: a queue Protocol with an in-process default and RQ on Redis.
+
+Tasks are named, with plain JSON-able arguments, so the same call works in a thread of the web
+process (the embedded default, no Redis) and in an ``imaradesk worker`` process fed by RQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+import redis
+
+log = logging.getLogger(__name__)
+
+TaskRunner = Callable[[str, dict[str, Any]], None]
+RQ_QUEUE_NAME = "imaradesk"
+RQ_ENTRY_POINT = "imaradesk.worker_tasks.run_task"
+
+
+class JobQueue(Protocol):
+    def enqueue(self, task: str, **arguments: Any) -> None: ...
+
+
+class InProcessJobQueue:
+    """Runs tasks on a few threads of this process; they are lost if it stops (see resume)."""
+
+    def __init__(self, *, workers: int = 1) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imaradesk-job")
+        self._runner: TaskRunner | None = None
+        self._pending: set[Future[None]] = set()
+        self._guard = threading.Lock()
+
+    def bind(self, runner: TaskRunner) -> None:
+        self._runner = runner
+
+    def enqueue(self, task: str, **arguments: Any) -> None:
+        if self._runner is None:
+            raise RuntimeError("the job queue has no task runner bound")
+        future = self._executor.submit(self._run, self._runner, task, arguments)
+        with self._guard:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every task enqueued so far has finished (tests, the CLI)."""
+        with self._guard:
+            pending = list(self._pending)
+        for future in pending:
+            future.result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    @staticmethod
+    def _run(runner: TaskRunner, task: str, arguments: dict[str, Any]) -> None:
+        try:
+            runner(task, arguments)
+        except Exception:  # the task records its own failure; a thread must not die silently
+            log.exception("background task failed", extra={"task": task})
+
+    def _done(self, future: Future[None]) -> None:
+        with self._guard:
+            self._pending.discard(future)
+
+
+class RQJobQueue:
+    """Hands tasks to ``imaradesk worker --jobs`` processes through RQ on Redis."""
+
+    def __init__(self, connection: redis.Redis, *, queue_name: str = RQ_QUEUE_NAME) -> None:
+        from rq import Queue
+
+        self._queue = Queue(queue_name, connection=connection)
+
+    def enqueue(self, task: str, **arguments: Any) -> None:
+        # Arguments are ids and sealed payloads only: RQ stores them in Redis in the clear.
+        self._queue.enqueue(
+            RQ_ENTRY_POINT, task, arguments, job_timeout=3600, result_ttl=0, failure_ttl=86400
+        )
+
+    @property
+    def queue(self) -> Any:
+        return self._queue

@@ -1,0 +1,381 @@
+"""Uploads become knowledge in the background: read, save, embed, index, with a job record.
+
+``submit`` checks the upload, keeps it sealed on disk and queues it; ``run`` (in a thread of the
+web process or in a worker) parses it, writes its entries in one transaction and rebuilds the
+index, writing progress to the job row so that the console page and ``kb import`` can show it.
+A file that cannot be read fails alone, before anything is written: the index stays as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePath
+
+from imaradesk.clock import Clock
+from imaradesk.jobs import JobQueue
+from imaradesk.knowledge_index.documents import (
+    SUPPORTED_EXTENSIONS,
+    ImportFormatError,
+    media_type_of,
+    parse_bytes,
+)
+from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.storage.db import Database
+from imaradesk.storage.knowledge_repository import KnowledgeData, unfinished_jobs
+from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument
+from imaradesk.storage.repositories import OrgData
+
+log = logging.getLogger(__name__)
+
+INGEST_TASK = "ingest"
+_PROGRESS_INTERVAL_SECONDS = 0.5
+MAX_NAME_CHARS = 200
+
+
+class UploadRejected(ValueError):
+    """The upload is refused before it is queued (type, size, name, emptiness)."""
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    document_id: int
+    document_name: str
+    status: str
+    stage: str
+    done: int
+    total: int
+    created: int
+    updated: int
+    removed: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (DocumentStatus.READY, DocumentStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        # Reading is the first half of the work shown, embedding the second.
+        if self.status == DocumentStatus.READY:
+            return 100
+        if not self.total:
+            return 0
+        share = min(self.done / self.total, 1.0)
+        return int(share * 50) + (50 if self.stage == "embedding" else 0)
+
+    @classmethod
+    def of(cls, job: IngestionJob, document_name: str) -> JobView:
+        assert job.id is not None
+        return cls(
+            id=job.id,
+            document_id=job.document_id,
+            document_name=document_name,
+            status=str(job.status),
+            stage=job.stage,
+            done=job.done,
+            total=job.total,
+            created=job.created,
+            updated=job.updated,
+            removed=job.removed,
+            error=job.error,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
+
+
+class IngestionService:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        knowledge: KnowledgeBase,
+        queue: JobQueue,
+        clock: Clock,
+        upload_dir: Path,
+        max_upload_bytes: int,
+    ) -> None:
+        self._db = database
+        self._knowledge = knowledge
+        self._queue = queue
+        self._clock = clock
+        self._upload_dir = upload_dir
+        self._max_bytes = max_upload_bytes
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self._max_bytes
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    def submit(
+        self, org_id: int, name: str, data: bytes, *, uploaded_by: str | None = None
+    ) -> JobView:
+        """Check and queue an upload; re-uploading a name replaces that document's entries."""
+        name = self.check(name, data)
+        job = self.create_job(org_id, name, data, uploaded_by=uploaded_by)
+        self._queue.enqueue(INGEST_TASK, org_id=org_id, job_id=job.id)
+        return job
+
+    def check(self, name: str, data: bytes) -> str:
+        name = PurePath(name.replace("\\", "/")).name.strip()
+        if not name or len(name) > MAX_NAME_CHARS or any(ord(c) < 32 for c in name):
+            raise UploadRejected("the file needs a name of at most 200 printable characters")
+        extension = PurePath(name).suffix.lower()
+        if extension not in SUPPORTED_EXTENSIONS:
+            kinds = ", ".join(SUPPORTED_EXTENSIONS)
+            raise UploadRejected(
+                f"{name}: unsupported file type {extension or '(none)'}; use {kinds}"
+            )
+        if not data:
+            raise UploadRejected(f"{name}: the file is empty")
+        if len(data) > self._max_bytes:
+            raise UploadRejected(f"{name}: larger than {self._max_bytes // 2**20} MiB")
+        return name
+
+    def create_job(
+        self, org_id: int, name: str, data: bytes, *, uploaded_by: str | None = None
+    ) -> JobView:
+        """Record the document and its job and keep the upload, without queueing it."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            knowledge = KnowledgeData(session, org_id)
+            fields = {
+                "media_type": media_type_of(name),
+                "size_bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "status": DocumentStatus.QUEUED,
+                "error": None,
+                "uploaded_by": uploaded_by,
+                "updated_at": now,
+            }
+            document = knowledge.document_named(name)
+            if document is None:
+                document = knowledge.add_document(name=name, created_at=now, **fields)
+            else:
+                knowledge.update(document, **fields)
+            assert document.id is not None
+            job = knowledge.add_job(document.id, now=now)
+            assert job.id is not None
+            view = JobView.of(job, name)
+        path = self._upload_path(org_id, view.id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Uploads may hold personal data: sealed with the organization's key like its rows.
+        sealed = self._db.keystore.seal_bytes(org_id, data, f"upload/{view.id}")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(sealed)
+        tmp.replace(path)
+        return view
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def run(self, org_id: int, job_id: int) -> JobView:
+        """Do the job now, in this thread; every outcome ends in the job record."""
+        with self._db.write() as session:
+            knowledge = KnowledgeData(session, org_id)
+            job = knowledge.job(job_id)
+            if job is None:
+                raise LookupError(f"no ingestion job {job_id} in organization {org_id}")
+            document = knowledge.document(job.document_id)
+            if job.status not in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING):
+                return JobView.of(job, document.name if document else "")
+            if document is None:
+                knowledge.update(job, status=DocumentStatus.FAILED, error="document was deleted")
+                return JobView.of(job, "")
+            name = document.name
+            now = self._clock.now()
+            knowledge.update(job, status=DocumentStatus.PROCESSING, stage="reading", started_at=now)
+            knowledge.update(document, status=DocumentStatus.PROCESSING, updated_at=now)
+        progress = _ProgressWriter(self._db, org_id, job_id)
+        path = self._upload_path(org_id, job_id)
+        try:
+            try:
+                data = self._db.keystore.open_bytes(org_id, path.read_bytes(), f"upload/{job_id}")
+            except OSError as e:
+                raise ImportFormatError(name, 0, "the upload was lost before it was read") from e
+            parsed = parse_bytes(name, data, progress=progress.stage("reading"))
+            with self._db.write() as session:
+                knowledge = KnowledgeData(session, org_id)
+                if knowledge.document(job.document_id) is None:
+                    raise ImportFormatError(name, 0, "the document was deleted while it was read")
+                change = OrgData(session, org_id).sync_entries(
+                    parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
+                )
+            progress.set("embedding", 0, 0, force=True)
+            self._knowledge.refresh(org_id, progress=progress.counter("embedding"))
+        except ImportFormatError as e:
+            return self._finish(org_id, job_id, error=str(e))
+        except Exception as e:
+            log.exception("ingestion failed", extra={"org_id": org_id, "job_id": job_id})
+            return self._finish(
+                org_id, job_id, error=f"{name}: could not be processed ({type(e).__name__})"
+            )
+        finally:
+            path.unlink(missing_ok=True)
+        return self._finish(
+            org_id,
+            job_id,
+            entries=len(parsed.drafts),
+            created=change.created,
+            updated=change.updated,
+            removed=change.removed,
+        )
+
+    def _finish(
+        self,
+        org_id: int,
+        job_id: int,
+        *,
+        error: str | None = None,
+        entries: int = 0,
+        created: int = 0,
+        updated: int = 0,
+        removed: int = 0,
+    ) -> JobView:
+        now = self._clock.now()
+        status = DocumentStatus.FAILED if error else DocumentStatus.READY
+        with self._db.write() as session:
+            knowledge = KnowledgeData(session, org_id)
+            job = knowledge.job(job_id)
+            assert job is not None
+            knowledge.update(
+                job,
+                status=status,
+                stage="failed" if error else "done",
+                error=error,
+                created=created,
+                updated=updated,
+                removed=removed,
+                done=job.total if not error else job.done,
+                finished_at=now,
+            )
+            document = knowledge.document(job.document_id)
+            if document is not None:
+                changes: dict[str, object] = {"status": status, "error": error, "updated_at": now}
+                if not error:
+                    changes["entries"] = entries
+                knowledge.update(document, **changes)
+            view = JobView.of(job, document.name if document else "")
+        if error:
+            log.info("ingestion failed", extra={"org_id": org_id, "job_id": job_id})
+        return view
+
+    def resume_unfinished(self) -> int:
+        """Queue again the jobs a stopped process left behind; those without a file fail."""
+        with self._db.read() as session:
+            pending = unfinished_jobs(session)
+        resumed = 0
+        for org_id, job_id in pending:
+            if self._upload_path(org_id, job_id).exists():
+                self._queue.enqueue(INGEST_TASK, org_id=org_id, job_id=job_id)
+                resumed += 1
+            else:
+                self._finish(org_id, job_id, error="interrupted before it finished; upload again")
+        return resumed
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def job(self, org_id: int, job_id: int) -> JobView | None:
+        with self._db.read() as session:
+            knowledge = KnowledgeData(session, org_id)
+            job = knowledge.job(job_id)
+            if job is None:
+                return None
+            document = knowledge.document(job.document_id)
+            return JobView.of(job, document.name if document else "")
+
+    def documents(self, org_id: int) -> list[tuple[KnowledgeDocument, JobView | None]]:
+        with self._db.read() as session:
+            knowledge = KnowledgeData(session, org_id)
+            documents = list(knowledge.documents())
+            jobs = knowledge.latest_jobs([d.id for d in documents if d.id is not None])
+            return [
+                (d, JobView.of(jobs[d.id], d.name) if d.id in jobs else None) for d in documents
+            ]
+
+    def document(
+        self, org_id: int, document_id: int
+    ) -> tuple[KnowledgeDocument, JobView | None] | None:
+        with self._db.read() as session:
+            knowledge = KnowledgeData(session, org_id)
+            document = knowledge.document(document_id)
+            if document is None:
+                return None
+            job = knowledge.latest_jobs([document_id]).get(document_id)
+            return document, (JobView.of(job, document.name) if job else None)
+
+    def delete_document(self, org_id: int, document_id: int) -> int | None:
+        """Remove a document and its entries, and the index with them, before returning."""
+        with self._db.write() as session:
+            knowledge = KnowledgeData(session, org_id)
+            document = knowledge.document(document_id)
+            if document is None:
+                return None
+            job_ids = [j.id for j in [knowledge.latest_jobs([document_id]).get(document_id)] if j]
+            removed = knowledge.delete_document(document)
+        for job_id in job_ids:
+            self._upload_path(org_id, job_id).unlink(missing_ok=True)  # type: ignore[arg-type]
+        if removed:
+            self._knowledge.refresh(org_id)
+        return removed
+
+    # -- erasure ---------------------------------------------------------------------------------
+
+    def erase_organization(self, org_id: int) -> None:
+        shutil.rmtree(self._org_dir(org_id), ignore_errors=True)
+
+    def _org_dir(self, org_id: int) -> Path:
+        return self._upload_dir / f"org-{org_id}"
+
+    def _upload_path(self, org_id: int, job_id: int) -> Path:
+        return self._org_dir(org_id) / f"job-{job_id}.sealed"
+
+
+class _ProgressWriter:
+    """Writes a job's progress at most twice a second: the page polls, the rows stay few."""
+
+    def __init__(self, database: Database, org_id: int, job_id: int) -> None:
+        self._db = database
+        self._org_id = org_id
+        self._job_id = job_id
+        self._last = 0.0
+        self._done = 0
+        self._guard = threading.Lock()
+
+    def stage(self, stage: str):  # noqa: ANN201
+        def report(done: int, total: int) -> None:
+            self.set(stage, done, total, force=done >= total)
+
+        return report
+
+    def counter(self, stage: str):  # noqa: ANN201
+        """For callbacks that report increments (the index rebuild), not positions."""
+        self._done = 0
+
+        def report(step: int, total: int) -> None:
+            self._done += step
+            self.set(stage, self._done, total, force=self._done >= total)
+
+        return report
+
+    def set(self, stage: str, done: int, total: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._guard:
+            if not force and now - self._last < _PROGRESS_INTERVAL_SECONDS:
+                return
+            self._last = now
+        with self._db.write() as session:
+            knowledge = KnowledgeData(session, self._org_id)
+            job = knowledge.job(self._job_id)
+            if job is not None:
+                knowledge.update(job, stage=stage, done=done, total=total)
