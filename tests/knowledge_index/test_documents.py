@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from imaradesk.knowledge_index.documents import (
+    SUPPORTED_EXTENSIONS,
     ImportFormatError,
+    media_type_of,
+    parse_bytes,
     parse_csv,
     parse_file,
     parse_markdown,
@@ -124,7 +127,61 @@ def test_malformed_markdown_is_refused_with_its_line(content: str, line: int, me
 
 
 def test_unsupported_extension_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "faq.docx"
+    """An extension outside SUPPORTED_EXTENSIONS is refused, naming the ones accepted."""
+    path = tmp_path / "faq.xlsx"
     path.write_bytes(b"PK")
-    with pytest.raises(ImportFormatError, match="unsupported file type"):
+    with pytest.raises(
+        ImportFormatError, match=r"unsupported file type \.xlsx: use one of .*\.docx"
+    ):
         parse_file(path)
+    with pytest.raises(ImportFormatError, match=r"unsupported file type \(none\)"):
+        parse_bytes("README", b"text")
+
+
+def test_parse_bytes_reads_csv_and_faq_markdown_as_before() -> None:
+    """The upload path gives the same entries as the format's own parser, and says it is done."""
+    calls: list[tuple[int, int]] = []
+    csv_data = b"question,answer\nHow do I pay?,Use paybill.\n"
+    doc = parse_bytes("FAQ.CSV", csv_data, progress=lambda *a: calls.append(a))
+    assert doc == parse_csv(csv_data, "FAQ.CSV")
+    assert calls == [(1, 1)]
+    assert parse_bytes("faq.md", MARKDOWN.encode()) == parse_markdown(MARKDOWN.encode(), "faq.md")
+
+
+def test_faq_markdown_errors_still_name_their_line() -> None:
+    """A Markdown FAQ (its ## headings are questions) keeps the FAQ reader's refusals."""
+    with pytest.raises(ImportFormatError, match="no answer") as caught:
+        parse_bytes("faq.md", b"## Empty?\n\n## Next?\nAnswer\n")
+    assert caught.value.line == 1
+
+
+def test_upload_names_lose_their_directories() -> None:
+    """A browser's "C:\\fakepath\\" or a relative path never becomes part of the source."""
+    csv_data = b"question,answer\nHow do I pay?,Use paybill.\n"
+    assert parse_bytes("C:\\fakepath\\faq.csv", csv_data).source == "faq.csv"
+    assert parse_bytes("../../etc/faq.csv", csv_data).source == "faq.csv"
+
+
+def test_every_supported_extension_has_a_media_type() -> None:
+    assert SUPPORTED_EXTENSIONS == (
+        ".csv",
+        ".md",
+        ".markdown",
+        ".html",
+        ".htm",
+        ".txt",
+        ".pdf",
+        ".docx",
+    )
+    assert all(
+        media_type_of(f"x{ext}") != "application/octet-stream" for ext in SUPPORTED_EXTENSIONS
+    )
+    assert media_type_of("Report.PDF") == "application/pdf"
+    assert media_type_of("x.docx").endswith("wordprocessingml.document")
+    assert media_type_of("x.exe") == "application/octet-stream"
+
+
+def test_empty_upload_is_refused_whatever_its_type() -> None:
+    for name in ("a.csv", "a.md", "a.pdf", "a.docx", "a.html"):
+        with pytest.raises(ImportFormatError, match="the file is empty"):
+            parse_bytes(name, b"")

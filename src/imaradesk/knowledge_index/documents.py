@@ -1,9 +1,19 @@
-"""Reading FAQ files (CSV, Markdown) into entry drafts, refusing malformed ones whole.
+"""Reading uploaded files into entry drafts, refusing a malformed file whole.
 
-CSV: a header with ``question`` and ``answer`` and optional ``id`` and ``category``; rows that
-share an ``id`` are one entry with several phrasings of its question (the answer may be given
-once). Markdown: each ``##`` heading is a question and the section under it the answer; a ``#``
-heading names the category of the questions after it.
+``parse_bytes(name, data)`` dispatches on the extension (``SUPPORTED_EXTENSIONS``):
+
+- CSV FAQ: a header with ``question`` and ``answer`` and optional ``id`` and ``category``; rows
+  that share an ``id`` are one entry with several phrasings of its question (the answer may be
+  given once).
+- Markdown: an FAQ when at least half of its ``##`` headings end with a question mark: each
+  ``##`` heading is then a question and the section under it the answer, and a ``#`` heading
+  names the category of the questions after it. Otherwise (no ``##`` headings, or mostly
+  statements like "## Opening hours") it is prose, split into passages like the formats below.
+- HTML, plain text, PDF, DOCX: prose, split into passages with their place for citations
+  (``passages.py``).
+
+Every refusal is an ``ImportFormatError`` naming the file, the line when there is one, and the
+reason; an empty document (a scanned PDF without a text layer, say) is refused too.
 """
 
 from __future__ import annotations
@@ -13,8 +23,9 @@ import hashlib
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from markdown_it import MarkdownIt
 
@@ -24,6 +35,19 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 20000
 MAX_ID_CHARS = 200
+
+SUPPORTED_EXTENSIONS = (".csv", ".md", ".markdown", ".html", ".htm", ".txt", ".pdf", ".docx")
+_MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".txt": "text/plain",
+    ".pdf": "application/pdf",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+_FAQ_QUESTION_MARKS = ("?", "\uff1f", "\u061f")  # ASCII, full-width, Arabic
 
 
 class ImportFormatError(ValueError):
@@ -41,6 +65,8 @@ class ImportFormatError(ValueError):
 class ParsedDocument:
     source: str
     drafts: tuple[EntryDraft, ...]
+    # Pages of a PDF, for reports; None for other formats.
+    pages: int | None = None
 
     @property
     def phrasing_count(self) -> int:
@@ -52,19 +78,94 @@ def parse_file(path: Path) -> ParsedDocument:
     source = path.name
     try:
         size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ImportFormatError(source, 0, _too_large())
+        data = path.read_bytes()
     except OSError as e:
         raise ImportFormatError(source, 0, f"cannot read file: {e.strerror}") from e
-    if size > MAX_FILE_BYTES:
-        raise ImportFormatError(source, 0, f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
-    data = path.read_bytes()
-    suffix = path.suffix.lower()
+    return parse_bytes(source, data)
+
+
+def media_type_of(name: str) -> str:
+    """The media type recorded for an upload of that name."""
+    return _MEDIA_TYPES.get(_extension(name), "application/octet-stream")
+
+
+def parse_bytes(
+    name: str, data: bytes, *, progress: Callable[[int, int], None] | None = None
+) -> ParsedDocument:
+    """Parse an upload by its name's extension; ``progress(done, total)`` per page or section."""
+    source = PureWindowsPath(name).name  # browsers may send "C:\\fakepath\\faq.csv"
+    suffix = _extension(source)
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise ImportFormatError(
+            source,
+            0,
+            f"unsupported file type {suffix or '(none)'}: use one of "
+            + ", ".join(SUPPORTED_EXTENSIONS),
+        )
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFormatError(source, 0, _too_large())
+    if not data.strip():
+        raise ImportFormatError(source, 0, "the file is empty")
     if suffix == ".csv":
-        return parse_csv(data, source)
-    if suffix in (".md", ".markdown"):
-        return parse_markdown(data, source)
-    raise ImportFormatError(
-        source, 0, f"unsupported file type {suffix or '(none)'}: use .csv or .md"
-    )
+        return _done(parse_csv(data, source), progress)
+    if suffix in (".md", ".markdown") and is_faq_markdown(_decode(data, source)):
+        return _done(parse_markdown(data, source), progress)
+    return _parse_prose(source, suffix, data, progress)
+
+
+def _parse_prose(
+    source: str, suffix: str, data: bytes, progress: Callable[[int, int], None] | None
+) -> ParsedDocument:
+    # Imported here: the PDF, Word and HTML libraries are only needed when such a file comes.
+    from imaradesk.knowledge_index import passages
+
+    pages = None
+    empty = "no text found"
+    if suffix == ".pdf":
+        pdf = passages.read_pdf(data, source, progress)
+        sections, pages = pdf.sections, pdf.pages
+        empty = "no text found: the PDF has no text layer (a scan?); run it through OCR first"
+        progress = None  # already told page by page
+    elif suffix == ".docx":
+        sections = passages.read_docx(data, source)
+    elif suffix in (".html", ".htm"):
+        sections = passages.read_html(data)
+    elif suffix in (".md", ".markdown"):
+        sections = passages.read_markdown(_decode(data, source))
+    else:
+        sections = passages.read_text(passages.decode_text(data, source))
+    drafts = passages.split_passages(sections, source, progress=progress)
+    if not drafts:
+        raise ImportFormatError(source, 0, empty)
+    return ParsedDocument(source, drafts, pages)
+
+
+def is_faq_markdown(text: str) -> bool:
+    """Whether Markdown is an FAQ: at least half of its ``##`` headings end with "?"."""
+    tokens = MarkdownIt("commonmark").parse(text)
+    titles = [
+        tokens[i + 1].content.strip()
+        for i, token in enumerate(tokens)
+        if token.type == "heading_open" and token.tag == "h2"
+    ]
+    asked = sum(title.endswith(_FAQ_QUESTION_MARKS) for title in titles)
+    return bool(titles) and 2 * asked >= len(titles)
+
+
+def _done(document: ParsedDocument, progress: Callable[[int, int], None] | None) -> ParsedDocument:
+    if progress is not None:
+        progress(1, 1)
+    return document
+
+
+def _extension(name: str) -> str:
+    return PureWindowsPath(name).suffix.lower()
+
+
+def _too_large() -> str:
+    return f"file is larger than {MAX_FILE_BYTES // 2**20} MiB"
 
 
 def _decode(data: bytes, source: str) -> str:
