@@ -12,6 +12,7 @@ import redis
 from imaradesk.api_tokens import ApiTokens
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.bot.handoff_router import HandoffRouter
+from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.channels.twilio_sender import TwilioSender
 from imaradesk.clock import Clock, SystemClock
 from imaradesk.compliance.desk import PrivacyDesk
@@ -247,6 +248,9 @@ def build_services(
         ai=ai,
         privacy=privacy,
         router=router,
+        intents=IntentBackends(
+            timeout=settings.rasa_timeout_seconds, min_confidence=settings.rasa_min_confidence
+        ),
     )
     services = Services(
         settings=settings,

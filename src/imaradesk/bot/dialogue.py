@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from imaradesk.bot.handoff_router import HandoffPlan, HandoffRouter
+from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
 from imaradesk.bot.privacy_rules import (
     PENDING_ERASURE,
@@ -130,8 +131,11 @@ class DialogueManager:
         ai: AIGateway | None = None,
         privacy: PrivacyDesk | None = None,
         router: HandoffRouter | None = None,
+        intents: IntentBackends | None = None,
     ) -> None:
         self._router = router
+        # An organization's own Rasa server, asked before our retrieval when it has one.
+        self._intents = intents or IntentBackends()
         self._ai = ai or AIGateway(None)
         self._privacy = privacy
         self._db = database
@@ -413,6 +417,7 @@ class DialogueManager:
             FrustrationRule(),
             SuggestionChoiceRule(lookup),
             SmallTalkRule(),
+            *self._intents.rules_for(org, self._knowledge),
             KnowledgeRule(self._low_confidence),
         ]
 
