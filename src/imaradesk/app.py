@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, jsonify, request
+from flask_openapi3 import Info, OpenAPI
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
 from imaradesk.web import console, health, privacy_routes, twilio_routes, webchat_routes
+from imaradesk.web.api import api
 from imaradesk.web.errors import register_error_handlers
 from imaradesk.web.security_headers import register_security_headers
+
+_UPLOAD_ENDPOINTS = frozenset({"console.knowledge", "knowledge.page", "api.upload_document"})
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
     if services is None:
         services = build_services(settings or Settings())
     settings = services.settings
-    app = Flask(__name__, static_folder="web/static")
+    app = OpenAPI(
+        __name__,
+        static_folder="web/static",
+        info=Info(title="ImaraDesk API", version="1"),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        doc_ui=False,
+    )
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
@@ -39,14 +49,22 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @app.before_request
     def _upload_limit() -> None:
         # Registered before CSRF, which reads the form: FAQ uploads may exceed the usual limit.
-        if request.endpoint == "console.knowledge" and request.method == "POST":
-            request.max_content_length = console.MAX_UPLOAD_BYTES + 64 * 1024
+        if request.endpoint in _UPLOAD_ENDPOINTS and request.method == "POST":
+            request.max_content_length = settings.max_upload_bytes + 64 * 1024
 
     csrf = CSRFProtect(app)
     # Providers and widgets authenticate by signature or not at all; people use forms.
     for machine_facing in (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp):
         csrf.exempt(machine_facing)
         app.register_blueprint(machine_facing)
+    # Tokens, not cookies, authenticate the API: no CSRF to guard against there.
+    csrf.exempt(api)
+    app.register_api(api)
+
+    app.add_url_rule(
+        "/api/v1/openapi.json", "openapi_document", lambda: jsonify(app.api_doc), methods=["GET"]
+    )
+
     console.login_manager.init_app(app)
     app.register_blueprint(console.bp)
     register_error_handlers(app)

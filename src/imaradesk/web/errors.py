@@ -24,6 +24,10 @@ def register_error_handlers(app: Flask) -> None:
             description = "the request body is too large"
         response = jsonify(error=error.name.lower().replace(" ", "_"), message=description)
         response.status_code = error.code or 500
+        # Allow (405), WWW-Authenticate (401), Retry-After (429/503) belong to the answer too.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response
 
     @app.errorhandler(LockTimeout)
