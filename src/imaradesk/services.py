@@ -30,6 +30,7 @@ from imaradesk.knowledge_index.insights import KnowledgeInsights
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
+from imaradesk.llm.usage import UsageLog
 from imaradesk.organizations import OrganizationService
 from imaradesk.outbound import OutboundService
 from imaradesk.settings import Settings
@@ -116,6 +117,7 @@ def llm_provider(settings: Settings) -> LLMProvider | None:
         api_key=api_key,
         model=settings.llm_model,
         base_url=settings.llm_base_url,
+        timeout_s=settings.llm_timeout_seconds,
     )
 
 
@@ -172,7 +174,11 @@ def build_services(
     else:
         state = InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds)
         locks = InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds)
-    ai = AIGateway(llm_provider(settings))
+    ai = AIGateway(
+        llm_provider(settings),
+        usage=UsageLog(database, clock),
+        timeout_s=settings.llm_timeout_seconds,
+    )
     signing_secret = session_secret(settings)
     exports = SubjectExports(
         directory=settings.data_dir / "exports",

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     llm_model: str = "gemini-2.5-flash"
     llm_api_key: SecretStr | None = None
     llm_base_url: str | None = None
+    # Each provider call gives up after this (the SDK's client timeout, no retries), so a slow
+    # provider costs one wait before the extractive answer goes out instead.
+    llm_timeout_seconds: float = Field(default=8.0, gt=0, le=60)
 
     # Twilio REST API (agent replies); a base URL only for an edge, a proxy or a test server
     twilio_api_base_url: str | None = None

@@ -156,7 +156,7 @@ def test_each_provider_speaks_its_protocol(httpserver: HTTPServer, provider: str
     else:
         httpserver.expect_request(GEMINI_PATH, method="POST").respond_with_json(gemini_reply("3"))
         client = GeminiProvider(api_key="k", model="gemini-2.5-flash", base_url=base)
-    assert client.complete(system="pick", prompt="Customer: x") == "3"
+    assert client.complete(system="pick", prompt="Customer: x").text == "3"
     body = json.loads(httpserver.log[0][0].get_data(as_text=True))
     assert "Customer: x" in json.dumps(body)
 
