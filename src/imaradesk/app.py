@@ -9,12 +9,20 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
-from imaradesk.web import console, health, privacy_routes, twilio_routes, webchat_routes
+from imaradesk.web import (
+    console,
+    console_knowledge,
+    health,
+    privacy_routes,
+    twilio_routes,
+    webchat_routes,
+)
 from imaradesk.web.api import api
 from imaradesk.web.errors import register_error_handlers
+from imaradesk.web.rasa_routes import bp as rasa_bp
 from imaradesk.web.security_headers import register_security_headers
 
-_UPLOAD_ENDPOINTS = frozenset({"console.knowledge", "knowledge.page", "api.upload_document"})
+_UPLOAD_ENDPOINTS = frozenset({"knowledge.page", "api.upload_document"})
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -54,7 +62,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     csrf = CSRFProtect(app)
     # Providers and widgets authenticate by signature or not at all; people use forms.
-    for machine_facing in (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp):
+    public = (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp, rasa_bp)
+    for machine_facing in public:
         csrf.exempt(machine_facing)
         app.register_blueprint(machine_facing)
     # Tokens, not cookies, authenticate the API: no CSRF to guard against there.
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     console.login_manager.init_app(app)
     app.register_blueprint(console.bp)
+    app.register_blueprint(console_knowledge.bp)
     register_error_handlers(app)
     register_security_headers(app)
     return app

@@ -109,6 +109,20 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         )
         return 403 if response.status_code == 200 else response.status_code
 
+    def rasa_webhook() -> int:
+        # Public like the web chat (Rasa widgets send no credentials): it answers only from B.
+        response = requests.post(
+            f"{base}/channels/rasa/org-b/webhook",
+            json={"sender": "+254700000001", "message": "How do I check my balance?"},
+            timeout=10,
+        )
+        replies = response.json()
+        assert all(r["recipient_id"] == "+254700000001" for r in replies)
+        assert "483" not in " ".join(r["text"] for r in replies), (
+            "A's answers never reach B's Rasa widget"
+        )
+        return 403 if response.status_code == 200 else response.status_code
+
     def health() -> int:
         body = requests.get(f"{base}/healthz", timeout=10).json()
         assert body == {"status": "ok"}, "health says nothing about any organization"
@@ -187,6 +201,49 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         assert messages == [], "a poll never returns another channel's or organization's messages"
         return 403
 
+    # B's knowledge: a document with its job, a hand-written entry, an API token.
+    b_job = services.ingestion.submit(
+        org_b.id, "b-handbook.csv", b"question,answer\nWhen is half term?,In October.\n"
+    )
+    services.jobs.wait(timeout=60)
+    b_entry = services.curation.entries(org_b.id, source="b-handbook.csv").entries[0]
+    b_token = services.api_tokens.issue(org_b.id, "b tool")
+    a_api = requests.Session()
+    a_api.headers["Authorization"] = f"Bearer {services.api_tokens.issue(org_a.id, 'a').secret}"
+
+    def api_call(method: str, path: str, **kwargs: object) -> Callable[[], int]:
+        def attempt() -> int:
+            response = a_api.request(method, f"{base}/api/v1{path}", timeout=10, **kwargs)
+            assert "half term" not in response.text and "b-handbook" not in response.text
+            return 404 if response.status_code in (200, 202) else response.status_code
+
+        return attempt
+
+    def b_knowledge(path: str, method: str = "get", data: dict | None = None) -> Callable[[], int]:
+        def attempt() -> int:
+            url = f"/console/knowledge{path}"
+            if method == "get":
+                response = a_console.get(url)
+            else:
+                response = a_console.post(url, data or {}, csrf_from="/console/knowledge")
+            assert "half term" not in response.text and "b-handbook" not in response.text
+            return 404 if response.status_code == 200 else response.status_code
+
+        return attempt
+
+    def token_for_a() -> int:
+        page = a_console.post(
+            "/console/knowledge/tokens", {"name": "a tool"}, csrf_from="/console/knowledge"
+        ).text
+        secret = page.split('<code id="token">')[1].split("<")[0]
+        assert services.api_tokens.authenticate(secret) == org_a.id, "a token opens its own org"
+        return 403
+
+    def openapi() -> int:
+        document = requests.get(f"{base}/api/v1/openapi.json", timeout=10).text
+        assert "org-b" not in document and "half term" not in document
+        return 403
+
     def logout() -> int:
         session = ConsoleSession(base)
         session.login("admin@a.example", "password of a!")
@@ -216,7 +273,30 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "console.inbox": a_pages_show_nothing_of_b("/console/"),
         "console.inbox_rows": a_pages_show_nothing_of_b("/console/inbox/rows"),
         "console.team": a_pages_show_nothing_of_b("/console/team"),
-        "console.knowledge": a_pages_show_nothing_of_b("/console/knowledge"),
+        "knowledge.page": b_knowledge(""),
+        "knowledge.documents": b_knowledge("/documents"),
+        "knowledge.delete_document": b_knowledge(f"/documents/{b_job.document_id}/delete", "post"),
+        "knowledge.new_entry": b_knowledge("/entries/new"),
+        "knowledge.edit_entry": b_knowledge(f"/entries/{b_entry.id}"),
+        "knowledge.toggle_entry": b_knowledge(f"/entries/{b_entry.id}/toggle", "post"),
+        "knowledge.delete_entry": b_knowledge(f"/entries/{b_entry.id}/delete", "post"),
+        "knowledge.try_question": b_knowledge("/try", "post", {"question": "When is half term?"}),
+        "knowledge.unanswered": b_knowledge("/unanswered"),
+        "knowledge.create_token": token_for_a,
+        "knowledge.revoke_token": b_knowledge(f"/tokens/{b_token.id}/revoke", "post"),
+        "openapi_document": openapi,
+        "api.list_documents": api_call("GET", "/documents"),
+        "api.upload_document": lambda: 404,  # uploads only ever go to the token's own org
+        "api.get_document": api_call("GET", f"/documents/{b_job.document_id}"),
+        "api.delete_document": api_call("DELETE", f"/documents/{b_job.document_id}"),
+        "api.get_job": api_call("GET", f"/jobs/{b_job.id}"),
+        "api.list_entries": api_call("GET", "/entries", params={"q": "half term"}),
+        "api.create_entry": lambda: 404,  # likewise: no org in the request to point elsewhere
+        "api.get_entry": api_call("GET", f"/entries/{b_entry.id}"),
+        "api.update_entry": api_call("PATCH", f"/entries/{b_entry.id}", json={"enabled": False}),
+        "api.delete_entry": api_call("DELETE", f"/entries/{b_entry.id}"),
+        "api.preview_answer": api_call("POST", "/answers/preview", json={"question": "half term"}),
+        "api.unanswered": api_call("GET", "/unanswered"),
         "console.conversation": b_handoff_route(""),
         "console.conversation_messages": b_handoff_route("/messages"),
         "console.take": b_handoff_route("/take", "post"),
@@ -229,6 +309,7 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "twilio.inbound_message": twilio_inbound,
         "twilio.delivery_status": twilio_status,
         "webchat.inbound_message": webchat,
+        "rasa.webhook": rasa_webhook,
         "health.healthz": health,
     }
     app_routes = {rule.endpoint for rule in server_app_rules(services)}
@@ -243,10 +324,14 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         b_handoff.status,
         b_handoff.assigned_agent_id,
     )
+    # B's knowledge is as it was: the entry is on and answers, the token still works.
+    assert services.curation.entry(org_b.id, b_entry.id).enabled
+    assert services.ingestion.document(org_b.id, b_job.document_id) is not None
+    assert services.api_tokens.authenticate(b_token.secret) == org_b.id
     after = snapshot(database, org_b.id)
-    # The web chat of B legitimately stored its own new visitor's turn; nothing else moved.
+    # B's web chat and Rasa widget legitimately stored their new visitors' turns; nothing else.
     assert after[2][: len(before[2])] == before[2]
-    assert after[1] == before[1] + 1
+    assert after[1] == before[1] + 2
 
 
 def server_app_rules(services):  # noqa: ANN001, ANN201

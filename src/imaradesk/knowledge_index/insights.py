@@ -181,7 +181,7 @@ class KnowledgeInsights:
                 # Restricted contacts asked us to stop processing their data beyond the chat.
                 if contact.restricted or not message.body.strip():
                     continue
-                names = [contact.name] if contact.name else []
+                names = [contact.display_name] if contact.display_name else []
                 out.append(
                     (self._redactor.redact(message.body, names=names).text, message.created_at)
                 )

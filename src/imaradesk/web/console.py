@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -26,7 +25,6 @@ from imaradesk.console.accounts import (
 )
 from imaradesk.console.desk import DeskError, NotFound
 from imaradesk.console.mailer import MailError
-from imaradesk.knowledge_index.documents import ImportFormatError, parse_csv, parse_markdown
 from imaradesk.outbound import OutboundError, WindowClosed
 from imaradesk.storage.models import AgentAccount, Organization
 from imaradesk.web.common import services
@@ -36,7 +34,6 @@ login_manager = LoginManager()
 login_manager.login_view = "console.login"
 login_manager.login_message = "Please sign in."
 login_manager.session_protection = "strong"
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 class ConsoleUser(UserMixin):
@@ -206,7 +203,7 @@ def reset_form(token: str) -> Any:
 @roles(*AGENTS, "knowledge_manager")
 def inbox() -> Any:
     if current_user.role == "knowledge_manager":
-        return redirect(url_for("console.knowledge"))
+        return redirect(url_for("knowledge.page"))
     scope = request.args.get("scope", "all")
     return render_template("console/inbox.html", org=_org(), scope=scope, rows=_rows(scope))
 
@@ -327,7 +324,7 @@ def retry(handoff_id: int, message_id: int) -> Any:
     )
 
 
-# -- team and knowledge ---------------------------------------------------------------------
+# -- team ---------------------------------------------------------------------
 
 
 @bp.route("/team", methods=["GET", "POST"])
@@ -356,43 +353,3 @@ def team() -> Any:
     return render_template(
         "console/team.html", org=org, members=members, error=error
     ), 400 if error else 200
-
-
-@bp.route("/knowledge", methods=["GET", "POST"])
-@roles("admin", "knowledge_manager")
-def knowledge() -> Any:
-    org = _org()
-    svc = services()
-    message, error = None, None
-    if request.method == "POST":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            error = "Choose a CSV or Markdown file."
-        else:
-            data = upload.read(MAX_UPLOAD_BYTES + 1)
-            name = Path(upload.filename).name
-            try:
-                if len(data) > MAX_UPLOAD_BYTES:
-                    raise ImportFormatError(name, 0, "the file is larger than 5 MiB")
-                parse = parse_markdown if name.lower().endswith((".md", ".markdown")) else parse_csv
-                if not name.lower().endswith((".csv", ".md", ".markdown")):
-                    raise ImportFormatError(name, 0, "upload a .csv or .md file")
-                document = parse(data, name)
-                report = svc.knowledge.import_documents(org.id, [document])  # type: ignore[arg-type]
-                change = report.change
-                message = (
-                    f"Imported {name}: {change.created} new, {change.updated} updated, "
-                    f"{change.removed} removed."
-                )
-            except ImportFormatError as e:
-                error = f"{e} Nothing was imported."
-        org = _org()
-    entries = svc.knowledge.snapshot(org.id, revision=org.kb_revision).entries.values()  # type: ignore[arg-type]
-    status = 400 if error else 200
-    return render_template(
-        "console/knowledge.html",
-        org=org,
-        entries=sorted(entries, key=lambda e: e.entry_id),
-        message=message,
-        error=error,
-    ), status

@@ -6,7 +6,7 @@ from flask import Flask, Response, request
 
 # Pages where a signed-in agent or a customer's own data is shown: never inside another site's
 # frame (clickjacking). The web-chat page stays embeddable: businesses put it on their sites.
-_UNFRAMEABLE_BLUEPRINTS = frozenset({"console", "privacy"})
+_UNFRAMEABLE_BLUEPRINTS = frozenset({"console", "knowledge", "privacy"})
 
 
 def register_security_headers(app: Flask) -> None:
