@@ -1,0 +1,88 @@
+"""The Rasa-compatible REST endpoint: ``POST /channels/rasa/<org>/webhook``.
+
+Public like the web chat (widgets carry no credentials, so no CSRF either): it answers only from
+the named organization's knowledge. Widgets usually live on the organization's own site, so
+the endpoint allows cross-origin calls; it sets and reads no cookies. Rasa's REST channel has no
+push, so what an agent wrote since the customer's last message comes with the next answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, jsonify, request
+from sqlmodel import col, select
+
+from imaradesk.bot.messages import OutboundMessage, ReplyKind
+from imaradesk.channels.base import MalformedRequest
+from imaradesk.channels.rasa_rest import MessageTooLong, RasaRestChannel
+from imaradesk.outbound import WEBCHAT_PENDING
+from imaradesk.storage.models import Direction, Message, Organization
+from imaradesk.storage.repositories import OrgData
+from imaradesk.web.common import organization_or_404, services
+
+bp = Blueprint("rasa", __name__)
+channel = RasaRestChannel()
+
+
+@bp.after_request
+def _allow_widgets_elsewhere(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    return response
+
+
+@bp.post("/channels/rasa/<org_slug>/webhook")
+def webhook(org_slug: str) -> Response:
+    org = organization_or_404(org_slug)
+    # Rasa's server reads the body as JSON whatever its Content-Type; widgets rely on that.
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        abort(400, description='send a JSON object {"sender", "message"}')
+    try:
+        payload = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        abort(400, description="the body is not valid JSON")
+    svc = services()
+    try:
+        messages = channel.parse(payload, org_slug=org.slug, received_at=svc.clock.now())
+    except MessageTooLong as e:
+        # Not abort(413): the error handler words every 413 as a too-large body.
+        too_long = jsonify(error="request_entity_too_large", message=str(e))
+        too_long.status_code = 413
+        return too_long
+    except MalformedRequest as e:
+        abort(400, description=str(e))
+    sender = messages[0].sender_id
+    replies: list[OutboundMessage] = []
+    for message in messages:
+        replies.extend(svc.dialogue.handle(org, message).replies)
+    return jsonify(channel.render(_agent_messages(org, sender) + replies, recipient_id=sender))
+
+
+def _agent_messages(org: Organization, sender: str) -> list[OutboundMessage]:
+    """What a person wrote to this sender that they have not received yet; now delivered."""
+    svc = services()
+    assert org.id is not None
+    with svc.database.read() as session:
+        data = OrgData(session, org.id)
+        contact = data.find_contact(channel.name, sender)
+        if contact is None or contact.id is None:
+            return []
+        conversation_ids = [c.id for c in data.conversations_of(contact.id) if c.id is not None]
+        waiting = set(
+            session.exec(
+                select(Message.id).where(
+                    Message.org_id == org.id,
+                    col(Message.conversation_id).in_(conversation_ids),
+                    Message.direction == Direction.OUTBOUND,
+                    col(Message.reply_to_id).is_(None),
+                    Message.delivery_status == WEBCHAT_PENDING,
+                )
+            ).all()
+        )
+    if not waiting:
+        return []
+    rows = svc.outbound.pending_for_webchat(org, conversation_ids, min(waiting) - 1)  # type: ignore[arg-type,type-var]
+    return [OutboundMessage(r.body, ReplyKind.HANDOFF) for r in rows if r.id in waiting]
