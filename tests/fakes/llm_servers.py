@@ -19,6 +19,7 @@ import math
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,6 +96,8 @@ class FakeLLMServer:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with each accepted request before it is answered, in the server's thread.
+    on_request: Callable[[Recorded], None] | None = None
 
     name = "fake"
 
@@ -146,8 +149,11 @@ class FakeLLMServer:
                     return self._send(404, fake.error_body(404, f"no route {path}"))
                 if not fake.authorised(headers):
                     return self._send(401, fake.error_body(401, "Invalid API key provided."))
+                recorded = Recorded(path, headers, raw, body)
                 with fake._lock:
-                    fake.requests.append(Recorded(path, headers, raw, body))
+                    fake.requests.append(recorded)
+                if fake.on_request is not None:
+                    fake.on_request(recorded)
                 behaviour = fake._next()
                 if isinstance(behaviour, Sleep):
                     if fake._stopping.wait(behaviour.seconds):

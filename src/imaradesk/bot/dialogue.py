@@ -12,11 +12,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from imaradesk.bot.handoff_offer import HANDOFF_OFFERED, HandoffOfferRule
 from imaradesk.bot.handoff_router import HandoffPlan, HandoffRouter
 from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
@@ -28,7 +29,10 @@ from imaradesk.bot.privacy_rules import (
     RestrictedProcessingRule,
 )
 from imaradesk.bot.rules import (
+    CLARIFICATIONS,
     CSAT_HANDOFF,
+    SUGGESTION_MIN_SIMILARITY,
+    SUGGESTIONS,
     AlwaysHumanTopicRule,
     ConsentKeywordRule,
     CsatRule,
@@ -49,6 +53,7 @@ from imaradesk.clock import Clock
 from imaradesk.compliance.desk import ExportLink, PrivacyDesk
 from imaradesk.knowledge_index.knowledge_base import Candidate, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
+from imaradesk.llm.grounded import LANGUAGES, GroundedAnswers
 from imaradesk.pii.recent_names import recent_names
 from imaradesk.policies import consent as consent_policy
 from imaradesk.policies.consent import ConsentKeyword
@@ -137,6 +142,7 @@ class DialogueManager:
         # An organization's own Rasa server, asked before our retrieval when it has one.
         self._intents = intents or IntentBackends()
         self._ai = ai or AIGateway(None)
+        self._grounded = GroundedAnswers(self._ai)
         self._privacy = privacy
         self._db = database
         self._knowledge = knowledge
@@ -204,11 +210,15 @@ class DialogueManager:
             else None,
         )
         decision = decide(self._rules(org), ctx)
+        # Before _store: the provider call must not hold a database write transaction.
+        decision = self._write_answer(org, contact, inbound, decision, ctx)
         plan = self._plan_handoff(org, observed, inbound, decision, ctx)
         turn, contact_id = self._store(org, inbound, observed, decision, plan)
         state_update = dict(decision.state)
         if ctx.csat_handoff is not None and decision.rating is None:
             state_update[CSAT_HANDOFF] = ""  # they moved on without rating
+        if ctx.state.get(HANDOFF_OFFERED) and HANDOFF_OFFERED not in state_update:
+            state_update[HANDOFF_OFFERED] = ""  # an offer of a person holds for one message
         erased = False
         if self._privacy is not None and contact_id is not None:
             try:
@@ -367,10 +377,68 @@ class DialogueManager:
             )  # fmt: skip
         return changes, False
 
+    def _write_answer(
+        self,
+        org: Organization,
+        contact: Contact | None,
+        inbound: InboundMessage,
+        decision: Decision,
+        ctx: TurnContext,
+    ) -> Decision:
+        """Let the organization's AI write the knowledge rule's answer from the retrieved
+        entries, when it generates answers; on any failure the extractive decision stands."""
+        if decision.rule != KnowledgeRule.name or len(decision.replies) != 1:
+            return decision
+        if not self._ai.generates_for(org, ctx.restricted):
+            return decision
+        reply, candidates = decision.replies[0], ctx.retrieval.candidates
+        if reply.kind is ReplyKind.ANSWER and reply.sources:
+            # The confident entry first, then the next ones that are about as close.
+            best = reply.sources[0].entry_id
+            entries = [c.entry for c in candidates if c.entry.entry_id == best] + [
+                c.entry
+                for c in candidates
+                if c.entry.entry_id != best and c.similarity >= SUGGESTION_MIN_SIMILARITY
+            ]
+        elif reply.kind is ReplyKind.CLARIFY and decision.state.get(SUGGESTIONS):
+            # Unsure, but with plausible entries: the model may find the answer among them.
+            offered = {int(i) for i in decision.state[SUGGESTIONS].split(",") if i.isdigit()}
+            entries = [c.entry for c in candidates if c.entry.entry_id in offered]
+        else:
+            return decision
+        if contact is not None and contact.preferred_language in LANGUAGES:
+            language = contact.preferred_language
+        else:
+            language = self._router.language.detect(ctx.text) if self._router else "en"
+        written = self._grounded.answer(
+            org,
+            question=ctx.text,
+            entries=entries,
+            language=language,
+            names=[n for n in (inbound.profile_name, contact and contact.display_name) if n],
+            contact_restricted=ctx.restricted,
+        )
+        if written is None:
+            return decision
+        if not written.answered:
+            offer = OutboundMessage(written.text, ReplyKind.CLARIFY)
+            state = {**decision.state, SUGGESTIONS: "", HANDOFF_OFFERED: language}
+            return replace(decision, replies=(offer,), state=state)
+        score = {c.entry.entry_id: round(c.similarity, 4) for c in candidates}
+        score.update({s.entry_id: s.score for s in reply.sources})
+        sources = tuple(
+            Source(e.entry_id, e.external_id, e.question, score.get(e.entry_id, 0.0))
+            for e in written.cited
+        )
+        answer = OutboundMessage(written.text, ReplyKind.ANSWER, sources=sources)
+        state = {**decision.state, CLARIFICATIONS: "0", SUGGESTIONS: ""}
+        return replace(decision, replies=(answer,), state=state)
+
     def _disambiguator(
         self, org: Organization, contact: Contact | None, inbound: InboundMessage
     ) -> Callable[[str, Sequence[Candidate]], Candidate | None] | None:
-        if not self._ai.allowed_for(org):
+        # Where the AI writes the answers, it also judges unsure candidates, in the same call.
+        if not self._ai.allowed_for(org) or self._ai.generates_for(org):
             return None
         names = [n for n in (inbound.profile_name, contact.display_name if contact else None) if n]
 
@@ -416,6 +484,7 @@ class DialogueManager:
             AlwaysHumanTopicRule(),
             FrustrationRule(),
             SuggestionChoiceRule(lookup),
+            HandoffOfferRule(),
             SmallTalkRule(),
             *self._intents.rules_for(org, self._knowledge),
             KnowledgeRule(self._low_confidence),
