@@ -72,15 +72,15 @@ def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:  # noqa: 
     md.write_text("# Hours\n\n## When are you open?\nEvery day, all day.\n")
     first = cli("kb", "import", "--org", "acme", str(faq), str(md))
     assert first.exit_code == 0, first.output
-    assert "5 new" in first.output and "5 entries" in first.output
+    assert "faq.csv: 4 new" in first.output and "more.md: 1 new" in first.output
+    assert "5 entries" in first.output
     second = cli("kb", "import", "--org", "acme", str(faq))
-    assert "0 new, 0 updated, 4 unchanged" in second.output
+    assert "faq.csv: 0 new, 0 updated, 0 removed" in second.output
     assert len(entries(cli)) == 5
 
 
-def test_a_malformed_file_is_refused_with_its_line_and_nothing_is_imported(
-    cli, tmp_path: Path
-) -> None:  # noqa: ANN001
+def test_a_malformed_file_fails_alone_with_its_line(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """The good file is imported; the bad one is reported with its line and the exit code is 1."""
     cli("org", "create", "acme", "--name", "Acme")
     good = tmp_path / "good.csv"
     good.write_text(WALLET_FAQ)
@@ -89,8 +89,12 @@ def test_a_malformed_file_is_refused_with_its_line_and_nothing_is_imported(
     result = cli("kb", "import", "--org", "acme", str(good), str(bad))
     assert result.exit_code == 1
     assert "bad.csv, line 3: expected 2 fields" in result.output
-    assert "nothing was imported" in result.output
-    assert entries(cli) == []
+    assert "good.csv: 4 new" in result.output
+    assert {e.source for e in entries(cli)} == {"good.csv"}
+    unsupported = tmp_path / "notes.exe"
+    unsupported.write_bytes(b"MZ")
+    refused = cli("kb", "import", "--org", "acme", str(unsupported))
+    assert refused.exit_code == 1 and "unsupported file type" in refused.output
 
 
 def test_import_into_unknown_org_fails_clearly(cli, tmp_path: Path) -> None:  # noqa: ANN001
@@ -139,3 +143,30 @@ def test_the_installed_console_script_imports_and_chats_with_the_real_model(tmp_
     chat = run("chat", "--org", "acme", input="how can I see how much money I have\n")
     assert "Dial *483*1# to see your balance." in chat.stdout, chat.stdout + chat.stderr
     assert (tmp_path / "var" / "imaradesk.db").exists()
+
+
+def test_kb_import_reads_rasa_training_data_as_entries(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    """nlu.yml intents become entries answered by domain.yml's utter_<intent> responses."""
+    cli("org", "create", "acme", "--name", "Acme")
+    nlu = tmp_path / "nlu.yml"
+    nlu.write_text(
+        'version: "3.1"\nnlu:\n- intent: check_balance\n  examples: |\n'
+        "    - how much money do I have\n    - show my [M-Pesa](wallet) balance\n"
+        "- intent: greet\n  examples: |\n    - hello\n"
+    )
+    domain = tmp_path / "domain.yml"
+    domain.write_text(
+        'version: "3.1"\nintents:\n- check_balance\n- greet\nresponses:\n'
+        "  utter_check_balance:\n  - text: Dial *483*1# to see your balance.\n"
+    )
+    result = cli("kb", "import", "--org", "acme", str(nlu), str(domain))
+    assert result.exit_code == 0, result.output
+    assert "Rasa data" in result.output and "1 new" in result.output
+    assert "greet" in result.output, (
+        "an intent without a response is reported, not dropped silently"
+    )
+    [entry] = entries(cli)
+    assert (entry.external_id, entry.answer) == (
+        "check_balance",
+        "Dial *483*1# to see your balance.",
+    )

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import getpass
+import time
 import uuid
 from pathlib import Path
 
 import click
 import phonenumbers
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn
 
 from imaradesk.bot.messages import InboundMessage, ReplyKind
 from imaradesk.cli.base import _Context, _org_or_exit, console, err_console, main, pass_ctx
-from imaradesk.knowledge_index.documents import ImportFormatError, ParsedDocument, parse_file
-from imaradesk.knowledge_index.knowledge_base import ImportReport
+from imaradesk.knowledge_index.documents import ImportFormatError
+from imaradesk.knowledge_index.ingestion import INGEST_TASK, JobView, UploadRejected
+from imaradesk.knowledge_index.rasa_data import is_rasa_path, load_rasa_files
 from imaradesk.services import Services
-from imaradesk.storage.models import Organization
+from imaradesk.storage.models import DocumentStatus, Organization
 from imaradesk.storage.repositories import OrgData
 
 # -- knowledge base --------------------------------------------------------------------------
@@ -28,81 +30,106 @@ def kb() -> None:
 
 @kb.command("import")
 @click.option("--org", "org_slug", required=True, help="Organization slug.")
-@click.option(
-    "--keep-missing",
-    is_flag=True,
-    help="Keep entries that an earlier import of the same file had but this one lacks.",
-)
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @pass_ctx
-def kb_import(ctx: _Context, org_slug: str, keep_missing: bool, files: tuple[Path, ...]) -> None:
-    """Import FAQ files (CSV with question,answer[,id,category]; Markdown with ## questions).
+def kb_import(ctx: _Context, org_slug: str, files: tuple[Path, ...]) -> None:
+    """Import FAQ files and documents, or Rasa training data.
 
-    Every file is checked before anything is written: one malformed file imports nothing.
+    CSV (question,answer[,id,category]), Markdown, HTML, text, PDF and DOCX files are read like
+    uploads in the console, each as its own background job with progress; a file that cannot
+    be read fails alone and leaves the others. Rasa files (nlu.yml, domain.yml, rules, stories)
+    are read together, one entry per intent with a response.
     """
     services = ctx.services
     org = _org_or_exit(services, org_slug)
-    documents = _parse_all(files)
-    report = _import_with_progress(services, org, documents, prune_missing=not keep_missing)
-    _print_import_report(report)
-
-
-def _parse_all(files: tuple[Path, ...]) -> list[ParsedDocument]:
-    documents = []
-    for path in files:
-        try:
-            documents.append(parse_file(path))
-        except ImportFormatError as e:
-            raise click.ClickException(f"{e} (nothing was imported)") from e
-    return documents
-
-
-def _import_with_progress(
-    services: Services, org: Organization, documents: list[ParsedDocument], *, prune_missing: bool
-) -> ImportReport:
     assert org.id is not None
-    total_phrasings = sum(d.phrasing_count for d in documents)
+    rasa_files = tuple(p for p in files if is_rasa_path(p))
+    documents = tuple(p for p in files if not is_rasa_path(p))
+    failed = 0
+    if rasa_files:
+        failed += _import_rasa(services, org, rasa_files)
+    if documents:
+        failed += _ingest_with_progress(services, org.id, documents)
+    with services.database.read() as session:
+        data = OrgData(session, org.id)
+        entries, phrasings = len(data.entries(enabled_only=True)), len(data.phrasings())
+    console.print(f"The knowledge base now has {entries} entries and {phrasings} phrasings.")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _import_rasa(services: Services, org: Organization, paths: tuple[Path, ...]) -> int:
+    try:
+        rasa = load_rasa_files(paths)
+    except ImportFormatError as e:
+        err_console.print(f"[red]{e}[/] (nothing was imported from the Rasa files)")
+        return 1
+    for warning in rasa.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    assert org.id is not None
+    report = services.knowledge.import_documents(org.id, rasa.documents)
+    change = report.change
+    console.print(
+        f"Rasa data ({', '.join(report.sources)}): {change.created} new, {change.updated} "
+        f"updated, {change.unchanged} unchanged, {change.removed} removed."
+    )
+    return 0
+
+
+def _ingest_with_progress(services: Services, org_id: int, paths: tuple[Path, ...]) -> int:
+    """Queue every file as a job and follow the job records until each ends."""
+    uploads = []
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            services.ingestion.check(path.name, data)
+        except UploadRejected as e:
+            raise click.ClickException(f"{e} (nothing was imported)") from e
+        uploads.append((path.name, data))
+    jobs = []
+    for name, data in uploads:
+        job = services.ingestion.create_job(org_id, name, data, uploaded_by="cli")
+        services.jobs.enqueue(INGEST_TASK, org_id=org_id, job_id=job.id)
+        jobs.append(job)
+    finished: dict[int, JobView] = {}
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[stage]}"),
         console=err_console,
-        disable=total_phrasings < 200 or not err_console.is_terminal,
+        disable=not err_console.is_terminal,
         transient=True,
     ) as progress:
-        task = progress.add_task("Embedding phrasings", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, total=total, advance=done)
-
-        return services.knowledge.import_documents(
-            org.id, documents, prune_missing=prune_missing, progress=advance
-        )
-
-
-def _print_import_report(report: ImportReport) -> None:
-    change = report.change
-    console.print(
-        f"Imported {', '.join(report.sources)}: {change.created} new, {change.updated} updated, "
-        f"{change.unchanged} unchanged, {change.removed} removed. "
-        f"The knowledge base now has {report.entries} entries and {report.phrasings} phrasings "
-        f"({report.seconds:.1f} s)."
-    )
-    training = report.training
-    if training.method == "calibrated_classifier":
-        console.print(
-            f"Answer model: classifier calibrated on {training.held_out} held-out phrasings; "
-            f"it would answer {training.held_out_answer_rate:.0%} of them with "
-            f"{training.held_out_wrong_rate:.1%} wrong."
-        )
-    else:
-        console.print(
-            "Answer model: similarity and margin (add more phrasings per entry, e.g. rows sharing "
-            "an id, to let the bot calibrate itself on your questions)."
-        )
+        bars = {
+            job.id: progress.add_task(job.document_name, total=100, stage="queued") for job in jobs
+        }
+        while len(finished) < len(jobs):
+            for job in jobs:
+                current = services.ingestion.job(org_id, job.id)
+                if job.id in finished or current is None:
+                    continue
+                stage = current.stage
+                if current.total and not current.finished:
+                    stage = f"{stage} {current.done}/{current.total}"
+                progress.update(bars[job.id], completed=current.percent, stage=stage)
+                if current.finished:
+                    finished[job.id] = current
+            if len(finished) < len(jobs):
+                time.sleep(0.2)
+    failed = 0
+    for job in jobs:
+        result = finished[job.id]
+        if result.status == DocumentStatus.FAILED:
+            failed += 1
+            err_console.print(f"[red]{result.error}[/] (this file was not imported)")
+        else:
+            console.print(
+                f"{result.document_name}: {result.created} new, {result.updated} updated, "
+                f"{result.removed} removed."
+            )
+    return failed
 
 
 @kb.command("list")
