@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 TaskRunner = Callable[[str, dict[str, Any]], None]
 RQ_QUEUE_NAME = "imaradesk"
+# Customers' turns get their own queue, listened to first: an hour-long upload must not make
+# a customer wait.
+RQ_TURNS_QUEUE_NAME = "imaradesk-turns"
 RQ_ENTRY_POINT = "imaradesk.worker_tasks.run_task"
 
 
@@ -70,17 +73,33 @@ class InProcessJobQueue:
 class RQJobQueue:
     """Hands tasks to ``imaradesk worker --jobs`` processes through RQ on Redis."""
 
-    def __init__(self, connection: redis.Redis, *, queue_name: str = RQ_QUEUE_NAME) -> None:
+    def __init__(self, connection: redis.Redis) -> None:
         from rq import Queue
 
-        self._queue = Queue(queue_name, connection=connection)
+        self._jobs = Queue(RQ_QUEUE_NAME, connection=connection)
+        self._turns = Queue(RQ_TURNS_QUEUE_NAME, connection=connection)
 
     def enqueue(self, task: str, **arguments: Any) -> None:
+        from rq import Retry
+
         # Arguments are ids and sealed payloads only: RQ stores them in Redis in the clear.
-        self._queue.enqueue(
-            RQ_ENTRY_POINT, task, arguments, job_timeout=3600, result_ttl=0, failure_ttl=86400
-        )
+        if task == "turn":
+            # A turn retried after a crash is deduplicated by its provider message id.
+            self._turns.enqueue(
+                RQ_ENTRY_POINT,
+                task,
+                arguments,
+                job_timeout=120,
+                result_ttl=0,
+                failure_ttl=86400,
+                retry=Retry(max=2, interval=[1, 5]),
+            )
+        else:
+            self._jobs.enqueue(
+                RQ_ENTRY_POINT, task, arguments, job_timeout=3600, result_ttl=0, failure_ttl=86400
+            )
 
     @property
-    def queue(self) -> Any:
-        return self._queue
+    def queues(self) -> list[Any]:
+        """In the order a worker should listen to them."""
+        return [self._turns, self._jobs]

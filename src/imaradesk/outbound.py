@@ -127,6 +127,20 @@ class OutboundService:
         ]
         return self._deliver(org, conversation, rows)
 
+    def send_replies(self, org: Organization, inbound_message_id: int) -> SendResult:
+        """Deliver the bot's stored replies to one inbound message (a turn run by a worker)."""
+        assert org.id is not None
+        with self._db.read() as session:
+            data = OrgData(session, org.id)
+            rows = [r for r in data.replies_to(inbound_message_id) if r.provider_message_id is None]
+            inbound = data.get_message(inbound_message_id)
+            conversation = (
+                session.get(Conversation, inbound.conversation_id) if inbound is not None else None
+            )
+        if conversation is None or conversation.org_id != org.id or not rows:
+            return SendResult((), 0)
+        return self._deliver(org, conversation, rows)
+
     def send_template(
         self,
         org: Organization,

@@ -10,6 +10,7 @@ from datetime import timedelta
 import redis
 
 from imaradesk.api_tokens import ApiTokens
+from imaradesk.bot.background_turns import BackgroundTurns
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.bot.handoff_router import HandoffRouter
 from imaradesk.bot.intent_backends import IntentBackends
@@ -71,6 +72,7 @@ class Services:
     curation: KnowledgeCuration
     insights: KnowledgeInsights
     api_tokens: ApiTokens
+    background_turns: BackgroundTurns
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -198,7 +200,8 @@ def build_services(
         assert redis_client is not None  # the settings refuse "redis" without a URL
         jobs = RQJobQueue(redis_client)
     else:
-        jobs = InProcessJobQueue()
+        # Turns of LLM-writing organizations run here too: a long upload must not hold them up.
+        jobs = InProcessJobQueue(workers=4)
     ingestion = IngestionService(
         database=database,
         knowledge=knowledge,
@@ -283,6 +286,13 @@ def build_services(
         curation=KnowledgeCuration(database=database, knowledge=knowledge, clock=clock),
         insights=KnowledgeInsights(database=database, knowledge=knowledge),
         api_tokens=ApiTokens(database, clock),
+        background_turns=BackgroundTurns(
+            database=database,
+            dialogue=dialogue,
+            outbound=outbound,
+            organizations=organizations,
+            queue=jobs,
+        ),
         redis=redis_client,
     )
     if isinstance(jobs, InProcessJobQueue):

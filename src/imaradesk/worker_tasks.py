@@ -32,6 +32,8 @@ def _current() -> Services:
 def run(services: Services, task: str, arguments: dict[str, Any]) -> None:
     if task == "ingest":
         services.ingestion.run(int(arguments["org_id"]), int(arguments["job_id"]))
+    elif task == "turn":
+        services.background_turns.run(arguments)
     else:
         raise ValueError(f"unknown background task {task!r}")
 

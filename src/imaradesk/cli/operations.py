@@ -177,6 +177,11 @@ def _serve(
         )
     # Load the model before the first customer waits for it.
     services.embedder.embed(["warm up"])
+    if services.settings.job_queue == "thread":
+        # Uploads a stopped server was reading are read again (with Redis, RQ keeps them).
+        resumed = services.ingestion.resume_unfinished()
+        if resumed:
+            console.print(f"Resumed {resumed} unfinished upload(s).")
     app = create_app(services=services)
     if dev:
         app.run(host=host, port=port, threaded=True)

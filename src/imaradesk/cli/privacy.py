@@ -14,6 +14,7 @@ from imaradesk.cli.organizations import org
 from imaradesk.compliance.desk import PrivacyError
 from imaradesk.compliance.retention import RetentionError
 from imaradesk.exports import daily_counts, training_examples
+from imaradesk.services import Services
 from imaradesk.storage.models import PrivacyRequestStatus
 
 # -- privacy, holds, retention ------------------------------------------------------------------
@@ -177,10 +178,24 @@ def retention_sweep(ctx: _Context) -> None:
     "--every", "interval", default=3600, show_default=True, type=int, help="Seconds between sweeps."
 )
 @click.option("--once", is_flag=True, help="Sweep once and exit.")
+@click.option(
+    "--jobs",
+    "background_jobs",
+    is_flag=True,
+    help="Instead, run queued background work from Redis (RQ): customers' turns, uploads.",
+)
+@click.option("--burst", is_flag=True, help="With --jobs: stop when the queues are empty.")
 @pass_ctx
-def worker(ctx: _Context, interval: int, once: bool) -> None:
-    """Run scheduled jobs: the retention sweep (one worker at a time when Redis is configured)."""
+def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burst: bool) -> None:
+    """Run scheduled jobs: the retention sweep (one worker at a time when Redis is configured).
+
+    With --jobs, run the background work the web processes queue instead (IMARADESK_JOB_QUEUE
+    =redis): turns of organizations whose answers an LLM writes, and document ingestion.
+    """
     services = ctx.services
+    if background_jobs:
+        _work_on_queues(services, burst=burst)
+        return
     while True:
         try:
             with services.locks.hold("job:retention-sweep"):
@@ -283,3 +298,20 @@ def export_analytics(ctx: _Context, out) -> None:  # noqa: ANN001
     """Counts per organization and day, as JSON lines."""
     for row in daily_counts(ctx.services.database):
         out.write(json.dumps(row) + "\n")
+
+
+def _work_on_queues(services: Services, *, burst: bool) -> None:
+    from rq import SimpleWorker
+
+    from imaradesk.jobs import RQJobQueue
+    from imaradesk.worker_tasks import use_services
+
+    if not isinstance(services.jobs, RQJobQueue) or services.redis is None:
+        raise click.ClickException(
+            "--jobs needs IMARADESK_JOB_QUEUE=redis and IMARADESK_REDIS_URL: without them the "
+            "web process runs its background work itself"
+        )
+    # Tasks use these services (loaded model, open pools) instead of building their own; a
+    # SimpleWorker runs jobs in this process, so they are built once, not once per job.
+    use_services(services)
+    SimpleWorker(services.jobs.queues, connection=services.redis).work(burst=burst)

@@ -38,6 +38,16 @@ def _verified_form(org: Organization):  # noqa: ANN202
 def inbound_message(org_slug: str) -> Response:
     org = organization_or_404(org_slug)
     form = _verified_form(org)
+    svc = services()
+    if svc.ai.generates_for(org):
+        # An LLM may take seconds: acknowledge now, answer through the REST API from a worker.
+        try:
+            messages = channel.parse(form, org_slug=org.slug, received_at=svc.clock.now())
+        except MalformedRequest as e:
+            abort(400, description=str(e))
+        for message in messages:
+            svc.background_turns.submit(org, message)
+        return Response(channel.render([]), mimetype="application/xml")
     replies = converse(channel, form, org)
     status_url = public_url(url_for("twilio.delivery_status", org_slug=org.slug))
     return Response(channel.render(replies, status_url=status_url), mimetype="application/xml")
