@@ -70,6 +70,14 @@ def test_an_allowed_org_gets_help_from_the_llm_and_it_sees_no_personal_data(
     for secret in ("Wanjiru", "Kamau", "0712345678", "712345678"):
         assert secret not in sent
     assert "[NAME_1]" in sent and "[PHONE_1]" in sent and "balance money" in sent
+    # The call is recorded for the organization (this fake reports no token counts).
+    [usage] = services.ai.usage.totals(org.id)
+    assert (usage.provider, usage.model, usage.calls, usage.failures) == (
+        "gemini",
+        "gemini-2.5-flash",
+        1,
+        0,
+    )
 
 
 def test_no_external_ai_means_nothing_leaves(make_services, sqlite_database, gemini) -> None:  # noqa: ANN001
