@@ -253,6 +253,8 @@ def _bounded_sentences(paragraph: str, max_words: int) -> Iterator[str]:
                     piece, size = [], 0
                 yield word[:MAX_PASSAGE_CHARS]
                 word = word[MAX_PASSAGE_CHARS:]
+            if not word:
+                continue
             if piece and (len(piece) >= max_words or size + len(word) + 1 > MAX_PASSAGE_CHARS):
                 yield " ".join(piece)
                 piece, size = [], 0
