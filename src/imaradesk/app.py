@@ -59,6 +59,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         # Registered before CSRF, which reads the form: FAQ uploads may exceed the usual limit.
         if request.endpoint in _UPLOAD_ENDPOINTS and request.method == "POST":
             request.max_content_length = settings.max_upload_bytes + 64 * 1024
+            # Werkzeug also holds unparsed multipart data under the form memory limit.
+            request.max_form_memory_size = settings.max_upload_bytes + 64 * 1024
 
     csrf = CSRFProtect(app)
     # Providers and widgets authenticate by signature or not at all; people use forms.

@@ -40,16 +40,19 @@ def _wait_for(session: requests.Session, url: str) -> dict:
 
 
 def test_upload_poll_and_answer(api) -> None:  # noqa: ANN001
-    """202 + Location to a job that reaches ready; the preview then answers from the upload."""
+    """202 + Location to a job that reaches ready; the preview then answers from the upload.
+    The file is larger than any webhook body may be (64 KiB): uploads have their own limit."""
     server, session, _, _ = api
+    padding = b"".join(b"Question number %d?,Answer number %d.\n" % (i, i) for i in range(2500))
+    assert len(FAQ + padding) > 64 * 1024
     response = session.post(
         f"{server.url}/api/v1/documents",
-        files={"file": ("accounts.csv", FAQ, "text/csv")},
+        files={"file": ("accounts.csv", FAQ + padding, "text/csv")},
         timeout=10,
     )
     assert response.status_code == 202, response.text
     job = _wait_for(session, server.url + response.headers["Location"])
-    assert (job["status"], job["created"], job["percent"]) == ("ready", 2, 100)
+    assert (job["status"], job["created"], job["percent"]) == ("ready", 2502, 100)
 
     preview = session.post(
         f"{server.url}/api/v1/answers/preview",
