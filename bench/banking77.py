@@ -1,16 +1,21 @@
-"""Quality and speed of FAQ answering on BANKING77, through the product's own paths.
+"""Quality and speed of FAQ answering on BANKING77, dense against hybrid retrieval, in one run.
 
     python -m bench.banking77 --data ../shared/bench/banking77 [--shots 10] [--limit N]
+                              [--modes dense,hybrid]
 
-Imports ``train.csv`` with the product's importer into a fresh organization (one entry per
-category, its training utterances as phrasings), then sends every test question through the
-dialogue manager as a new WhatsApp contact. When the bot asks to rephrase, the simulated
-customer sends the same question again (it has no other words), which leads to a handoff.
+Imports ``train.csv`` with the product's importer into a fresh organization per retrieval mode
+(one entry per category, its training utterances as phrasings; each mode its own data
+directory, the embedding model shared), then sends every test question through each mode's
+dialogue manager as a new WhatsApp contact, alternating which mode goes first so that both see
+the same machine. When the bot asks to rephrase, the simulated customer sends the same question
+again (it has no other words), which leads to a handoff.
 
-Prints one JSON line. ``accuracy``/``wrong_answer_rate``: the first reply to the question
-answered from the right/wrong entry; ``handoff_rate``: conversations that ended with a handoff;
-``p50_ms``/``p99_ms``: per message through the dialogue manager (storage included);
-``bare_p50_ms``: embedding plus index search alone for the same questions, in the same run.
+Prints one JSON line, and a table on stderr. Per mode: ``accuracy``/``wrong_answer_rate``: the
+first reply to the question answered from the right/wrong entry; ``handoff_rate``:
+conversations that ended with a handoff; ``p50_ms``/``p99_ms``: per message through the
+dialogue manager (storage included); ``overhead_ratio_p50``: against ``bare_p50_ms``, embedding
+plus FAISS search alone for the same questions. ``hybrid_vs_dense``: each figure of the hybrid
+divided by the dense one.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -32,8 +38,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from imaradesk.bot.messages import InboundMessage, ReplyKind  # noqa: E402
 from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
-from imaradesk.services import build_services  # noqa: E402
+from imaradesk.knowledge_index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from imaradesk.services import Services, build_services  # noqa: E402
 from imaradesk.settings import Settings  # noqa: E402
+
+MODES = ("dense", "hybrid")
+COMPARED = ("accuracy", "wrong_answer_rate", "handoff_rate", "p50_ms", "p99_ms", "import_s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -59,104 +69,159 @@ def write_faq(train: Path, target: Path, shots: int | None, seed: int) -> int:
     return len(by_category)
 
 
+@dataclass
+class Tally:
+    """One retrieval mode's services, organization and counts."""
+
+    mode: str
+    services: Services
+    org: object
+    import_seconds: float
+    report: object
+    right: int = 0
+    wrong: int = 0
+    handoffs: int = 0
+    clarified: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def ask(self, i: int, text: str, category: str) -> None:
+        """Send one test question as a new contact, and a rephrase request's retry."""
+        services, org = self.services, self.org
+        sender = f"+2547{i:08d}"
+
+        def send(message_text: str, n: int) -> list:
+            inbound = InboundMessage(
+                org_slug=org.slug,  # type: ignore[attr-defined]
+                channel="whatsapp",
+                sender_id=sender,
+                provider_message_id=f"SMbench{i:06d}x{n}",
+                received_at=services.clock.now(),
+                text=message_text,
+            )
+            t0 = time.perf_counter()
+            turn = services.dialogue.handle(org, inbound)  # type: ignore[arg-type]
+            self.latencies.append((time.perf_counter() - t0) * 1000)
+            return [r for r in turn.replies if r.kind is not ReplyKind.PRIVACY_NOTICE]
+
+        first = send(text, 1)
+        kinds = [r.kind for r in first]
+        if ReplyKind.ANSWER in kinds:
+            answer = first[kinds.index(ReplyKind.ANSWER)]
+            if answer.sources[0].external_id == category:
+                self.right += 1
+            else:
+                self.wrong += 1
+        elif ReplyKind.CLARIFY in kinds:
+            self.clarified += 1
+            second = send(text, 2)
+            if any(r.handoff for r in second):
+                self.handoffs += 1
+        elif any(r.handoff for r in first):
+            self.handoffs += 1
+
+    def summary(self, n: int, bare_p50: float) -> dict:
+        p50 = statistics.median(self.latencies)
+        training = self.report.training  # type: ignore[attr-defined]
+        return {
+            "accuracy": round(self.right / n, 4),
+            "wrong_answer_rate": round(self.wrong / n, 4),
+            "handoff_rate": round(self.handoffs / n, 4),
+            "clarify_rate": round(self.clarified / n, 4),
+            "p50_ms": round(p50, 2),
+            "p99_ms": round(percentile(self.latencies, 0.99), 2),
+            "overhead_ratio_p50": round(p50 / bare_p50, 2),
+            "import_s": round(self.import_seconds, 1),
+            "answer_model": training.method,
+            "held_out_answer_rate": training.held_out_answer_rate,
+            "held_out_wrong_rate": training.held_out_wrong_rate,
+        }
+
+
 def run(
-    data: Path, *, shots: int | None, seed: int, limit: int | None, database_url: str | None
+    data: Path,
+    *,
+    shots: int | None,
+    seed: int,
+    limit: int | None,
+    database_url: str | None,
+    modes: tuple[str, ...] = MODES,
 ) -> dict:
     with tempfile.TemporaryDirectory(prefix="imaradesk-bench-") as tmp:
-        settings = Settings(
-            environment="test",
-            data_dir=Path(tmp) / "var",
-            database_url=database_url,
-            redis_url=None,
-        )
-        services = build_services(settings)
-        services.embedder.embed(["warm up"])
-        org = services.organizations.create(f"banking77-{os.getpid()}", name="BANKING77 bench")
+        embedder = SentenceTransformerEmbedder()
+        embedder.embed(["warm up"])
         faq = Path(tmp) / "banking77_faq.csv"
         write_faq(data / "train.csv", faq, shots, seed)
-        started = time.perf_counter()
-        report = services.knowledge.import_documents(org.id, [parse_file(faq)])
-        import_seconds = time.perf_counter() - started
-        org = services.organizations.by_slug(org.slug)
+        tallies: list[Tally] = []
+        for mode in modes:
+            settings = Settings(
+                environment="test",
+                data_dir=Path(tmp) / mode,
+                database_url=database_url,
+                redis_url=None,
+                retrieval_mode=mode,  # type: ignore[arg-type]
+            )
+            services = build_services(settings, embedder=embedder)
+            org = services.organizations.create(
+                f"banking77-{mode}-{os.getpid()}", name=f"BANKING77 bench ({mode})"
+            )
+            started = time.perf_counter()
+            report = services.knowledge.import_documents(org.id, [parse_file(faq)])
+            import_seconds = time.perf_counter() - started
+            org = services.organizations.by_slug(org.slug)
+            tallies.append(Tally(mode, services, org, import_seconds, report))
 
         with (data / "test.csv").open(newline="") as f:
             questions = [(r["text"], r["category"]) for r in csv.DictReader(f)]
         if limit:
             questions = random.Random(seed).sample(questions, min(limit, len(questions)))
 
-        snapshot = services.knowledge.snapshot(org.id, revision=org.kb_revision)
+        first = tallies[0]
+        snapshot = first.services.knowledge.snapshot(first.org.id, revision=first.org.kb_revision)  # type: ignore[attr-defined]
         bare: list[float] = []
         for text, _ in questions:
             t0 = time.perf_counter()
-            vector = services.embedder.embed([text])
-            snapshot.index.search(vector, settings.search_candidates)
+            vector = embedder.embed([text])
+            snapshot.index.search(vector, first.services.settings.search_candidates)
             bare.append((time.perf_counter() - t0) * 1000)
 
-        right = wrong = handoffs = clarified = 0
-        latencies: list[float] = []
-        wall = time.perf_counter()
         for i, (text, category) in enumerate(questions):
-            sender = f"+2547{i:08d}"
-
-            def send(message_text: str, n: int, i: int = i, sender: str = sender) -> list:
-                inbound = InboundMessage(
-                    org_slug=org.slug,
-                    channel="whatsapp",
-                    sender_id=sender,
-                    provider_message_id=f"SMbench{i:06d}x{n}",
-                    received_at=services.clock.now(),
-                    text=message_text,
-                )
-                t0 = time.perf_counter()
-                turn = services.dialogue.handle(org, inbound)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                return [r for r in turn.replies if r.kind is not ReplyKind.PRIVACY_NOTICE]
-
-            first = send(text, 1)
-            kinds = [r.kind for r in first]
-            if ReplyKind.ANSWER in kinds:
-                answer = first[kinds.index(ReplyKind.ANSWER)]
-                if answer.sources[0].external_id == category:
-                    right += 1
-                else:
-                    wrong += 1
-            elif ReplyKind.CLARIFY in kinds:
-                clarified += 1
-                second = send(text, 2)
-                if any(r.handoff for r in second):
-                    handoffs += 1
-            elif any(r.handoff for r in first):
-                handoffs += 1
-        wall = time.perf_counter() - wall
-        services.close()
+            # Alternate who goes first: neither mode gets the warmer caches every time.
+            for tally in tallies if i % 2 == 0 else tallies[::-1]:
+                tally.ask(i, text, category)
+        for tally in tallies:
+            tally.services.close()
 
     n = len(questions)
-    p50 = statistics.median(latencies)
     bare_p50 = statistics.median(bare)
-    training = report.training
-    return {
+    result: dict = {
         "benchmark": "banking77",
         "shots": shots or "all",
         "questions": n,
-        "entries": report.entries,
-        "phrasings": report.phrasings,
-        "accuracy": round(right / n, 4),
-        "wrong_answer_rate": round(wrong / n, 4),
-        "handoff_rate": round(handoffs / n, 4),
-        "clarify_rate": round(clarified / n, 4),
-        "p50_ms": round(p50, 2),
-        "p99_ms": round(percentile(latencies, 0.99), 2),
-        "msgs_per_s": round(len(latencies) / wall, 1),
+        "entries": first.report.entries,  # type: ignore[attr-defined]
+        "phrasings": first.report.phrasings,  # type: ignore[attr-defined]
         "bare_p50_ms": round(bare_p50, 2),
-        "overhead_ratio_p50": round(p50 / bare_p50, 2),
-        "import_s": round(import_seconds, 1),
-        "answer_model": training.method,
-        "held_out_answer_rate": training.held_out_answer_rate,
-        "held_out_wrong_rate": training.held_out_wrong_rate,
+        "modes": {t.mode: t.summary(n, bare_p50) for t in tallies},
         "database": "postgresql"
         if database_url and database_url.startswith("postgres")
         else "sqlite",
     }
+    if "dense" in result["modes"] and "hybrid" in result["modes"]:
+        dense, hybrid = result["modes"]["dense"], result["modes"]["hybrid"]
+        result["hybrid_vs_dense"] = {
+            k: round(hybrid[k] / dense[k], 3) if dense[k] else None for k in COMPARED
+        }
+    return result
+
+
+def print_table(result: dict) -> None:
+    modes = result["modes"]
+    columns = list(modes) + (["hybrid/dense"] if "hybrid_vs_dense" in result else [])
+    print(f"{'':20}" + "".join(f"{c:>14}" for c in columns), file=sys.stderr)
+    for key in COMPARED:
+        cells = [modes[m][key] for m in modes]
+        if "hybrid_vs_dense" in result:
+            cells.append(result["hybrid_vs_dense"][key])
+        print(f"{key:20}" + "".join(f"{c!s:>14}" for c in cells), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,16 +239,24 @@ def main(argv: list[str] | None = None) -> int:
         "--limit", type=int, default=None, help="test questions to send (default: all)"
     )
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="retrieval modes to compare (dense,hybrid)"
+    )
     args = parser.parse_args(argv)
     if not (args.data / "train.csv").exists():
         parser.error(f"{args.data}/train.csv not found")
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not modes or any(m not in MODES for m in modes):
+        parser.error(f"--modes takes a comma-separated subset of {','.join(MODES)}")
     result = run(
         args.data,
         shots=args.shots,
         seed=args.seed,
         limit=args.limit,
         database_url=args.database_url,
+        modes=modes,
     )
+    print_table(result)
     print(json.dumps(result))
     return 0
 

@@ -108,7 +108,7 @@ def test_index_persists_and_another_process_loads_it_without_embedding(
     services = make_services(database)
     org = seed_org(services, "acme")
     files = sorted(p.name for p in (services.settings.index_dir / f"org-{org.id}").iterdir())
-    assert files == ["answer_model.npz", "manifest.json", "vectors.faiss"]
+    assert files == ["answer_model.npz", "lexical.bm25", "manifest.json", "vectors.faiss"]
     counting = CountingEmbedder()
     other = another_process(services, counting)
     snapshot = other.snapshot(org.id, revision=org.kb_revision)

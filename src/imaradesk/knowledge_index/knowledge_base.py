@@ -19,20 +19,25 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from imaradesk.clock import Clock
 from imaradesk.knowledge_index.confidence import (
     AnswerModel,
+    EntryScores,
     Judgement,
     TrainingReport,
     entry_scores,
+    fused_scores,
+    lexical_entry_scores,
     load_answer_model,
     train_answer_model,
 )
 from imaradesk.knowledge_index.documents import ParsedDocument
 from imaradesk.knowledge_index.embedder import Embedder
+from imaradesk.knowledge_index.lexical import LexicalIndex, LexicalIndexError
 from imaradesk.knowledge_index.vector_index import FaissVectorIndex, VectorIndexError
 from imaradesk.storage.db import Database
 from imaradesk.storage.encryption import EncryptionError
@@ -41,7 +46,9 @@ from imaradesk.storage.repositories import KnowledgeChange, OrgData
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+RetrievalMode = Literal["dense", "hybrid"]
 _EMBED_BATCH = 256
+_LEXICAL_FILE = "lexical.bm25"
 
 
 @dataclass(frozen=True)
@@ -51,13 +58,20 @@ class AnsweringSettings:
     fallback_min_similarity: float
     fallback_min_margin: float
     search_candidates: int
+    # "hybrid": BM25 over the phrasings beside the dense index, fused by the answer model.
+    retrieval_mode: RetrievalMode = "hybrid"
 
-    def fingerprint(self) -> dict[str, float]:
+    @property
+    def hybrid(self) -> bool:
+        return self.retrieval_mode == "hybrid"
+
+    def fingerprint(self) -> dict[str, float | str]:
         return {
             "max_wrong_answer_rate": self.max_wrong_answer_rate,
             "fallback_min_similarity": self.fallback_min_similarity,
             "fallback_min_margin": self.fallback_min_margin,
             "search_candidates": self.search_candidates,
+            "retrieval_mode": self.retrieval_mode,
         }
 
 
@@ -78,7 +92,12 @@ class EntryInfo:
 @dataclass(frozen=True)
 class Candidate:
     entry: EntryInfo
+    # Best dense cosine similarity of the entry's phrasings to the query.
     similarity: float
+    # Hybrid retrieval only: the entry's best BM25 score, and its reciprocal-rank-fusion score
+    # (what candidates are ordered by).
+    lexical: float | None = None
+    fused: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +133,10 @@ class OrgKnowledge:
     entries: dict[int, EntryInfo]
     model: AnswerModel
     report: TrainingReport
+    # Hybrid retrieval only: BM25 over the same phrasings, and the entry of each of its rows.
+    lexical: LexicalIndex | None = None
+    lexical_entries: np.ndarray | None = field(default=None, repr=False)
+    phrasings_of: dict[int, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -194,29 +217,71 @@ class KnowledgeBase:
         """Find the entry that answers ``text`` in the organization's knowledge base."""
         snapshot = self.snapshot(org_id, revision=revision)
         vector = self._embedder.embed([text])
-        return self._search_vector(snapshot, vector[0])
+        return self._search(snapshot, vector[0], text)
 
-    def search_vector(self, org_id: int, vector: np.ndarray, *, revision: int) -> Retrieval:
-        return self._search_vector(self.snapshot(org_id, revision=revision), vector)
+    def search_vector(
+        self, org_id: int, vector: np.ndarray, *, revision: int, text: str | None = None
+    ) -> Retrieval:
+        """Like ``search`` with the query already embedded; hybrid retrieval needs ``text``."""
+        return self._search(self.snapshot(org_id, revision=revision), vector, text)
 
-    def _search_vector(self, snapshot: OrgKnowledge, vector: np.ndarray) -> Retrieval:
+    def _search(self, snapshot: OrgKnowledge, vector: np.ndarray, text: str | None) -> Retrieval:
         k = min(self._answering.search_candidates, max(len(snapshot.index), 1))
         scores, ids = snapshot.index.search(vector.reshape(1, -1), k)
-        per_entry = entry_scores(scores[0], ids[0], snapshot.entry_of)
+        dense = entry_scores(scores[0], ids[0], snapshot.entry_of)
+        lexical: EntryScores | None = None
+        lexical_entries = snapshot.lexical_entries
+        if snapshot.lexical is not None and lexical_entries is not None:
+            phrasing_scores = snapshot.lexical.score_all([text or ""])[0]
+            lexical = lexical_entry_scores(
+                phrasing_scores[None, :], lexical_entries, self._answering.search_candidates
+            )[0]
         judgement = snapshot.model.judge(
-            vector, per_entry, min_similarity=self._answering.min_answer_similarity
+            vector, dense, min_similarity=self._answering.min_answer_similarity, lexical=lexical
         )
-        ranked = per_entry.ranked()
+        if lexical is None:
+            candidates = [
+                Candidate(snapshot.entries[e], s)
+                for e, s in dense.ranked()[:5]
+                if e in snapshot.entries
+            ]
+            if judgement.entry_id is not None and all(
+                c.entry.entry_id != judgement.entry_id for c in candidates
+            ):
+                entry = snapshot.entries.get(judgement.entry_id)
+                if entry is not None:
+                    candidates.insert(0, Candidate(entry, dense.of(entry.entry_id)))
+            return Retrieval(judgement, tuple(candidates), vector)
+
+        fused = fused_scores(dense, lexical)
+        ranked = sorted(fused, key=lambda e: -fused[e])[:5]
+        if judgement.entry_id is not None and judgement.entry_id not in ranked:
+            ranked.insert(0, judgement.entry_id)
         candidates = [
-            Candidate(snapshot.entries[e], s) for e, s in ranked[:5] if e in snapshot.entries
+            Candidate(
+                snapshot.entries[e],
+                self._similarity(snapshot, vector, dense, e),
+                lexical=lexical.by_entry.get(e)
+                or float(phrasing_scores[lexical_entries == e].max(initial=0.0)),
+                fused=fused.get(e, 0.0),
+            )
+            for e in ranked
+            if e in snapshot.entries
         ]
-        if judgement.entry_id is not None and all(
-            c.entry.entry_id != judgement.entry_id for c in candidates
-        ):
-            entry = snapshot.entries.get(judgement.entry_id)
-            if entry is not None:
-                candidates.insert(0, Candidate(entry, per_entry.of(entry.entry_id)))
         return Retrieval(judgement, tuple(candidates), vector)
+
+    @staticmethod
+    def _similarity(
+        snapshot: OrgKnowledge, vector: np.ndarray, dense: EntryScores, entry_id: int
+    ) -> float:
+        # An entry found by BM25 alone has no cosine in the dense results: compute its own,
+        # since callers filter suggestions on it.
+        if entry_id in dense.by_entry:
+            return dense.by_entry[entry_id]
+        phrasings = snapshot.phrasings_of.get(entry_id, ())
+        if not phrasings:
+            return dense.floor
+        return float(np.max(snapshot.index.vectors(list(phrasings)) @ vector))
 
     # -- snapshots ---------------------------------------------------------------------------
 
@@ -263,7 +328,7 @@ class KnowledgeBase:
             "embedder": self._embedder.name,
             "dimension": self._embedder.dimension,
             "answering": self._answering.fingerprint(),
-            "format": 3,
+            "format": 4,
         }
 
     def _rebuild_locked(
@@ -316,6 +381,10 @@ class KnowledgeBase:
 
         index = FaissVectorIndex(self._embedder.dimension)
         index.upsert(ids.tolist(), vectors)
+        # Built from scratch every time, like the model: cheap (10,000 phrasings in well under
+        # a second), and a removed phrasing's words cannot linger in it.
+        hybrid = self._answering.hybrid
+        lexical = LexicalIndex.build([(p[0], p[2]) for p in phrasings]) if hybrid else None
         model, report = train_answer_model(
             vectors,
             [p[1] for p in phrasings],
@@ -323,8 +392,9 @@ class KnowledgeBase:
             fallback_min_similarity=self._answering.fallback_min_similarity,
             fallback_min_margin=self._answering.fallback_min_margin,
             search_k=self._answering.search_candidates,
+            texts=[p[2] for p in phrasings] if hybrid else None,
         )
-        snapshot = OrgKnowledge(
+        snapshot = _make_snapshot(
             org_id=org_id,
             revision=revision,
             index=index,
@@ -333,6 +403,7 @@ class KnowledgeBase:
             entries=entries,
             model=model,
             report=report,
+            lexical=lexical,
         )
         self._save(snapshot)
         self._snapshots[org_id] = snapshot
@@ -357,6 +428,14 @@ class KnowledgeBase:
         self._write_sealed(
             snapshot.org_id, directory / "answer_model.npz", snapshot.model.to_bytes()
         )
+        if snapshot.lexical is not None:
+            self._write_sealed(
+                snapshot.org_id, directory / _LEXICAL_FILE, snapshot.lexical.to_bytes()
+            )
+        else:
+            # Left by an earlier hybrid build: it holds the phrasings' words, which may since
+            # have been removed.
+            (directory / _LEXICAL_FILE).unlink(missing_ok=True)
         manifest = {
             **self._fingerprint(),
             "revision": snapshot.revision,
@@ -400,7 +479,12 @@ class KnowledgeBase:
                 self._read_sealed(org_id, directory / "vectors.faiss")
             )
             model = load_answer_model(self._read_sealed(org_id, directory / "answer_model.npz"))
-        except (OSError, ValueError, VectorIndexError, EncryptionError) as e:
+            lexical = (
+                LexicalIndex.from_bytes(self._read_sealed(org_id, directory / _LEXICAL_FILE))
+                if self._answering.hybrid
+                else None
+            )
+        except (OSError, ValueError, VectorIndexError, LexicalIndexError, EncryptionError) as e:
             log.warning(
                 "ignoring unreadable index files", extra={"org_id": org_id, "error": str(e)}
             )
@@ -408,11 +492,13 @@ class KnowledgeBase:
         entry_of = {int(k): int(v) for k, v in manifest["entry_of"].items()}
         if len(index) != len(entry_of):
             return None
+        if lexical is not None and set(lexical.ids().tolist()) != set(entry_of):
+            return None
         entries = {
             int(k): EntryInfo(int(k), *v[:4], source=v[4], kind=v[5], location=v[6])
             for k, v in manifest["entries"].items()
         }
-        return OrgKnowledge(
+        return _make_snapshot(
             org_id=org_id,
             revision=int(manifest["revision"]),
             index=index,
@@ -421,7 +507,29 @@ class KnowledgeBase:
             entries=entries,
             model=model,
             report=TrainingReport(**manifest["report"]),
+            lexical=lexical,
         )
+
+
+def _make_snapshot(
+    *, entry_of: dict[int, int], lexical: LexicalIndex | None, **fields: object
+) -> OrgKnowledge:
+    """An OrgKnowledge with its lookups derived: each entry's phrasings, each BM25 row's entry."""
+    phrasings_of: dict[int, list[int]] = {}
+    for phrasing_id, entry_id in entry_of.items():
+        phrasings_of.setdefault(entry_id, []).append(phrasing_id)
+    lexical_entries = (
+        None
+        if lexical is None
+        else np.array([entry_of[int(i)] for i in lexical.ids()], dtype=np.int64)
+    )
+    return OrgKnowledge(
+        entry_of=entry_of,
+        lexical=lexical,
+        lexical_entries=lexical_entries,
+        phrasings_of={e: tuple(p) for e, p in phrasings_of.items()},
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def _digest(text: str) -> str:
