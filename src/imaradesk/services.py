@@ -130,6 +130,7 @@ def answering_settings(settings: Settings) -> AnsweringSettings:
         fallback_min_similarity=settings.retrieval_min_similarity,
         fallback_min_margin=settings.retrieval_min_margin,
         search_candidates=settings.search_candidates,
+        retrieval_mode=settings.retrieval_mode,
     )
 
 

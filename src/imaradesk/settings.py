@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     retrieval_min_similarity: float = Field(default=0.50, ge=0.0, le=1.0)
     retrieval_min_margin: float = Field(default=0.06, ge=0.0, le=1.0)
     search_candidates: int = Field(default=20, ge=1, le=200)
+    # "hybrid" adds BM25 over the phrasings to the embeddings (better on BANKING77, see
+    # bench/banking77.py); "dense" is embeddings alone.
+    retrieval_mode: Literal["dense", "hybrid"] = "hybrid"
 
     # Optional external LLM (off unless a provider is named; each organization must also allow it)
     llm_provider: Literal["gemini", "openai", "anthropic"] | None = None
