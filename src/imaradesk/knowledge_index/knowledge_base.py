@@ -30,6 +30,7 @@ from imaradesk.knowledge_index.confidence import (
     Judgement,
     TrainingReport,
     entry_scores,
+    fuse,
     fused_scores,
     lexical_entry_scores,
     load_answer_model,
@@ -229,17 +230,10 @@ class KnowledgeBase:
         k = min(self._answering.search_candidates, max(len(snapshot.index), 1))
         scores, ids = snapshot.index.search(vector.reshape(1, -1), k)
         dense = entry_scores(scores[0], ids[0], snapshot.entry_of)
-        lexical: EntryScores | None = None
-        lexical_entries = snapshot.lexical_entries
-        if snapshot.lexical is not None and lexical_entries is not None:
-            phrasing_scores = snapshot.lexical.score_all([text or ""])[0]
-            lexical = lexical_entry_scores(
-                phrasing_scores[None, :], lexical_entries, self._answering.search_candidates
-            )[0]
-        judgement = snapshot.model.judge(
-            vector, dense, min_similarity=self._answering.min_answer_similarity, lexical=lexical
-        )
-        if lexical is None:
+        if snapshot.lexical is None or snapshot.lexical_entries is None:
+            judgement = snapshot.model.judge(
+                vector, dense, min_similarity=self._answering.min_answer_similarity
+            )
             candidates = [
                 Candidate(snapshot.entries[e], s)
                 for e, s in dense.ranked()[:5]
@@ -253,22 +247,37 @@ class KnowledgeBase:
                     candidates.insert(0, Candidate(entry, dense.of(entry.entry_id)))
             return Retrieval(judgement, tuple(candidates), vector)
 
+        phrasing_scores = snapshot.lexical.score_all([text or ""])[0]
+        lexical = lexical_entry_scores(
+            phrasing_scores[None, :], snapshot.lexical_entries, self._answering.search_candidates
+        )[0]
+        judgement = snapshot.model.judge(
+            vector, dense, min_similarity=self._answering.min_answer_similarity, lexical=lexical
+        )
+        # Ordered by the fused score, the judged entry first when it is not among the best (as
+        # in dense mode).
         fused = fused_scores(dense, lexical)
-        ranked = sorted(fused, key=lambda e: -fused[e])[:5]
-        if judgement.entry_id is not None and judgement.entry_id not in ranked:
-            ranked.insert(0, judgement.entry_id)
-        candidates = [
-            Candidate(
-                snapshot.entries[e],
-                self._similarity(snapshot, vector, dense, e),
-                lexical=lexical.by_entry.get(e)
-                or float(phrasing_scores[lexical_entries == e].max(initial=0.0)),
-                fused=fused.get(e, 0.0),
-            )
-            for e in ranked
-            if e in snapshot.entries
-        ]
-        return Retrieval(judgement, tuple(candidates), vector)
+        best = sorted(fused, key=lambda e: -fused[e])[:5]
+        best_lexical = lexical.ranked()[0][1] if lexical.by_entry else 0.0
+
+        def candidate(entry_id: int) -> Candidate:
+            # An entry BM25 alone found gets its own cosine (callers filter suggestions on it),
+            # and its fused score is recomputed with it.
+            similarity = self._similarity(snapshot, vector, dense, entry_id)
+            score = lexical.by_entry.get(entry_id)
+            if score is None:
+                rows = snapshot.lexical_entries == entry_id
+                score = float(phrasing_scores[rows].max(initial=0.0))
+            share = score / best_lexical if best_lexical > 0 else 0.0
+            return Candidate(snapshot.entries[entry_id], similarity, score, fuse(similarity, share))
+
+        ordered = sorted(
+            (candidate(e) for e in best if e in snapshot.entries), key=lambda c: -(c.fused or 0.0)
+        )
+        judged = judgement.entry_id
+        if judged is not None and judged not in best and judged in snapshot.entries:
+            ordered.insert(0, candidate(judged))
+        return Retrieval(judgement, tuple(ordered), vector)
 
     @staticmethod
     def _similarity(
