@@ -42,6 +42,7 @@ LEXICAL_WEIGHT = 0.1
 # Entries the reranker considers: the classifier's best few, plus each ranker's best.
 RERANK_FROM_CLASSIFIER = 5
 RERANK_FROM_RANKERS = 3
+_SCORE_SLICE = 512
 
 
 @dataclass(frozen=True)
@@ -482,11 +483,15 @@ def train_answer_model(
         else:
             # The fold's own lexical index: the held-out phrasings' words must not be in it.
             index = LexicalIndex.build([(int(r), texts[r]) for r in train_rows])
-            lexical = lexical_entry_scores(
-                index.score_all([texts[r] for r in np.flatnonzero(held)]),
-                labels[index.ids()],
-                search_k,
-            )
+            held_texts = [texts[r] for r in np.flatnonzero(held)]
+            lexical = []
+            # In slices: a (held-out, phrasings) score matrix at once could be gigabytes.
+            for start in range(0, len(held_texts), _SCORE_SLICE):
+                lexical += lexical_entry_scores(
+                    index.score_all(held_texts[start : start + _SCORE_SLICE]),
+                    labels[index.ids()],
+                    search_k,
+                )
         for row, truth in enumerate(labels[held].tolist()):
             row_ids = top[row][np.argsort(-sims[row, top[row]])]
             dense = entry_scores(sims[row, row_ids], train_rows[row_ids], entry_of)
