@@ -170,3 +170,17 @@ def test_kb_import_reads_rasa_training_data_as_entries(cli, tmp_path: Path) -> N
         "check_balance",
         "Dial *483*1# to see your balance.",
     )
+
+
+def test_api_tokens_from_the_command_line(cli) -> None:  # noqa: ANN001
+    """A token printed once opens the organization's API; listed by prefix; revoked, it fails."""
+    cli("org", "create", "acme", "--name", "Acme")
+    created = cli("token", "create", "--org", "acme", "wiki sync")
+    secret = created.output.strip()
+    org = cli.services.organizations.by_slug("acme")
+    assert cli.services.api_tokens.authenticate(secret) == org.id
+    listed = cli("token", "list", "--org", "acme").output
+    assert "wiki sync" in listed and secret not in listed and secret[:10] in listed
+    assert cli("token", "revoke", "--org", "acme", "1").exit_code == 0
+    assert cli.services.api_tokens.authenticate(secret) is None
+    assert cli("token", "revoke", "--org", "acme", "99").exit_code == 1

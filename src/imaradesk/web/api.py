@@ -1,6 +1,6 @@
 """The REST API for knowledge managers' tools: documents, jobs, entries, preview, gaps.
 
-Authenticated by a per-organization bearer token (``imaradesk api-token`` or the console);
+Authenticated by a per-organization bearer token (``imaradesk token create`` or the console);
 every call works on the token's organization only. Request and response shapes are pydantic
 models, from which flask-openapi3 writes the OpenAPI document served at /api/v1/openapi.json.
 """
