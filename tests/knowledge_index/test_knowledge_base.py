@@ -449,3 +449,43 @@ def test_passages_work_with_hybrid_retrieval(make_services, database: Database) 
     result = services.knowledge.search(fresh.id, "fuliza", revision=fresh.kb_revision)
     assert result.candidates[0].entry.answer.startswith("Fuliza")
     assert result.candidates[0].lexical > 0
+
+
+def test_a_large_upload_answers_exact_phrasings_while_its_model_is_calibrated(
+    make_services, sqlite_database: Database
+) -> None:
+    """Between embedding and the end of calibration, a big knowledge base already answers a
+    question as written in it (strict rule), and not a vague one; then the calibrated model
+    takes over. Proves new knowledge is answerable before the slowest step ends."""
+    services = make_services(sqlite_database)
+    org = seed_org(services, "bank", faq_csv=None)
+    rng = random.Random(3)
+
+    def word() -> str:
+        return "".join(rng.choice("bcdfghjklmnpqrstvwz") + rng.choice("aeiou") for _ in range(4))
+
+    nouns, verbs = [word() for _ in range(60)], [word() for _ in range(40)]
+    rows = ["id,question,answer"]
+    for entry, noun in enumerate(nouns):
+        for verb in verbs:
+            rows.append(f"e{entry},How do I {verb} my {noun}?,Answer {entry}.")
+    document = parse_csv(("\n".join(rows) + "\n").encode(), "big.csv")
+    with services.database.write() as session:
+        OrgData(session, org.id).sync_entries(
+            document.drafts, source="big.csv", now=services.clock.now(), prune_missing=True
+        )
+    revision = services.organizations.by_slug("bank").kb_revision
+    seen: list[tuple[str, bool, bool]] = []
+
+    def during_calibration(snapshot) -> None:  # noqa: ANN001
+        exact = services.knowledge.search(
+            org.id, f"How do I {verbs[3]} my {nouns[7]}?", revision=revision
+        )
+        vague = services.knowledge.search(
+            org.id, f"I have a question about {verbs[3]}", revision=revision
+        )
+        seen.append((snapshot.model.method, exact.confident, vague.confident))
+
+    final = services.knowledge.refresh(org.id, on_interim=during_calibration)
+    assert seen == [("similarity_margin_interim", True, False)]
+    assert final.model.method != "similarity_margin_interim"

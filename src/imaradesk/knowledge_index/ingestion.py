@@ -71,6 +71,8 @@ class JobView:
         if not self.total:
             return 0
         share = min(self.done / self.total, 1.0)
+        if self.stage == "calibrating":
+            return 99
         return int(share * 50) + (50 if self.stage == "embedding" else 0)
 
     @classmethod
@@ -364,7 +366,11 @@ class _ProgressWriter:
 
         def report(step: int, total: int) -> None:
             self._done += step
-            self.set(stage, self._done, total, force=self._done >= total)
+            if self._done >= total:
+                # Embedded: the index is searchable; the answer model is fitted next.
+                self.set("calibrating", self._done, total, force=True)
+            else:
+                self.set(stage, self._done, total)
 
         return report
 

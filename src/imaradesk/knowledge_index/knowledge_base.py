@@ -28,6 +28,7 @@ from imaradesk.knowledge_index.confidence import (
     AnswerModel,
     EntryScores,
     Judgement,
+    SimilarityMarginModel,
     TrainingReport,
     entry_scores,
     fuse,
@@ -49,6 +50,12 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 RetrievalMode = Literal["dense", "hybrid"]
 _EMBED_BATCH = 256
+# Calibrating the answer model of a large knowledge base takes a while (about 20 s for 10,000
+# phrasings on two cores). Meanwhile the new knowledge is answerable under a strict rule: a
+# question close to a phrasing as written, and clearly closer to it than to any other entry.
+INTERIM_MIN_PHRASINGS = 2000
+INTERIM_MIN_SIMILARITY = 0.8
+INTERIM_MIN_MARGIN = 0.1
 _LEXICAL_FILE = "lexical.bm25"
 
 
@@ -309,11 +316,23 @@ class KnowledgeBase:
                 return loaded
             return self._rebuild_locked(org_id, previous=current or loaded, progress=None)
 
-    def refresh(self, org_id: int, *, progress: ProgressCallback | None = None) -> OrgKnowledge:
-        """Rebuild from the database, re-using the vectors of unchanged phrasings."""
+    def refresh(
+        self,
+        org_id: int,
+        *,
+        progress: ProgressCallback | None = None,
+        on_interim: Callable[[OrgKnowledge], None] | None = None,
+    ) -> OrgKnowledge:
+        """Rebuild from the database, re-using the vectors of unchanged phrasings.
+
+        ``on_interim`` hears of the interim snapshot a large knowledge base answers from while
+        its answer model is calibrated.
+        """
         with self._org_lock(org_id):
             previous = self._snapshots.get(org_id) or self._load(org_id)
-            return self._rebuild_locked(org_id, previous=previous, progress=progress)
+            return self._rebuild_locked(
+                org_id, previous=previous, progress=progress, on_interim=on_interim
+            )
 
     def forget(self, org_id: int) -> None:
         """Drop the in-memory snapshot (the files stay)."""
@@ -341,7 +360,12 @@ class KnowledgeBase:
         }
 
     def _rebuild_locked(
-        self, org_id: int, *, previous: OrgKnowledge | None, progress: ProgressCallback | None
+        self,
+        org_id: int,
+        *,
+        previous: OrgKnowledge | None,
+        progress: ProgressCallback | None,
+        on_interim: Callable[[OrgKnowledge], None] | None = None,
     ) -> OrgKnowledge:
         with self._db.read() as session:
             data = OrgData(session, org_id)
@@ -394,6 +418,28 @@ class KnowledgeBase:
         # a second), and a removed phrasing's words cannot linger in it.
         hybrid = self._answering.hybrid
         lexical = LexicalIndex.build([(p[0], p[2]) for p in phrasings]) if hybrid else None
+        if len(phrasings) >= INTERIM_MIN_PHRASINGS:
+            interim = SimilarityMarginModel(
+                INTERIM_MIN_SIMILARITY, INTERIM_MIN_MARGIN, method="similarity_margin_interim"
+            )
+            # In this process only: other processes keep the previous files until the final
+            # ones are written, then load those.
+            interim_snapshot = _make_snapshot(
+                org_id=org_id,
+                revision=revision,
+                index=index,
+                entry_of={p[0]: p[1] for p in phrasings},
+                text_digest_of=digests,
+                entries=entries,
+                model=interim,
+                report=TrainingReport(
+                    interim.method, len(phrasings), len(entries), 0, 0, None, None, None
+                ),
+                lexical=lexical,
+            )
+            self._snapshots[org_id] = interim_snapshot
+            if on_interim is not None:
+                on_interim(interim_snapshot)
         model, report = train_answer_model(
             vectors,
             [p[1] for p in phrasings],
