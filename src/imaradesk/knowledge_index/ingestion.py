@@ -214,7 +214,12 @@ class IngestionService:
                     parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
                 )
             progress.set("embedding", 0, 0, force=True)
-            self._knowledge.refresh(org_id, progress=progress.counter("embedding"))
+            self._knowledge.refresh(
+                org_id,
+                progress=progress.counter("embedding"),
+                # Answerable from here on (questions as written); the answer model is next.
+                on_interim=lambda _snapshot: progress.set("calibrating", 1, 1, force=True),
+            )
         except ImportFormatError as e:
             return self._finish(org_id, job_id, error=str(e))
         except Exception as e:
@@ -366,11 +371,7 @@ class _ProgressWriter:
 
         def report(step: int, total: int) -> None:
             self._done += step
-            if self._done >= total:
-                # Embedded: the index is searchable; the answer model is fitted next.
-                self.set("calibrating", self._done, total, force=True)
-            else:
-                self.set(stage, self._done, total)
+            self.set(stage, self._done, total, force=self._done >= total)
 
         return report
 

@@ -303,10 +303,16 @@ class KnowledgeBase:
 
     def snapshot(self, org_id: int, *, revision: int | None = None) -> OrgKnowledge:
         """The organization's snapshot at ``revision`` or newer, loading or building it."""
-        current = self._snapshots.get(org_id)
-        if current is not None and (revision is None or current.revision >= revision):
-            return current
-        with self._org_lock(org_id):
+        lock = self._org_lock(org_id)
+        while True:
+            current = self._snapshots.get(org_id)
+            if current is not None and (revision is None or current.revision >= revision):
+                return current
+            # While another thread rebuilds, keep looking: the interim snapshot of a large
+            # knowledge base is published before the rebuild (and the lock) ends.
+            if lock.acquire(timeout=0.05):
+                break
+        try:
             current = self._snapshots.get(org_id)
             if current is not None and (revision is None or current.revision >= revision):
                 return current
@@ -315,6 +321,8 @@ class KnowledgeBase:
                 self._snapshots[org_id] = loaded
                 return loaded
             return self._rebuild_locked(org_id, previous=current or loaded, progress=None)
+        finally:
+            lock.release()
 
     def refresh(
         self,
