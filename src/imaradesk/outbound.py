@@ -139,7 +139,28 @@ class OutboundService:
             )
         if conversation is None or conversation.org_id != org.id or not rows:
             return SendResult((), 0)
+        if conversation.channel in TWILIO_CHANNELS:
+            rows = [part for row in rows for part in self._split_stored(org, conversation, row)]
         return self._deliver(org, conversation, rows)
+
+    def _split_stored(
+        self, org: Organization, conversation: Conversation, row: Message
+    ) -> list[Message]:
+        """A stored reply longer than one Twilio message becomes one row per part, in order."""
+        chunks = split_text(row.body, TWILIO_MAX_BODY)
+        if len(chunks) <= 1:
+            return [row]
+        assert org.id is not None and row.id is not None
+        with self._db.write() as session:
+            data = OrgData(session, org.id)
+            first = data.get_message(row.id)
+            assert first is not None
+            data.update_message(first, body=chunks[0])
+        rest = [
+            self._store(org, conversation, chunk, agent_id=None, kind=row.kind)
+            for chunk in chunks[1:]
+        ]
+        return [first, *rest]
 
     def send_template(
         self,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from imaradesk.cli import _Context, main
 from imaradesk.storage.db import Database
-from tests.fakes.llm_servers import Answer, FakeGemini, Sleep
+from tests.fakes.llm_servers import Answer, Fail, FakeGemini, Sleep
 from tests.fakes.twilio_api import FakeTwilioApi
 from tests.helpers import post_signed, seed_org, twilio_form
 
@@ -129,3 +129,29 @@ def test_worker_jobs_refuses_without_redis(make_services, sqlite_database: Datab
     services = make_services(sqlite_database)
     result = CliRunner().invoke(main, ["worker", "--jobs", "--burst"], obj=_Context(services))
     assert result.exit_code != 0 and "IMARADESK_JOB_QUEUE=redis" in result.output
+
+
+def test_a_long_generated_answer_is_sent_in_parts_under_twilios_limit(
+    make_services, live_server_factory, sqlite_database: Database, twilio, gemini
+) -> None:  # noqa: ANN001
+    """Replies sent by the worker obey the 1,600-character limit like TwiML replies do."""
+    services = make_services(sqlite_database, twilio_api_base_url=twilio.url)
+    org = _generating_org(services, gemini)
+    long_answer = "Dial *483*1# to see your balance. " * 80  # about 2,700 characters
+    with services.database.write() as session:
+        from imaradesk.storage.repositories import OrgData
+
+        [entry] = [e for e in OrgData(session, org.id).entries() if e.external_id == "balance"]
+        entry.answer = long_answer.strip()
+        session.add(entry)
+    services.knowledge.refresh(org.id)
+    gemini.always(Fail(500, "down"))  # the extractive (long) answer goes out
+    server = live_server_factory(services)
+    post_signed(
+        f"{server.url}/channels/twilio/acme/messages",
+        twilio_form(body="How do I check my balance?", sender=CUSTOMER),
+    )
+    services.jobs.wait(timeout=30)
+    parts = [m["Body"] for m in twilio.received[1:]]  # after the privacy notice
+    assert len(parts) == 2 and all(len(p) <= 1600 for p in parts)
+    assert "".join(parts).replace(" ", "") == long_answer.replace(" ", "")
