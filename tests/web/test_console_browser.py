@@ -120,3 +120,39 @@ def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:  # no
         world.org, handoff.id, world.services.accounts.get(1), "Hello from Amina"
     )
     page.wait_for_selector(".bubble.agent >> text=Hello from Amina", timeout=10_000)
+
+
+def test_a_knowledge_manager_uploads_watches_it_finish_and_tries_it(world, browser) -> None:  # noqa: ANN001
+    """In the browser: the uploaded file appears with its job's state and turns ready without a
+    reload (htmx polling of the job record); try-it then shows the answer and its scores."""
+    page = browser.new_page()
+    page.goto(f"{world.url}/console/login")
+    page.fill("#email", "kim@acme.example")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Upload documents")
+
+    rows = "".join(
+        f"What is product number {i}?,Product {i} is a savings plan.\n" for i in range(400)
+    )
+    page.set_input_files(
+        "input[type=file]",
+        files=[
+            {
+                "name": "products.csv",
+                "mimeType": "text/csv",
+                "buffer": (
+                    "question,answer\nDo you have a youth account?,Yes: Imara Junior from age 13.\n"
+                    + rows
+                ).encode(),
+            }
+        ],
+    )
+    page.click("form[enctype] button[type=submit]")
+    page.wait_for_selector("text=products.csv is being read")
+    page.wait_for_selector("#documents-table >> text=401 new", timeout=30_000)
+
+    page.fill("input[name=question]", "do you have a youth account")
+    page.click("form[hx-post] button[type=submit]")
+    page.wait_for_selector("#try-result >> text=Yes: Imara Junior from age 13.", timeout=10_000)
+    assert "products.csv" in page.inner_text("#try-result")
