@@ -170,3 +170,27 @@ def test_one_organization_cannot_see_or_delete_anothers_documents(
     assert services.ingestion.document(other.id, job.document_id) is None
     assert services.ingestion.delete_document(other.id, job.document_id) is None
     assert services.ingestion.documents(acme.id)
+
+
+def test_a_file_cannot_take_over_another_documents_or_a_hand_written_entry(
+    make_services, database: Database
+) -> None:
+    """Entry ids are unique per organization: a second file reusing one fails with the reason,
+    and deleting that file later could never remove the first document's or a person's entry."""
+    services = make_services(database)
+    org = seed_org(services, "acme", faq_csv=None)
+    first = b"id,question,answer\nopen,How do I open an account?,Visit a branch.\n"
+    assert _upload(services, org.id, "a.csv", first).status == DocumentStatus.READY
+    second = b"id,question,answer\nopen,How do I close an account?,Call us.\n"
+    job = _upload(services, org.id, "b.csv", second)
+    assert job.status == DocumentStatus.FAILED
+    assert "'open' already comes from 'a.csv'" in job.error
+    from imaradesk.knowledge_index.curation import EntryEdit
+
+    manual = services.curation.create_entry(
+        org.id, EntryEdit(question="Do you open on Sundays?", answer="No.")
+    )
+    takeover = f"id,question,answer\n{manual.external_id},Sundays?,Yes.\n".encode()
+    assert _upload(services, org.id, "c.csv", takeover).status == DocumentStatus.FAILED
+    assert services.curation.entry(org.id, manual.id).answer == "No."
+    assert _answers(services, "acme", "How do I open an account?") == "Visit a branch."

@@ -18,7 +18,7 @@ from imaradesk.knowledge_index.ingestion import INGEST_TASK, JobView, UploadReje
 from imaradesk.knowledge_index.rasa_data import is_rasa_path, load_rasa_files
 from imaradesk.services import Services
 from imaradesk.storage.models import DocumentStatus, Organization
-from imaradesk.storage.repositories import OrgData
+from imaradesk.storage.repositories import EntryConflict, OrgData
 
 # -- knowledge base --------------------------------------------------------------------------
 
@@ -69,7 +69,11 @@ def _import_rasa(services: Services, org: Organization, paths: tuple[Path, ...])
     for warning in rasa.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     assert org.id is not None
-    report = services.knowledge.import_documents(org.id, rasa.documents)
+    try:
+        report = services.knowledge.import_documents(org.id, rasa.documents)
+    except EntryConflict as e:
+        err_console.print(f"[red]{e}[/] (nothing was imported from the Rasa files)")
+        return 1
     change = report.change
     console.print(
         f"Rasa data ({', '.join(report.sources)}): {change.created} new, {change.updated} "

@@ -29,7 +29,7 @@ from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import KnowledgeData, unfinished_jobs
 from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument
-from imaradesk.storage.repositories import OrgData
+from imaradesk.storage.repositories import EntryConflict, OrgData
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +210,12 @@ class IngestionService:
                 knowledge = KnowledgeData(session, org_id)
                 if knowledge.document(job.document_id) is None:
                     raise ImportFormatError(name, 0, "the document was deleted while it was read")
-                change = OrgData(session, org_id).sync_entries(
-                    parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
-                )
+                try:
+                    change = OrgData(session, org_id).sync_entries(
+                        parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
+                    )
+                except EntryConflict as e:
+                    raise ImportFormatError(name, e.line, str(e)) from e
             progress.set("embedding", 0, 0, force=True)
             self._knowledge.refresh(
                 org_id,

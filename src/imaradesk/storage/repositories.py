@@ -38,6 +38,19 @@ from imaradesk.storage.models import (
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
+class EntryConflict(ValueError):
+    """A file names an entry that another document (or a person, by hand) already owns."""
+
+    def __init__(self, external_id: str, owner: str, line: int) -> None:
+        self.external_id = external_id
+        self.owner = owner
+        self.line = line
+        super().__init__(
+            f"entry {external_id!r} already comes from {owner!r}; give it another id or "
+            "edit it there"
+        )
+
+
 class InvalidSlug(ValueError):
     pass
 
@@ -463,6 +476,12 @@ class OrgData:
         recomputed; the organization's ``kb_revision`` is bumped when anything changed.
         """
         existing = {e.external_id: e for e in self.entries()}
+        # Ids are unique per organization, not per file: a file must not take over (and, when
+        # it is deleted, remove) an entry another document or a person wrote.
+        for draft in drafts:
+            owner = existing.get(draft.external_id)
+            if owner is not None and owner.source != source:
+                raise EntryConflict(draft.external_id, owner.source, draft.line)
         phrasings_by_entry: dict[int, list[KnowledgePhrasing]] = {}
         for phrasing in self.phrasings():
             phrasings_by_entry.setdefault(phrasing.entry_id, []).append(phrasing)
