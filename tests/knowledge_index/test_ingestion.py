@@ -194,3 +194,31 @@ def test_a_file_cannot_take_over_another_documents_or_a_hand_written_entry(
     assert _upload(services, org.id, "c.csv", takeover).status == DocumentStatus.FAILED
     assert services.curation.entry(org.id, manual.id).answer == "No."
     assert _answers(services, "acme", "How do I open an account?") == "Visit a branch."
+
+
+def test_an_older_upload_never_overwrites_a_newer_one(make_services, database: Database) -> None:
+    """Two versions of a file queued: whichever job runs last, the newer version is what the bot
+    answers from, and the older job says it was replaced."""
+    services = make_services(database)
+    org = seed_org(services, "acme", faq_csv=None)
+    old = services.ingestion.create_job(org.id, "accounts.csv", FAQ)
+    new = services.ingestion.create_job(org.id, "accounts.csv", FAQ.replace(b"8am", b"7am"))
+    assert services.ingestion.run(org.id, new.id).status == DocumentStatus.READY
+    late = services.ingestion.run(org.id, old.id)
+    assert late.status == DocumentStatus.FAILED and "replaced by a newer upload" in late.error
+    assert "7am" in _answers(services, "acme", "What are your opening hours?")
+
+
+def test_deleting_a_document_removes_every_queued_version_of_its_file(
+    make_services, database: Database
+) -> None:
+    services = make_services(database)
+    org = seed_org(services, "acme", faq_csv=None)
+    first = services.ingestion.create_job(org.id, "accounts.csv", FAQ)
+    second = services.ingestion.create_job(org.id, "accounts.csv", FAQ)
+    folder = services.settings.upload_dir / f"org-{org.id}"
+    assert len(list(folder.iterdir())) == 2
+    assert services.ingestion.delete_document(org.id, first.document_id) == 0
+    assert list(folder.iterdir()) == []
+    with pytest.raises(LookupError):  # a worker reaching a deleted job just stops
+        services.ingestion.run(org.id, second.id)

@@ -126,7 +126,13 @@ class IngestionService:
         """Check and queue an upload; re-uploading a name replaces that document's entries."""
         name = self.check(name, data)
         job = self.create_job(org_id, name, data, uploaded_by=uploaded_by)
-        self._queue.enqueue(INGEST_TASK, org_id=org_id, job_id=job.id)
+        try:
+            self._queue.enqueue(INGEST_TASK, org_id=org_id, job_id=job.id)
+        except Exception:
+            # Redis down: say so on the job, or the page would show it queued for ever.
+            self._finish(org_id, job.id, error=f"{name}: could not be queued; upload it again")
+            self._upload_path(org_id, job.id).unlink(missing_ok=True)
+            raise
         return job
 
     def check(self, name: str, data: bytes) -> str:
@@ -187,6 +193,8 @@ class IngestionService:
             knowledge = KnowledgeData(session, org_id)
             job = knowledge.job(job_id)
             if job is None:
+                # Its document was deleted before a worker got to it: nothing to do but tidy.
+                self._upload_path(org_id, job_id).unlink(missing_ok=True)
                 raise LookupError(f"no ingestion job {job_id} in organization {org_id}")
             document = knowledge.document(job.document_id)
             if job.status not in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING):
@@ -210,6 +218,11 @@ class IngestionService:
                 knowledge = KnowledgeData(session, org_id)
                 if knowledge.document(job.document_id) is None:
                     raise ImportFormatError(name, 0, "the document was deleted while it was read")
+                latest = knowledge.latest_jobs([job.document_id]).get(job.document_id)
+                if latest is not None and latest.id != job_id:
+                    # A newer upload of the same name is queued: this older file must not
+                    # overwrite it, whichever finishes first.
+                    raise ImportFormatError(name, 0, "replaced by a newer upload of this file")
                 try:
                     change = OrgData(session, org_id).sync_entries(
                         parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
@@ -257,7 +270,10 @@ class IngestionService:
         with self._db.write() as session:
             knowledge = KnowledgeData(session, org_id)
             job = knowledge.job(job_id)
-            assert job is not None
+            if job is None:  # the document (and its jobs) were deleted meanwhile
+                return JobView(
+                    job_id, 0, "", str(status), "deleted", 0, 0, 0, 0, 0, error, now, None, now
+                )
             knowledge.update(
                 job,
                 status=status,
@@ -331,10 +347,10 @@ class IngestionService:
             document = knowledge.document(document_id)
             if document is None:
                 return None
-            job_ids = [j.id for j in [knowledge.latest_jobs([document_id]).get(document_id)] if j]
+            job_ids = knowledge.job_ids_of(document_id)
             removed = knowledge.delete_document(document)
-        for job_id in job_ids:
-            self._upload_path(org_id, job_id).unlink(missing_ok=True)  # type: ignore[arg-type]
+        for job_id in job_ids:  # every queued version of the file, not only the latest
+            self._upload_path(org_id, job_id).unlink(missing_ok=True)
         if removed:
             self._knowledge.refresh(org_id)
         return removed

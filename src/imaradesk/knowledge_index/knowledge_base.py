@@ -453,15 +453,23 @@ class KnowledgeBase:
             self._snapshots[org_id] = interim_snapshot
             if on_interim is not None:
                 on_interim(interim_snapshot)
-        model, report = train_answer_model(
-            vectors,
-            [p[1] for p in phrasings],
-            max_wrong_answer_rate=self._answering.max_wrong_answer_rate,
-            fallback_min_similarity=self._answering.fallback_min_similarity,
-            fallback_min_margin=self._answering.fallback_min_margin,
-            search_k=self._answering.search_candidates,
-            texts=[p[2] for p in phrasings] if hybrid else None,
-        )
+        try:
+            model, report = train_answer_model(
+                vectors,
+                [p[1] for p in phrasings],
+                max_wrong_answer_rate=self._answering.max_wrong_answer_rate,
+                fallback_min_similarity=self._answering.fallback_min_similarity,
+                fallback_min_margin=self._answering.fallback_min_margin,
+                search_k=self._answering.search_candidates,
+                texts=[p[2] for p in phrasings] if hybrid else None,
+            )
+        except BaseException:
+            # The interim snapshot was only good until calibration ended: not as an outcome.
+            if previous is not None:
+                self._snapshots[org_id] = previous
+            else:
+                self._snapshots.pop(org_id, None)
+            raise
         snapshot = _make_snapshot(
             org_id=org_id,
             revision=revision,

@@ -102,6 +102,14 @@ class KnowledgeData:
             )
         ).first()
 
+    def job_ids_of(self, document_id: int) -> list[int]:
+        rows = self._session.exec(
+            select(IngestionJob.id).where(
+                IngestionJob.org_id == self.org_id, IngestionJob.document_id == document_id
+            )
+        ).all()
+        return [int(i) for i in rows if i is not None]
+
     def latest_jobs(self, document_ids: Sequence[int]) -> dict[int, IngestionJob]:
         if not document_ids:
             return {}
