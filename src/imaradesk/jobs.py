@@ -31,8 +31,12 @@ class JobQueue(Protocol):
 class InProcessJobQueue:
     """Runs tasks on a few threads of this process; they are lost if it stops (see resume)."""
 
-    def __init__(self, *, workers: int = 1) -> None:
+    def __init__(self, *, workers: int = 1, turn_workers: int = 4) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imaradesk-job")
+        # Customers' turns have threads of their own: uploads, however many, never delay them.
+        self._turns = ThreadPoolExecutor(
+            max_workers=turn_workers, thread_name_prefix="imaradesk-turn"
+        )
         self._runner: TaskRunner | None = None
         self._pending: set[Future[None]] = set()
         self._guard = threading.Lock()
@@ -43,7 +47,8 @@ class InProcessJobQueue:
     def enqueue(self, task: str, **arguments: Any) -> None:
         if self._runner is None:
             raise RuntimeError("the job queue has no task runner bound")
-        future = self._executor.submit(self._run, self._runner, task, arguments)
+        executor = self._turns if task == "turn" else self._executor
+        future = executor.submit(self._run, self._runner, task, arguments)
         with self._guard:
             self._pending.add(future)
         future.add_done_callback(self._done)
@@ -56,6 +61,7 @@ class InProcessJobQueue:
             future.result(timeout=timeout)
 
     def shutdown(self) -> None:
+        self._turns.shutdown(wait=True, cancel_futures=False)
         self._executor.shutdown(wait=True, cancel_futures=False)
 
     @staticmethod

@@ -201,8 +201,9 @@ def build_services(
         assert redis_client is not None  # the settings refuse "redis" without a URL
         jobs = RQJobQueue(redis_client)
     else:
-        # Turns of LLM-writing organizations run here too: a long upload must not hold them up.
-        jobs = InProcessJobQueue(workers=4)
+        # Uploads one at a time (each already uses both cores to embed); turns of LLM-writing
+        # organizations on their own threads.
+        jobs = InProcessJobQueue(workers=1, turn_workers=4)
     ingestion = IngestionService(
         database=database,
         knowledge=knowledge,
