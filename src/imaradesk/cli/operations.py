@@ -177,13 +177,18 @@ def _serve(
         )
     # Load the model before the first customer waits for it.
     services.embedder.embed(["warm up"])
-    if services.settings.job_queue == "thread":
-        # Uploads a stopped server was reading are read again (with Redis, RQ keeps them).
-        resumed = services.ingestion.resume_unfinished()
-        if resumed:
-            console.print(f"Resumed {resumed} unfinished upload(s).")
     app = create_app(services=services)
+
+    def resume_uploads() -> None:
+        # Uploads a stopped server was reading are read again (with Redis, RQ keeps them). In
+        # the process that serves: threads started before a fork would not exist after it.
+        if services.settings.job_queue == "thread" and workers == 1:
+            resumed = services.ingestion.resume_unfinished()
+            if resumed:
+                console.print(f"Resumed {resumed} unfinished upload(s).")
+
     if dev:
+        resume_uploads()
         app.run(host=host, port=port, threaded=True)
         return
     from gunicorn.app.base import BaseApplication
@@ -196,6 +201,7 @@ def _serve(
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
+            self.cfg.set("post_worker_init", lambda _worker: resume_uploads())
 
         def load(self):  # noqa: ANN202
             return app
