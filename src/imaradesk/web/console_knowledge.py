@@ -40,8 +40,16 @@ def _page_args() -> tuple[str, int]:
     return query, page
 
 
-def _lines(text: str) -> tuple[str, ...]:
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
+def _edit_from(form: Any) -> EntryEdit:
+    """The entry form: the question, other phrasings one per line, the answer, a category."""
+    return EntryEdit(
+        question=form.get("question", ""),
+        answer=form.get("answer", ""),
+        category=form.get("category", ""),
+        phrasings=tuple(
+            line.strip() for line in form.get("phrasings", "").splitlines() if line.strip()
+        ),
+    )
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -117,15 +125,7 @@ def new_entry() -> Any:
     form = request.form
     if request.method == "POST":
         try:
-            services().curation.create_entry(
-                org.id,  # type: ignore[arg-type]
-                EntryEdit(
-                    question=form.get("question", ""),
-                    answer=form.get("answer", ""),
-                    category=form.get("category", ""),
-                    phrasings=_lines(form.get("phrasings", "")),
-                ),
-            )
+            services().curation.create_entry(org.id, _edit_from(form))  # type: ignore[arg-type]
             flash("Entry added; the bot answers from it now.")
             return redirect(url_for("knowledge.page"))
         except EntryInvalid as e:
@@ -147,16 +147,7 @@ def edit_entry(entry_id: int) -> Any:
     form = request.form
     if request.method == "POST":
         try:
-            curation.update_entry(
-                org.id,  # type: ignore[arg-type]
-                entry_id,
-                EntryEdit(
-                    question=form.get("question", ""),
-                    answer=form.get("answer", ""),
-                    category=form.get("category", ""),
-                    phrasings=_lines(form.get("phrasings", "")),
-                ),
-            )
+            curation.update_entry(org.id, entry_id, _edit_from(form))  # type: ignore[arg-type]
             flash("Entry saved; the bot answers with the new text now.")
             return redirect(url_for("knowledge.page"))
         except EntryInvalid as e:
