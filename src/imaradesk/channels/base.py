@@ -29,6 +29,27 @@ class MalformedRequest(ChannelError):
     pass
 
 
+def json_string(
+    payload: dict[str, Any],
+    key: str,
+    *,
+    limit: int,
+    required: bool = True,
+    too_long: type[MalformedRequest] = MalformedRequest,
+) -> str | None:
+    """A string field of a JSON body (web chat, Rasa REST): present, not blank, not too long."""
+    value = payload.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        if required:
+            raise MalformedRequest(f'"{key}" is required and must be a non-empty string')
+        raise MalformedRequest(f'"{key}" must be a non-empty string when given')
+    if len(value) > limit:
+        raise too_long(f'"{key}" is longer than {limit} characters')
+    return value
+
+
 class Channel(Protocol):
     name: str
     max_text_length: int

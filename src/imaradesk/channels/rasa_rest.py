@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from imaradesk.bot.messages import InboundMessage, OutboundMessage
-from imaradesk.channels.base import MalformedRequest
+from imaradesk.channels.base import MalformedRequest, json_string
 
 MAX_TEXT = 4096
 MAX_SENDER = 200
@@ -34,24 +34,13 @@ class RasaRestChannel:
     def parse(self, payload: Any, *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
         if not isinstance(payload, dict):
             raise MalformedRequest('the body must be a JSON object {"sender", "message"}')
-        sender = payload.get("sender")
-        message = payload.get("message")
-        message_id = payload.get("message_id")
         # Widgets send the sender id as a string or, some, as a number.
-        if isinstance(sender, int) and not isinstance(sender, bool):
-            sender = str(sender)
-        if not isinstance(sender, str) or not sender.strip():
-            raise MalformedRequest('"sender" is required and must be a non-empty string')
-        if len(sender) > MAX_SENDER:
-            raise MalformedRequest(f'"sender" is longer than {MAX_SENDER} characters')
-        if not isinstance(message, str) or not message.strip():
-            raise MalformedRequest('"message" is required and must be a non-empty string')
-        if len(message) > MAX_TEXT:
-            raise MessageTooLong(f'"message" is longer than {MAX_TEXT} characters')
-        if message_id is not None and (not isinstance(message_id, str) or not message_id.strip()):
-            raise MalformedRequest('"message_id" must be a non-empty string when given')
-        if message_id is not None and len(message_id) > MAX_ID:
-            raise MalformedRequest(f'"message_id" is longer than {MAX_ID} characters')
+        if isinstance(payload.get("sender"), int) and not isinstance(payload["sender"], bool):
+            payload = {**payload, "sender": str(payload["sender"])}
+        sender = json_string(payload, "sender", limit=MAX_SENDER)
+        message = json_string(payload, "message", limit=MAX_TEXT, too_long=MessageTooLong)
+        message_id = json_string(payload, "message_id", limit=MAX_ID, required=False)
+        assert sender is not None and message is not None
         return [
             InboundMessage(
                 org_slug=org_slug,

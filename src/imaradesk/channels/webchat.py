@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from imaradesk.bot.messages import InboundMessage, OutboundMessage
-from imaradesk.channels.base import MalformedRequest
+from imaradesk.channels.base import MalformedRequest, json_string
 
 MAX_TEXT = 4096
 MAX_SENDER = 200
@@ -27,21 +27,10 @@ class WebChatChannel:
     def parse(self, payload: Any, *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
         if not isinstance(payload, dict):
             raise MalformedRequest("the body must be a JSON object")
-        sender = payload.get("sender")
-        text = payload.get("text")
-        message_id = payload.get("id")
-        if not isinstance(sender, str) or not sender.strip():
-            raise MalformedRequest('"sender" is required and must be a non-empty string')
-        if len(sender) > MAX_SENDER:
-            raise MalformedRequest(f'"sender" is longer than {MAX_SENDER} characters')
-        if not isinstance(text, str) or not text.strip():
-            raise MalformedRequest('"text" is required and must be a non-empty string')
-        if len(text) > MAX_TEXT:
-            raise MalformedRequest(f'"text" is longer than {MAX_TEXT} characters')
-        if message_id is not None and (not isinstance(message_id, str) or not message_id.strip()):
-            raise MalformedRequest('"id" must be a non-empty string when given')
-        if message_id is not None and len(message_id) > MAX_ID:
-            raise MalformedRequest(f'"id" is longer than {MAX_ID} characters')
+        sender = json_string(payload, "sender", limit=MAX_SENDER)
+        text = json_string(payload, "text", limit=MAX_TEXT)
+        message_id = json_string(payload, "id", limit=MAX_ID, required=False)
+        assert sender is not None and text is not None
         return [
             InboundMessage(
                 org_slug=org_slug,
