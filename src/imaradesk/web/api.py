@@ -14,7 +14,7 @@ from flask import Response, abort, g, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from imaradesk.knowledge_index.curation import EntryEdit, EntryInvalid, EntryView
+from imaradesk.knowledge_index.curation import EntryEdit, EntryInvalid
 from imaradesk.knowledge_index.ingestion import JobView, UploadRejected
 from imaradesk.storage.models import KnowledgeDocument, Organization
 from imaradesk.web.common import services
@@ -41,12 +41,17 @@ class _Strict(BaseModel):
 # -- shapes ----------------------------------------------------------------------------------
 
 
+class _Out(BaseModel):
+    # Filled from the services' dataclasses and rows by attribute: no field-by-field copies.
+    model_config = ConfigDict(from_attributes=True)
+
+
 class ErrorOut(BaseModel):
     error: str
     message: str
 
 
-class JobOut(BaseModel):
+class JobOut(_Out):
     id: int
     document_id: int
     document_name: str
@@ -63,28 +68,8 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
 
-    @classmethod
-    def of(cls, job: JobView) -> JobOut:
-        return cls(
-            id=job.id,
-            document_id=job.document_id,
-            document_name=job.document_name,
-            status=job.status,  # type: ignore[arg-type]
-            stage=job.stage,
-            done=job.done,
-            total=job.total,
-            percent=job.percent,
-            created=job.created,
-            updated=job.updated,
-            removed=job.removed,
-            error=job.error,
-            created_at=job.created_at,
-            started_at=job.started_at,
-            finished_at=job.finished_at,
-        )
 
-
-class DocumentOut(BaseModel):
+class DocumentOut(_Out):
     id: int
     name: str
     media_type: str
@@ -95,31 +80,19 @@ class DocumentOut(BaseModel):
     entries: int
     created_at: datetime
     updated_at: datetime
-    latest_job: JobOut | None
+    latest_job: JobOut | None = None
 
     @classmethod
     def of(cls, document: KnowledgeDocument, job: JobView | None) -> DocumentOut:
-        assert document.id is not None
-        return cls(
-            id=document.id,
-            name=document.name,
-            media_type=document.media_type,
-            size_bytes=document.size_bytes,
-            sha256=document.sha256,
-            status=str(document.status),  # type: ignore[arg-type]
-            error=document.error,
-            entries=document.entries,
-            created_at=document.created_at,
-            updated_at=document.updated_at,
-            latest_job=JobOut.of(job) if job else None,
-        )
+        latest = JobOut.model_validate(job) if job else None
+        return cls.model_validate(document).model_copy(update={"latest_job": latest})
 
 
 class DocumentList(BaseModel):
     documents: list[DocumentOut]
 
 
-class EntryOut(BaseModel):
+class EntryOut(_Out):
     id: int
     external_id: str
     question: str
@@ -131,22 +104,6 @@ class EntryOut(BaseModel):
     enabled: bool
     phrasings: list[str]
     updated_at: datetime
-
-    @classmethod
-    def of(cls, entry: EntryView) -> EntryOut:
-        return cls(
-            id=entry.id,
-            external_id=entry.external_id,
-            question=entry.question,
-            answer=entry.answer,
-            category=entry.category,
-            source=entry.source,
-            kind=entry.kind,
-            location=entry.location,
-            enabled=entry.enabled,
-            phrasings=list(entry.phrasings),
-            updated_at=entry.updated_at,
-        )
 
 
 class EntryList(BaseModel):
@@ -171,7 +128,7 @@ class EntryPatch(_Strict):
     enabled: bool | None = None
 
 
-class PassageOut(BaseModel):
+class PassageOut(_Out):
     entry_id: int
     question: str
     answer: str
@@ -188,7 +145,7 @@ class PreviewIn(_Strict):
     question: Text
 
 
-class PreviewOut(BaseModel):
+class PreviewOut(_Out):
     outcome: Literal["answer", "clarify", "handoff"]
     reply: str
     confidence: float
@@ -196,14 +153,14 @@ class PreviewOut(BaseModel):
     passages: list[PassageOut]
 
 
-class UnansweredGroupOut(BaseModel):
+class UnansweredGroupOut(_Out):
     size: int
     examples: list[str]
     last_asked: datetime
     nearest_entry: str | None
 
 
-class UnansweredOut(BaseModel):
+class UnansweredOut(_Out):
     groups: list[UnansweredGroupOut]
 
 
@@ -299,12 +256,10 @@ def upload_document(form: UploadForm) -> Response:
     upload = form.file
     data = upload.read()
     try:
-        job = services().ingestion.submit(
-            _org_id(), upload.filename or "", data, uploaded_by="api"
-        )
+        job = services().ingestion.submit(_org_id(), upload.filename or "", data, uploaded_by="api")
     except UploadRejected as e:
         return _error(400, "upload_rejected", str(e))
-    response = _json(JobOut.of(job), 202)
+    response = _json(JobOut.model_validate(job), 202)
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response
 
@@ -330,7 +285,7 @@ def get_job(path: JobPath) -> Response:
     job = services().ingestion.job(_org_id(), path.job_id)
     if job is None:
         return _error(404, "not_found", "no such job")
-    return _json(JobOut.of(job))
+    return _json(JobOut.model_validate(job))
 
 
 # -- entries ---------------------------------------------------------------------------------
@@ -344,7 +299,9 @@ def list_entries(query: EntryQuery) -> Response:
     )
     return _json(
         EntryList(
-            total=page.total, offset=query.offset, entries=[EntryOut.of(e) for e in page.entries]
+            total=page.total,
+            offset=query.offset,
+            entries=[EntryOut.model_validate(e) for e in page.entries],
         )
     )
 
@@ -365,7 +322,7 @@ def create_entry(body: EntryIn) -> Response:
         )
     except EntryInvalid as e:
         return _error(400, "invalid_entry", str(e))
-    response = _json(EntryOut.of(entry), 201)
+    response = _json(EntryOut.model_validate(entry), 201)
     response.headers["Location"] = url_for("api.get_entry", entry_id=entry.id)
     return response
 
@@ -375,7 +332,7 @@ def get_entry(path: EntryPath) -> Response:
     entry = services().curation.entry(_org_id(), path.entry_id)
     if entry is None:
         return _error(404, "not_found", "no such entry")
-    return _json(EntryOut.of(entry))
+    return _json(EntryOut.model_validate(entry))
 
 
 @api.patch("/entries/<int:entry_id>", responses={200: EntryOut, 400: ErrorOut, **_ERRORS})
@@ -397,7 +354,7 @@ def update_entry(path: EntryPath, body: EntryPatch) -> Response:
         return _error(400, "invalid_entry", str(e))
     if entry is None:
         return _error(404, "not_found", "no such entry")
-    return _json(EntryOut.of(entry))
+    return _json(EntryOut.model_validate(entry))
 
 
 @api.delete("/entries/<int:entry_id>", responses={204: None, **_ERRORS})
@@ -416,15 +373,7 @@ def preview_answer(body: PreviewIn) -> Response:
     org = services().organizations.get(_org_id())
     assert org is not None
     preview = services().insights.preview(org, body.question)
-    return _json(
-        PreviewOut(
-            outcome=preview.outcome,  # type: ignore[arg-type]
-            reply=preview.reply,
-            confidence=preview.confidence,
-            method=preview.method,
-            passages=[PassageOut(**p.__dict__) for p in preview.passages],
-        )
-    )
+    return _json(PreviewOut.model_validate(preview))
 
 
 @api.get("/unanswered", responses={200: UnansweredOut, 401: ErrorOut})
@@ -433,16 +382,4 @@ def unanswered(query: UnansweredQuery) -> Response:
     groups = services().insights.unanswered(
         _org(), now=services().clock.now(), days=query.days, limit=query.limit
     )
-    return _json(
-        UnansweredOut(
-            groups=[
-                UnansweredGroupOut(
-                    size=group.size,
-                    examples=list(group.examples),
-                    last_asked=group.last_asked,
-                    nearest_entry=group.nearest_entry,
-                )
-                for group in groups
-            ]
-        )
-    )
+    return _json(UnansweredOut(groups=[UnansweredGroupOut.model_validate(g) for g in groups]))
