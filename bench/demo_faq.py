@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from imaradesk.bot.messages import InboundMessage, ReplyKind  # noqa: E402
+from imaradesk.channels.messages import InboundMessage, ReplyKind  # noqa: E402
 from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
 from imaradesk.services import build_services  # noqa: E402
 from imaradesk.settings import Settings  # noqa: E402

@@ -23,12 +23,12 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from imaradesk.backup import BackupService  # noqa: E402
-from imaradesk.bot.messages import InboundMessage  # noqa: E402
+from imaradesk.channels.messages import InboundMessage  # noqa: E402
 from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
 from imaradesk.knowledge_index.embedder import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
 from imaradesk.services import Services, build_services  # noqa: E402
 from imaradesk.settings import Settings  # noqa: E402
+from imaradesk.storage.backup import BackupService  # noqa: E402
 from imaradesk.storage.encryption import generate_master_key_spec  # noqa: E402
 from imaradesk.storage.models import Direction, LawfulBasis  # noqa: E402
 from imaradesk.storage.repositories import OrgData  # noqa: E402

@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from imaradesk.bot.messages import InboundMessage  # noqa: E402
+from imaradesk.channels.messages import InboundMessage  # noqa: E402
 from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
 from imaradesk.knowledge_index.embedder import HashingEmbedder  # noqa: E402
 from imaradesk.services import build_services  # noqa: E402

@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from imaradesk.bot.messages import InboundMessage  # noqa: E402
+from imaradesk.channels.messages import InboundMessage  # noqa: E402
 from imaradesk.demo.seed import DEMO_SLUG, seed_demo  # noqa: E402
 from imaradesk.services import build_services  # noqa: E402
 from imaradesk.settings import Settings  # noqa: E402

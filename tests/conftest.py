@@ -22,8 +22,8 @@ import redis as redis_lib
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from imaradesk.clock import FrozenClock
 from imaradesk.knowledge_index.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from imaradesk.runtime.clock import FrozenClock
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
 from imaradesk.storage.db import Database, create_db_engine

@@ -11,7 +11,7 @@ import numpy as np
 import requests
 from twilio.request_validator import RequestValidator
 
-from imaradesk.bot.messages import InboundMessage, OutboundMessage, Turn
+from imaradesk.channels.messages import InboundMessage, OutboundMessage, Turn
 from imaradesk.knowledge_index.documents import parse_csv, parse_markdown
 from imaradesk.knowledge_index.embedder import HashingEmbedder
 from imaradesk.services import Services

@@ -14,8 +14,8 @@ import requests
 from sqlalchemy import text
 from sqlmodel import select
 
-from imaradesk.backup import BackupError, BackupService
-from imaradesk.log_config import configure_logging
+from imaradesk.runtime.log_config import configure_logging
+from imaradesk.storage.backup import BackupError, BackupService
 from imaradesk.storage.db import Database
 from imaradesk.storage.encryption import (
     DecryptionError,

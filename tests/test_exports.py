@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaradesk.exports import daily_counts, training_examples
+from imaradesk.analytics.exports import daily_counts, training_examples
 from tests.helpers import SCHOOL_FAQ, Chat, seed_org
 
 

@@ -7,7 +7,7 @@ import logging
 
 import requests
 
-from imaradesk.log_config import configure_logging
+from imaradesk.runtime.log_config import configure_logging
 from tests.helpers import post_signed, seed_org, twilio_form
 
 CANARY = "CANARY-LOG-7Q2X"

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import redis
 
-from imaradesk.api_tokens import ApiTokens
 from imaradesk.bot.background_turns import BackgroundTurns
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.bot.handoff_router import HandoffRouter
 from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.channels.twilio_sender import TwilioSender
-from imaradesk.clock import Clock, SystemClock
 from imaradesk.compliance.desk import PrivacyDesk
 from imaradesk.compliance.retention import Stewardship
 from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.console.accounts import AccountService
 from imaradesk.console.desk import AgentDesk
 from imaradesk.console.mailer import SmtpMailer, SmtpSettings
-from imaradesk.delivery import DeliveryTracker
-from imaradesk.jobs import InProcessJobQueue, JobQueue, RQJobQueue
+from imaradesk.delivery.outbound import OutboundService
+from imaradesk.delivery.status import DeliveryTracker
 from imaradesk.knowledge_index.curation import KnowledgeCuration
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
 from imaradesk.knowledge_index.ingestion import IngestionService
@@ -32,8 +32,9 @@ from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, Knowledg
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.llm.usage import UsageLog
-from imaradesk.organizations import OrganizationService
-from imaradesk.outbound import OutboundService
+from imaradesk.runtime.clock import Clock, SystemClock
+from imaradesk.runtime.jobs import InProcessJobQueue, JobQueue, RQJobQueue
+from imaradesk.runtime.tasks import run as run_named_task
 from imaradesk.settings import Settings
 from imaradesk.storage.conversation_state import (
     ConversationStateStore,
@@ -43,7 +44,8 @@ from imaradesk.storage.conversation_state import (
 from imaradesk.storage.db import Database
 from imaradesk.storage.encryption import MasterKeyring
 from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
-from imaradesk.worker_tasks import run as run_task
+from imaradesk.tenants.api_tokens import ApiTokens
+from imaradesk.tenants.organizations import OrganizationService
 
 
 @dataclass
@@ -298,5 +300,26 @@ def build_services(
         redis=redis_client,
     )
     if isinstance(jobs, InProcessJobQueue):
-        jobs.bind(lambda task, arguments: run_task(services, task, arguments))
+        jobs.bind(lambda task, arguments: run_named_task(services, task, arguments))
     return services
+
+
+# The services an RQ worker process preloaded (`imaradesk worker --jobs`), or built on first use.
+_worker_services: Services | None = None
+_worker_guard = threading.Lock()
+
+
+def use_services(services: Services) -> None:
+    """Let RQ jobs in this process use already built services (the worker preloads them)."""
+    global _worker_services
+    _worker_services = services
+
+
+def run_task(task: str, arguments: dict[str, Any]) -> None:
+    """RQ's entry point (``imaradesk.services.run_task``)."""
+    global _worker_services
+    with _worker_guard:
+        if _worker_services is None:
+            _worker_services = build_services(Settings())
+        services = _worker_services
+    run_named_task(services, task, arguments)

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from imaradesk.bot.messages import Media, ReplyKind
 from imaradesk.bot.rules import CLARIFY_REPLY
+from imaradesk.channels.messages import Media, ReplyKind
 from imaradesk.storage.db import AppendOnlyViolation, Database
 from imaradesk.storage.models import (
     ConsentAction,

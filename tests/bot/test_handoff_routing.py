@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from imaradesk.bot.messages import ReplyKind
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.console.setup import DeskSetup
 from imaradesk.storage.models import AgentAccount, Handoff
 from tests.helpers import Chat, seed_org

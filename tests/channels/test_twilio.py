@@ -9,8 +9,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from imaradesk.bot.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid
+from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.twilio import (
     TWILIO_MAX_BODY,
     TwilioChannel,

@@ -19,7 +19,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from imaradesk.log_config import configure_logging
+from imaradesk.runtime.log_config import configure_logging
 from imaradesk.storage.db import Database
 from tests.helpers import post_signed, seed_org, sqlite_file_bytes, twilio_form
 

@@ -290,7 +290,7 @@ def test_recognition_holds_on_the_independent_test_set() -> None:
 def test_restoring_an_older_backup_does_not_bring_an_erased_customer_back(
     acme, tmp_path, clock
 ) -> None:  # noqa: ANN001
-    from imaradesk.backup import BackupService
+    from imaradesk.storage.backup import BackupService
 
     services = acme.services
     backups = BackupService(services.database, directory=tmp_path / "backups", clock=services.clock)

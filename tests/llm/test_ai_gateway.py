@@ -11,7 +11,7 @@ import json
 import pytest
 from pytest_httpserver import HTTPServer
 
-from imaradesk.bot.messages import ReplyKind
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.llm.providers import AnthropicProvider, GeminiProvider, LLMError, OpenAIProvider
 from tests.helpers import Chat, seed_org
 

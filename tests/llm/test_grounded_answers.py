@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import text
 from sqlmodel import select
 
-from imaradesk.bot.messages import ReplyKind
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.llm.grounded import NO_ANSWER_REPLY
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import AIUsage

@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 
 from imaradesk.bot.intent_backends import IntentBackends
-from imaradesk.bot.messages import ReplyKind
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.services import Services
 from tests.helpers import Chat, seed_org
 from tests.nlu.fake_rasa import FakeRasa, serve

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from imaradesk.bot.messages import ReplyKind
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.knowledge_index.rasa_data import load_rasa_files
 from imaradesk.nlu import NLUUnavailable
 from imaradesk.nlu.rasa_http import RasaNLU

@@ -17,12 +17,12 @@ from datetime import datetime
 from typing import Any
 
 from imaradesk.bot.dialogue import DialogueManager
-from imaradesk.bot.messages import InboundMessage, Media
-from imaradesk.jobs import JobQueue
-from imaradesk.organizations import OrganizationService
-from imaradesk.outbound import OutboundService
+from imaradesk.channels.messages import InboundMessage, Media
+from imaradesk.delivery.outbound import OutboundService
+from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization
+from imaradesk.tenants.organizations import OrganizationService
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from imaradesk.bot.handoff_offer import HANDOFF_OFFERED, HandoffOfferRule
 from imaradesk.bot.handoff_router import HandoffPlan, HandoffRouter
 from imaradesk.bot.intent_backends import IntentBackends
-from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
 from imaradesk.bot.privacy_rules import (
     PENDING_ERASURE,
     PendingErasureRule,
@@ -49,7 +48,7 @@ from imaradesk.bot.rules import (
     UnsupportedMediaRule,
     decide,
 )
-from imaradesk.clock import Clock
+from imaradesk.channels.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
 from imaradesk.compliance.desk import ExportLink, PrivacyDesk
 from imaradesk.knowledge_index.knowledge_base import Candidate, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
@@ -59,6 +58,7 @@ from imaradesk.policies import consent as consent_policy
 from imaradesk.policies.consent import ConsentKeyword
 from imaradesk.policies.handoff import LowConfidencePolicy
 from imaradesk.policies.retention import retain_until
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database

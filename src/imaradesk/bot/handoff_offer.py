@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from imaradesk.bot.messages import OutboundMessage, ReplyKind
 from imaradesk.bot.rules import CLARIFICATIONS, HANDOFF_REPLY, SUGGESTIONS, Decision, TurnContext
+from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.policies.handoff import HandoffReason
 from imaradesk.policies.text import fold
 

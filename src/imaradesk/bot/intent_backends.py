@@ -13,8 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from imaradesk.bot.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.bot.rules import CLARIFICATIONS, SUGGESTIONS, Decision, TurnContext
+from imaradesk.channels.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
 from imaradesk.nlu.base import NLUBackend, NLUError, NLUResult
 from imaradesk.nlu.rasa_http import RasaNLU

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from imaradesk.bot.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.bot.rules import Decision, TurnContext
+from imaradesk.channels.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.compliance.desk import ExportLink
 from imaradesk.policies.handoff import HandoffReason
 from imaradesk.policies.privacy import Correction, PrivacyRight, is_no, is_yes, parse_correction

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from imaradesk.bot.messages import InboundMessage, OutboundMessage, ReplyKind, Source
 from imaradesk.bot.smalltalk import match_small_talk
+from imaradesk.channels.messages import InboundMessage, OutboundMessage, ReplyKind, Source
 from imaradesk.knowledge_index.knowledge_base import Candidate, Retrieval
 from imaradesk.policies import consent
 from imaradesk.policies.consent import ConsentKeyword, consent_keyword

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from imaradesk.bot.messages import InboundMessage, OutboundMessage
+from imaradesk.channels.messages import InboundMessage, OutboundMessage
 
 
 class ChannelError(Exception):

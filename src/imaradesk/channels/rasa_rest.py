@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from imaradesk.bot.messages import InboundMessage, OutboundMessage
 from imaradesk.channels.base import MalformedRequest, json_string
+from imaradesk.channels.messages import InboundMessage, OutboundMessage
 
 MAX_TEXT = 4096
 MAX_SENDER = 200

@@ -10,8 +10,8 @@ from typing import Any
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from imaradesk.bot.messages import InboundMessage, Media, OutboundMessage
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid, split_text
+from imaradesk.channels.messages import InboundMessage, Media, OutboundMessage
 
 # Twilio refuses message bodies over 1,600 characters.
 TWILIO_MAX_BODY = 1600

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from imaradesk.api_tokens import TokenError
 from imaradesk.cli.base import _Context, _org_or_exit, console, main, pass_ctx
+from imaradesk.tenants.api_tokens import TokenError
 
 
 @main.group()

@@ -8,7 +8,7 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 
-from imaradesk.log_config import configure_logging
+from imaradesk.runtime.log_config import configure_logging
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
 from imaradesk.storage.encryption import MasterKeyError

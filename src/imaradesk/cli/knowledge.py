@@ -11,7 +11,7 @@ import click
 import phonenumbers
 from rich.progress import BarColumn, Progress, TextColumn
 
-from imaradesk.bot.messages import InboundMessage, ReplyKind
+from imaradesk.channels.messages import InboundMessage, ReplyKind
 from imaradesk.cli.base import _Context, _org_or_exit, console, err_console, main, pass_ctx
 from imaradesk.knowledge_index.documents import ImportFormatError
 from imaradesk.knowledge_index.ingestion import INGEST_TASK, JobView, UploadRejected

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from imaradesk.backup import BackupError, BackupService
 from imaradesk.cli.base import _Context, _org_or_exit, console, main, pass_ctx
 from imaradesk.demo.seed import (
     DEMO_ADMIN,
@@ -18,6 +17,7 @@ from imaradesk.demo.seed import (
     seed_demo,
 )
 from imaradesk.services import Services
+from imaradesk.storage.backup import BackupError, BackupService
 from imaradesk.storage.encryption import generate_master_key_spec
 
 # -- backups --------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ import click
 from imaradesk.cli.base import _Context, _org_or_exit, console, main, pass_ctx
 from imaradesk.llm.providers import PROVIDER_NAMES
 from imaradesk.llm.usage import UsageLog
-from imaradesk.organizations import OrganizationExists
 from imaradesk.storage.models import Organization
 from imaradesk.storage.repositories import InvalidSlug
+from imaradesk.tenants.organizations import OrganizationExists
 
 # -- organizations ---------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ import time
 
 import click
 
+from imaradesk.analytics.exports import daily_counts, training_examples
 from imaradesk.cli.base import _Context, _org_or_exit, console, err_console, main, pass_ctx
 from imaradesk.cli.organizations import org
 from imaradesk.compliance.desk import PrivacyError
 from imaradesk.compliance.retention import RetentionError
-from imaradesk.exports import daily_counts, training_examples
 from imaradesk.services import Services
 from imaradesk.storage.models import PrivacyRequestStatus
 
@@ -303,8 +303,8 @@ def export_analytics(ctx: _Context, out) -> None:  # noqa: ANN001
 def _work_on_queues(services: Services, *, burst: bool) -> None:
     from rq import SimpleWorker
 
-    from imaradesk.jobs import RQJobQueue
-    from imaradesk.worker_tasks import use_services
+    from imaradesk.runtime.jobs import RQJobQueue
+    from imaradesk.services import use_services
 
     if not isinstance(services.jobs, RQJobQueue) or services.redis is None:
         raise click.ClickException(

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from imaradesk.clock import Clock
 from imaradesk.compliance.subject_export import SubjectExports, collect, summary_text
 from imaradesk.policies.privacy import NEARLY_DUE, Correction, PrivacyRight, due_at
 from imaradesk.policies.retention import retain_until
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData, ErasedCounts
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database

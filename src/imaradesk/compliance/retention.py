@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from imaradesk.clock import Clock
 from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.retention import retain_until
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database

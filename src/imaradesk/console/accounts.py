@@ -13,10 +13,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import update
 from sqlmodel import select
 
-from imaradesk.clock import Clock
 from imaradesk.console.mailer import Mailer
 from imaradesk.console.setup import team_id
-from imaradesk.organizations import OrganizationService
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
     AgentAccount,
@@ -26,6 +25,7 @@ from imaradesk.storage.models import (
     Organization,
     Team,
 )
+from imaradesk.tenants.organizations import OrganizationService
 
 BCRYPT_COST = 12
 MAX_FAILED_LOGINS = 5

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 
 from imaradesk.bot.rules import CSAT_HANDOFF
-from imaradesk.clock import Clock
+from imaradesk.delivery.outbound import OptedOut, OutboundService, SendResult
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
-from imaradesk.outbound import OptedOut, OutboundService, SendResult
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (

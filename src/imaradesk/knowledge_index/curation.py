@@ -11,8 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from imaradesk.clock import Clock
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import KnowledgeData
 from imaradesk.storage.models import KnowledgeEntry

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
 
-from imaradesk.clock import Clock
-from imaradesk.jobs import JobQueue
 from imaradesk.knowledge_index.documents import (
     SUPPORTED_EXTENSIONS,
     ImportFormatError,
@@ -26,6 +24,8 @@ from imaradesk.knowledge_index.documents import (
     parse_bytes,
 )
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import KnowledgeData, unfinished_jobs
 from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument

@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sqlmodel import col, select
 
-from imaradesk.bot.messages import ReplyKind
 from imaradesk.bot.rules import LOW_CONFIDENCE_HANDOFF_REPLY
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.pii.redactor import Redactor
 from imaradesk.storage.db import Database

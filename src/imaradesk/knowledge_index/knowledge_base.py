@@ -23,7 +23,6 @@ from typing import Literal
 
 import numpy as np
 
-from imaradesk.clock import Clock
 from imaradesk.knowledge_index.confidence import (
     AnswerModel,
     EntryScores,
@@ -41,6 +40,7 @@ from imaradesk.knowledge_index.documents import ParsedDocument
 from imaradesk.knowledge_index.embedder import Embedder
 from imaradesk.knowledge_index.lexical import LexicalIndex, LexicalIndexError
 from imaradesk.knowledge_index.vector_index import FaissVectorIndex, VectorIndexError
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.encryption import EncryptionError
 from imaradesk.storage.repositories import KnowledgeChange, OrgData

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
-from imaradesk.clock import Clock
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import AIUsage
 

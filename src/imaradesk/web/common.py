@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import abort, current_app, request
 
-from imaradesk.bot.messages import OutboundMessage
 from imaradesk.channels.base import Channel, MalformedRequest
+from imaradesk.channels.messages import OutboundMessage
 from imaradesk.services import Services
 from imaradesk.storage.models import Organization
 

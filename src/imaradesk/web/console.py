@@ -25,7 +25,7 @@ from imaradesk.console.accounts import (
 )
 from imaradesk.console.desk import DeskError, NotFound
 from imaradesk.console.mailer import MailError
-from imaradesk.outbound import OutboundError, WindowClosed
+from imaradesk.delivery.outbound import OutboundError, WindowClosed
 from imaradesk.storage.models import AgentAccount, Organization
 from imaradesk.web.common import services
 

@@ -19,10 +19,10 @@ from flask import (
 )
 from flask_login import current_user
 
-from imaradesk.api_tokens import TokenError
 from imaradesk.knowledge_index.curation import EntryEdit, EntryInvalid
 from imaradesk.knowledge_index.documents import SUPPORTED_EXTENSIONS
 from imaradesk.knowledge_index.ingestion import UploadRejected
+from imaradesk.tenants.api_tokens import TokenError
 from imaradesk.web.common import services
 from imaradesk.web.console import _org, roles
 

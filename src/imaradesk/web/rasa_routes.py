@@ -13,10 +13,10 @@ import json
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlmodel import col, select
 
-from imaradesk.bot.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.base import MalformedRequest
+from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.rasa_rest import MessageTooLong, RasaRestChannel
-from imaradesk.outbound import WEBCHAT_PENDING
+from imaradesk.delivery.outbound import WEBCHAT_PENDING
 from imaradesk.storage.models import Direction, Message, Organization
 from imaradesk.storage.repositories import OrgData
 from imaradesk.web.common import organization_or_404, services

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from imaradesk.clock import Clock
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Contact, ErasureTombstone, OrgKey

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
-from imaradesk.clock import Clock
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import ApiToken
 

@@ -21,7 +21,7 @@ RQ_QUEUE_NAME = "imaradesk"
 # Customers' turns get their own queue, listened to first: an hour-long upload must not make
 # a customer wait.
 RQ_TURNS_QUEUE_NAME = "imaradesk-turns"
-RQ_ENTRY_POINT = "imaradesk.worker_tasks.run_task"
+RQ_ENTRY_POINT = "imaradesk.services.run_task"
 
 
 class JobQueue(Protocol):

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from imaradesk.channels.twilio import StatusCallback, status_supersedes
-from imaradesk.clock import Clock
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Direction
 from imaradesk.storage.repositories import OrgData

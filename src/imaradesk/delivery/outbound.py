@@ -17,8 +17,8 @@ from sqlmodel import col, select
 from imaradesk.channels.base import split_text
 from imaradesk.channels.twilio import TWILIO_MAX_BODY, status_supersedes
 from imaradesk.channels.twilio_sender import SendFailed, TwilioSender
-from imaradesk.clock import Clock
 from imaradesk.policies.retention import retain_until
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
     Contact,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from imaradesk.clock import Clock
 from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization, PrivacyNotice
