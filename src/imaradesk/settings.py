@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+from imaradesk.knowledge_index.embedder import DEFAULT_EMBEDDING_MODEL
+
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development-only-secret"}
 
 

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from imaradesk.knowledge_index.errors import EntryInvalid as EntryInvalid  # re-exported
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
@@ -22,10 +23,6 @@ MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 20000
 MAX_PHRASINGS = 50
 MAX_CATEGORY_CHARS = 200
-
-
-class EntryInvalid(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -131,8 +128,7 @@ class KnowledgeCuration:
                 source=HAND_WRITTEN_SOURCE,
                 kind="faq",
                 enabled=True if edit.enabled is None else edit.enabled,
-                created_at=now,
-                updated_at=now,
+                now=now,
             )
             knowledge.replace_phrasings(row, phrasings)
             entry_id = row.id
@@ -148,29 +144,37 @@ class KnowledgeCuration:
             if row is None:
                 return None
             current = tuple(knowledge.phrasings_of(entry_id))
-            changes: dict[str, object] = {}
+            question = row.question
             if edit.question is not None:
-                changes["question"] = _clean(edit.question, MAX_QUESTION_CHARS, "question")
+                question = _clean(edit.question, MAX_QUESTION_CHARS, "question")
+            answer = row.answer
             if edit.answer is not None:
-                changes["answer"] = _clean(edit.answer, MAX_ANSWER_CHARS, "answer")
+                answer = _clean(edit.answer, MAX_ANSWER_CHARS, "answer")
+            category = row.category
             if edit.category is not None:
-                changes["category"] = self._category(edit.category)
-            if edit.enabled is not None:
-                changes["enabled"] = edit.enabled
-            question = str(changes.get("question", row.question))
+                category = self._category(edit.category)
+            enabled = row.enabled if edit.enabled is None else edit.enabled
             if edit.phrasings is not None:
                 phrasings = self._phrasings(question, edit.phrasings)
-            elif "question" in changes:
+            elif edit.question is not None:
                 # The question is the first phrasing; the others stay.
                 phrasings = self._phrasings(question, current[1:])
             else:
                 phrasings = current
-            if changes:
-                changes["updated_at"] = self._clock.now()
-                knowledge.update_entry(row, **changes)
+            fields_given = (edit.question, edit.answer, edit.category, edit.enabled)
+            changed_fields = any(f is not None for f in fields_given)
+            if changed_fields:
+                knowledge.update_entry(
+                    row,
+                    question=question,
+                    answer=answer,
+                    category=category,
+                    enabled=enabled,
+                    now=self._clock.now(),
+                )
             if phrasings != current:
                 knowledge.replace_phrasings(row, phrasings)
-            changed = bool(changes) or phrasings != current
+            changed = changed_fields or phrasings != current
         if changed:
             self._knowledge.refresh(org_id)
         return self.entry(org_id, entry_id)

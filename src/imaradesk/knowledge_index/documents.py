@@ -29,7 +29,10 @@ from pathlib import Path, PureWindowsPath
 
 from markdown_it import MarkdownIt
 
-from imaradesk.storage.repositories import EntryDraft
+from imaradesk.knowledge_index.drafts import EntryDraft
+
+# Re-exported: callers imported it from here before errors.py held it.
+from imaradesk.knowledge_index.errors import ImportFormatError as ImportFormatError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_QUESTION_CHARS = 1000
@@ -48,17 +51,6 @@ _MEDIA_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 _FAQ_QUESTION_MARKS = ("?", "\uff1f", "\u061f")  # ASCII, full-width, Arabic
-
-
-class ImportFormatError(ValueError):
-    """A file cannot be imported; ``line`` is 1-based (0 when the whole file is at fault)."""
-
-    def __init__(self, source: str, line: int, message: str) -> None:
-        self.source = source
-        self.line = line
-        self.message = message
-        where = f"{source}, line {line}" if line else source
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

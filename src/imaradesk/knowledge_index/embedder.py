@@ -13,11 +13,10 @@ from typing import Protocol
 
 import numpy as np
 
-from imaradesk.settings import DEFAULT_EMBEDDING_MODEL
+from imaradesk.knowledge_index.errors import EmbedderError as EmbedderError
 
-
-class EmbedderError(Exception):
-    """The embedding model could not be loaded or used."""
+# The model a new installation uses (settings default to it).
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
 class Embedder(Protocol):

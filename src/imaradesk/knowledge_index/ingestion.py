@@ -17,29 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
 
-from imaradesk.knowledge_index.documents import (
-    SUPPORTED_EXTENSIONS,
-    ImportFormatError,
-    media_type_of,
-    parse_bytes,
-)
+from imaradesk.knowledge_index.documents import SUPPORTED_EXTENSIONS, media_type_of, parse_bytes
+from imaradesk.knowledge_index.errors import ImportFormatError
+from imaradesk.knowledge_index.errors import UploadRejected as UploadRejected  # re-exported
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
-from imaradesk.storage.knowledge_repository import KnowledgeData, unfinished_jobs
+from imaradesk.storage.knowledge_repository import EntryConflict, KnowledgeData, unfinished_jobs
 from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument
-from imaradesk.storage.repositories import EntryConflict, OrgData
 
 log = logging.getLogger(__name__)
 
 INGEST_TASK = "ingest"
 _PROGRESS_INTERVAL_SECONDS = 0.5
 MAX_NAME_CHARS = 200
-
-
-class UploadRejected(ValueError):
-    """The upload is refused before it is queued (type, size, name, emptiness)."""
 
 
 @dataclass(frozen=True)
@@ -158,20 +150,14 @@ class IngestionService:
         now = self._clock.now()
         with self._db.write() as session:
             knowledge = KnowledgeData(session, org_id)
-            fields = {
-                "media_type": media_type_of(name),
-                "size_bytes": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "status": DocumentStatus.QUEUED,
-                "error": None,
-                "uploaded_by": uploaded_by,
-                "updated_at": now,
-            }
-            document = knowledge.document_named(name)
-            if document is None:
-                document = knowledge.add_document(name=name, created_at=now, **fields)
-            else:
-                knowledge.update(document, **fields)
+            document = knowledge.record_upload(
+                name,
+                media_type=media_type_of(name),
+                size_bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                uploaded_by=uploaded_by,
+                now=now,
+            )
             assert document.id is not None
             job = knowledge.add_job(document.id, now=now)
             assert job.id is not None
@@ -200,12 +186,11 @@ class IngestionService:
             if job.status not in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING):
                 return JobView.of(job, document.name if document else "")
             if document is None:
-                knowledge.update(job, status=DocumentStatus.FAILED, error="document was deleted")
+                knowledge.fail_job(job, "document was deleted")
                 return JobView.of(job, "")
             name = document.name
             now = self._clock.now()
-            knowledge.update(job, status=DocumentStatus.PROCESSING, stage="reading", started_at=now)
-            knowledge.update(document, status=DocumentStatus.PROCESSING, updated_at=now)
+            knowledge.start_job(job, document, now=now)
         progress = _ProgressWriter(self._db, org_id, job_id)
         path = self._upload_path(org_id, job_id)
         try:
@@ -224,7 +209,7 @@ class IngestionService:
                     # overwrite it, whichever finishes first.
                     raise ImportFormatError(name, 0, "replaced by a newer upload of this file")
                 try:
-                    change = OrgData(session, org_id).sync_entries(
+                    change = knowledge.sync_entries(
                         parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
                     )
                 except EntryConflict as e:
@@ -274,23 +259,14 @@ class IngestionService:
                 return JobView(
                     job_id, 0, "", str(status), "deleted", 0, 0, 0, 0, 0, error, now, None, now
                 )
-            knowledge.update(
-                job,
-                status=status,
-                stage="failed" if error else "done",
-                error=error,
-                created=created,
-                updated=updated,
-                removed=removed,
-                done=job.total if not error else job.done,
-                finished_at=now,
+            knowledge.finish_job(
+                job, error=error, created=created, updated=updated, removed=removed, now=now
             )
             document = knowledge.document(job.document_id)
             if document is not None:
-                changes: dict[str, object] = {"status": status, "error": error, "updated_at": now}
-                if not error:
-                    changes["entries"] = entries
-                knowledge.update(document, **changes)
+                knowledge.finish_document(
+                    document, status, now=now, error=error, entries=None if error else entries
+                )
             view = JobView.of(job, document.name if document else "")
         if error:
             log.info("ingestion failed", extra={"org_id": org_id, "job_id": job_id})
@@ -404,4 +380,4 @@ class _ProgressWriter:
             knowledge = KnowledgeData(session, self._org_id)
             job = knowledge.job(self._job_id)
             if job is not None:
-                knowledge.update(job, stage=stage, done=done, total=total)
+                knowledge.set_job_progress(job, stage=stage, done=done, total=total)

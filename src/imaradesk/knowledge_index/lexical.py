@@ -25,6 +25,8 @@ import bm25s
 import numpy as np
 import scipy.sparse as sp
 
+from imaradesk.knowledge_index.errors import LexicalIndexError as LexicalIndexError
+
 # bm25s' defaults (Lucene's BM25); phrasings are short, so length normalisation matters little.
 K1 = 1.5
 B = 0.75
@@ -34,10 +36,6 @@ _WORD = re.compile(r"[^\W_]+")
 # Words joined by hyphens, dots or apostrophes ("m-pesa", "e.g", "o'clock"): also kept whole.
 _COMPOUND = re.compile(r"[^\W_]+(?:[-.'’][^\W_]+)+")
 _VOWELS = frozenset("aeiouy")
-
-
-class LexicalIndexError(Exception):
-    """The lexical index could not be read."""
 
 
 def tokenize(text: str) -> list[str]:

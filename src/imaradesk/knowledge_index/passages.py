@@ -60,8 +60,8 @@ from markdown_it import MarkdownIt
 from pypdf import PasswordType
 from pypdf.errors import PyPdfError
 
-from imaradesk.knowledge_index.documents import ImportFormatError
-from imaradesk.storage.repositories import EntryDraft
+from imaradesk.knowledge_index.drafts import EntryDraft
+from imaradesk.knowledge_index.errors import ImportFormatError
 
 Progress = Callable[[int, int], None]
 

@@ -32,7 +32,7 @@ from imaradesk.knowledge_index.documents import (
     ParsedDocument,
     normalise_question,
 )
-from imaradesk.storage.repositories import EntryDraft
+from imaradesk.knowledge_index.drafts import EntryDraft
 
 RASA_SUFFIXES = (".yml", ".yaml")
 _RASA_KEYS = {"nlu", "responses", "intents", "rules", "stories"}

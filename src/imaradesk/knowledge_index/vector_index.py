@@ -12,9 +12,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 
-
-class VectorIndexError(Exception):
-    """The index could not be read, written or searched."""
+from imaradesk.knowledge_index.errors import VectorIndexError as VectorIndexError
 
 
 class VectorIndex(Protocol):

@@ -1,15 +1,18 @@
-"""Reads and writes of one organization's uploaded documents, ingestion jobs and entries.
+"""Reads and writes of one organization's knowledge: entries, phrasings, documents and jobs.
 
 Entry text is sealed at rest, so searching it happens on opened rows in Python, not in SQL.
+Storage is the bottom layer: what the parsers produce reaches it as any object of the
+``EntryDraftFields`` shape, and it never imports the knowledge index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.models import (
@@ -18,19 +21,91 @@ from imaradesk.storage.models import (
     KnowledgeDocument,
     KnowledgeEntry,
     KnowledgePhrasing,
+    Message,
+    Organization,
 )
-from imaradesk.storage.repositories import OrgData
 
 UNFINISHED = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)
+
+
+class EntryConflict(ValueError):
+    """A file names an entry that another document (or a person, by hand) already owns."""
+
+    def __init__(self, external_id: str, owner: str, line: int) -> None:
+        self.external_id = external_id
+        self.owner = owner
+        self.line = line
+        super().__init__(
+            f"entry {external_id!r} already comes from {owner!r}; give it another id or "
+            "edit it there"
+        )
+
+
+class EntryDraftFields(Protocol):
+    """An entry as read from a file (``knowledge_index.drafts.EntryDraft`` has this shape)."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def questions(self) -> tuple[str, ...]: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def location(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class KnowledgeChange:
+    created: int
+    updated: int
+    unchanged: int
+    removed: int
+    added_phrasing_ids: tuple[int, ...]
+    removed_phrasing_ids: tuple[int, ...]
+
+    def __add__(self, other: KnowledgeChange) -> KnowledgeChange:
+        return KnowledgeChange(
+            self.created + other.created,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.removed + other.removed,
+            self.added_phrasing_ids + other.added_phrasing_ids,
+            self.removed_phrasing_ids + other.removed_phrasing_ids,
+        )
+
+
+NO_CHANGE = KnowledgeChange(0, 0, 0, 0, (), ())
+
+
+@dataclass
+class _SyncTally:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
 
 
 class KnowledgeData:
     """One organization's knowledge rows; like ``OrgData``, every query names the organization."""
 
     def __init__(self, session: Session, org_id: int) -> None:
+        if not isinstance(org_id, int):
+            raise TypeError("KnowledgeData needs an organization id")
         self._session = session
-        self._org = OrgData(session, org_id)
         self.org_id = org_id
+
+    def revision(self) -> int:
+        """The organization's ``kb_revision``: bumped by every change of its knowledge."""
+        org = self._session.get(Organization, self.org_id)
+        if org is None:
+            raise LookupError(f"organization {self.org_id} does not exist")
+        return org.kb_revision
 
     # -- documents -------------------------------------------------------------------------------
 
@@ -55,18 +130,48 @@ class KnowledgeData:
             )
         ).first()
 
-    def add_document(self, **fields: Any) -> KnowledgeDocument:
-        document = KnowledgeDocument(org_id=self.org_id, **fields)
+    def record_upload(
+        self,
+        name: str,
+        *,
+        media_type: str,
+        size_bytes: int,
+        sha256: str,
+        uploaded_by: str | None,
+        now: datetime,
+    ) -> KnowledgeDocument:
+        """The document of that name, created or reset to a queued new upload."""
+        document = self.document_named(name)
+        if document is None:
+            document = KnowledgeDocument(org_id=self.org_id, name=name, created_at=now)
+        document.media_type = media_type
+        document.size_bytes = size_bytes
+        document.sha256 = sha256
+        document.status = DocumentStatus.QUEUED
+        document.error = None
+        document.uploaded_by = uploaded_by
+        document.updated_at = now
         self._session.add(document)
         self._session.flush()
         return document
 
-    def update(self, row: KnowledgeDocument | IngestionJob, **changes: Any) -> None:
-        if row.org_id != self.org_id:
-            raise PermissionError(f"{type(row).__name__} belongs to another organization")
-        for name, value in changes.items():
-            setattr(row, name, value)
-        self._session.add(row)
+    def finish_document(
+        self,
+        document: KnowledgeDocument,
+        status: DocumentStatus,
+        *,
+        now: datetime,
+        error: str | None,
+        entries: int | None,
+    ) -> None:
+        """Set a processed document's outcome; ``entries`` counts what a successful job read."""
+        self._check_owned(document)
+        document.status = status
+        document.error = error
+        if entries is not None:
+            document.entries = entries
+        document.updated_at = now
+        self._session.add(document)
 
     def delete_document(self, document: KnowledgeDocument) -> int:
         """Remove the document, its jobs and the entries read from it; returns entries removed."""
@@ -74,7 +179,7 @@ class KnowledgeData:
             raise PermissionError("document belongs to another organization")
         removed = 0
         for entry in self.entries_from(document.name):
-            self._org._delete_entry(entry)
+            self._delete_entry(entry)
             removed += 1
         self._session.execute(
             delete(IngestionJob).where(
@@ -84,7 +189,7 @@ class KnowledgeData:
         self._session.delete(document)
         self._session.flush()
         if removed:
-            self._org._bump_kb_revision()
+            self._bump_kb_revision()
         return removed
 
     # -- jobs ------------------------------------------------------------------------------------
@@ -123,10 +228,72 @@ class KnowledgeData:
         ).all()
         return {row.document_id: row for row in rows}  # the last one wins
 
+    def start_job(self, job: IngestionJob, document: KnowledgeDocument, *, now: datetime) -> None:
+        """Mark the job and its document as being processed."""
+        self._check_owned(job)
+        self._check_owned(document)
+        job.status = DocumentStatus.PROCESSING
+        job.stage = "reading"
+        job.started_at = now
+        self._session.add(job)
+        document.status = DocumentStatus.PROCESSING
+        document.updated_at = now
+        self._session.add(document)
+
+    def set_job_progress(self, job: IngestionJob, *, stage: str, done: int, total: int) -> None:
+        self._check_owned(job)
+        job.stage = stage
+        job.done = done
+        job.total = total
+        self._session.add(job)
+
+    def fail_job(self, job: IngestionJob, error: str) -> None:
+        """End a job that never ran."""
+        self._check_owned(job)
+        job.status = DocumentStatus.FAILED
+        job.error = error
+        self._session.add(job)
+
+    def finish_job(
+        self,
+        job: IngestionJob,
+        *,
+        error: str | None,
+        created: int,
+        updated: int,
+        removed: int,
+        now: datetime,
+    ) -> None:
+        """End a job that ran: ready with its counts, or failed with its error."""
+        self._check_owned(job)
+        job.status = DocumentStatus.FAILED if error else DocumentStatus.READY
+        job.stage = "failed" if error else "done"
+        job.error = error
+        job.created = created
+        job.updated = updated
+        job.removed = removed
+        job.done = job.total if not error else job.done
+        job.finished_at = now
+        self._session.add(job)
+
     # -- entries ---------------------------------------------------------------------------------
 
-    def entries(self) -> Sequence[KnowledgeEntry]:
-        return self._org.entries()
+    def entries(self, *, enabled_only: bool = False) -> Sequence[KnowledgeEntry]:
+        query = select(KnowledgeEntry).where(KnowledgeEntry.org_id == self.org_id)
+        if enabled_only:
+            query = query.where(col(KnowledgeEntry.enabled).is_(True))
+        return self._session.exec(query.order_by(col(KnowledgeEntry.id))).all()
+
+    def entries_by_id(self, entry_ids: Iterable[int]) -> dict[int, KnowledgeEntry]:
+        ids = list(set(entry_ids))
+        if not ids:
+            return {}
+        rows = self._session.exec(
+            select(KnowledgeEntry).where(
+                KnowledgeEntry.org_id == self.org_id, col(KnowledgeEntry.id).in_(ids)
+            )
+        ).all()
+        return {row.id: row for row in rows if row.id is not None}
 
     def entries_from(self, source: str) -> Sequence[KnowledgeEntry]:
         return self._session.exec(
@@ -150,6 +317,73 @@ class KnowledgeData:
         ).one()
         return bool(count)
 
+    def add_entry(
+        self,
+        *,
+        external_id: str,
+        question: str,
+        answer: str,
+        category: str | None,
+        source: str,
+        kind: str,
+        enabled: bool,
+        now: datetime,
+    ) -> KnowledgeEntry:
+        entry = KnowledgeEntry(
+            org_id=self.org_id,
+            external_id=external_id,
+            question=question,
+            answer=answer,
+            category=category,
+            source=source,
+            kind=kind,
+            enabled=enabled,
+            created_at=now,
+            updated_at=now,
+        )
+        self._session.add(entry)
+        self._session.flush()
+        self._bump_kb_revision()
+        return entry
+
+    def update_entry(
+        self,
+        entry: KnowledgeEntry,
+        *,
+        question: str,
+        answer: str,
+        category: str | None,
+        enabled: bool,
+        now: datetime,
+    ) -> None:
+        """Set the entry's editable fields (unchanged ones to their current values)."""
+        if entry.org_id != self.org_id:
+            raise PermissionError("entry belongs to another organization")
+        entry.question = question
+        entry.answer = answer
+        entry.category = category
+        entry.enabled = enabled
+        entry.updated_at = now
+        self._session.add(entry)
+        self._bump_kb_revision()
+
+    def delete_entry(self, entry: KnowledgeEntry) -> None:
+        if entry.org_id != self.org_id:
+            raise PermissionError("entry belongs to another organization")
+        self._delete_entry(entry)
+        self._session.flush()
+        self._bump_kb_revision()
+
+    # -- phrasings -------------------------------------------------------------------------------
+
+    def phrasings(self, *, enabled_only: bool = False) -> Sequence[KnowledgePhrasing]:
+        query = select(KnowledgePhrasing).where(KnowledgePhrasing.org_id == self.org_id)
+        if enabled_only:
+            query = query.join(
+                KnowledgeEntry, col(KnowledgeEntry.id) == col(KnowledgePhrasing.entry_id)
+            ).where(col(KnowledgeEntry.enabled).is_(True))
+        return self._session.exec(query.order_by(col(KnowledgePhrasing.id))).all()
+
     def phrasings_of(self, entry_id: int) -> list[str]:
         rows = self._session.exec(
             select(KnowledgePhrasing)
@@ -169,21 +403,6 @@ class KnowledgeData:
             out.setdefault(phrasing.entry_id, []).append(phrasing.text)
         return {entry_id: tuple(texts) for entry_id, texts in out.items()}
 
-    def add_entry(self, **fields: Any) -> KnowledgeEntry:
-        entry = KnowledgeEntry(org_id=self.org_id, **fields)
-        self._session.add(entry)
-        self._session.flush()
-        self._org._bump_kb_revision()
-        return entry
-
-    def update_entry(self, entry: KnowledgeEntry, **changes: Any) -> None:
-        if entry.org_id != self.org_id:
-            raise PermissionError("entry belongs to another organization")
-        for name, value in changes.items():
-            setattr(entry, name, value)
-        self._session.add(entry)
-        self._org._bump_kb_revision()
-
     def replace_phrasings(self, entry: KnowledgeEntry, texts: Sequence[str]) -> None:
         """Set the entry's phrasings; unchanged texts keep their rows (and so their vectors)."""
         existing = self._session.exec(
@@ -201,14 +420,185 @@ class KnowledgeData:
         for stale in by_text.values():
             self._session.delete(stale)
         self._session.flush()
-        self._org._bump_kb_revision()
+        self._bump_kb_revision()
 
-    def delete_entry(self, entry: KnowledgeEntry) -> None:
-        if entry.org_id != self.org_id:
-            raise PermissionError("entry belongs to another organization")
-        self._org._delete_entry(entry)
+    # -- a file's entries ------------------------------------------------------------------------
+
+    def sync_entries(
+        self,
+        drafts: Sequence[EntryDraftFields],
+        *,
+        source: str,
+        now: datetime,
+        prune_missing: bool,
+    ) -> KnowledgeChange:
+        """Create or update entries by external id; optionally remove the source's others.
+
+        Phrasings whose text is unchanged keep their ids, so their vectors need not be
+        recomputed; the organization's ``kb_revision`` is bumped when anything changed.
+
+        Raises:
+            EntryConflict: a draft names an entry another source owns.
+        """
+        existing = {e.external_id: e for e in self.entries()}
+        # Ids are unique per organization, not per file: a file must not take over (and, when
+        # it is deleted, remove) an entry another document or a person wrote.
+        for draft in drafts:
+            owner = existing.get(draft.external_id)
+            if owner is not None and owner.source != source:
+                raise EntryConflict(draft.external_id, owner.source, draft.line)
+        phrasings_by_entry: dict[int, list[KnowledgePhrasing]] = {}
+        for phrasing in self.phrasings():
+            phrasings_by_entry.setdefault(phrasing.entry_id, []).append(phrasing)
+
+        tally = _SyncTally()
+        added: list[KnowledgePhrasing] = []
+        removed_ids: list[int | None] = []
+        seen: set[str] = set()
+        for ordinal, draft in enumerate(drafts):
+            seen.add(draft.external_id)
+            entry = existing.get(draft.external_id)
+            if entry is None:
+                entry = self._create_from(draft, source=source, ordinal=ordinal, now=now)
+                tally.created += 1
+                old: list[KnowledgePhrasing] = []
+            else:
+                old = phrasings_by_entry.get(entry.id or -1, [])
+                changed = self._update_from(
+                    entry, draft, old, source=source, ordinal=ordinal, now=now
+                )
+                if not changed:
+                    tally.unchanged += 1
+                    continue
+                tally.updated += 1
+            self._sync_phrasings(entry, draft.questions, old, added, removed_ids)
+
+        if prune_missing:
+            for external_id, entry in existing.items():
+                if entry.source == source and external_id not in seen:
+                    removed_ids.extend(p.id for p in phrasings_by_entry.get(entry.id or -1, []))
+                    self._delete_entry(entry)
+                    tally.removed += 1
+
         self._session.flush()
-        self._org._bump_kb_revision()
+        if tally.created or tally.updated or tally.removed:
+            self._bump_kb_revision()
+        return KnowledgeChange(
+            created=tally.created,
+            updated=tally.updated,
+            unchanged=tally.unchanged,
+            removed=tally.removed,
+            added_phrasing_ids=tuple(p.id for p in added if p.id is not None),
+            removed_phrasing_ids=tuple(i for i in removed_ids if i is not None),
+        )
+
+    def _create_from(
+        self, draft: EntryDraftFields, *, source: str, ordinal: int, now: datetime
+    ) -> KnowledgeEntry:
+        entry = KnowledgeEntry(
+            org_id=self.org_id,
+            external_id=draft.external_id,
+            question=draft.questions[0],
+            answer=draft.answer,
+            category=draft.category,
+            source=source,
+            kind=draft.kind,
+            location=draft.location,
+            position=ordinal,
+            created_at=now,
+            updated_at=now,
+        )
+        self._session.add(entry)
+        self._session.flush()
+        return entry
+
+    def _update_from(
+        self,
+        entry: KnowledgeEntry,
+        draft: EntryDraftFields,
+        old: list[KnowledgePhrasing],
+        *,
+        source: str,
+        ordinal: int,
+        now: datetime,
+    ) -> bool:
+        """Bring an entry to its draft; False (and nothing written) when it already is."""
+        same = (
+            entry.question == draft.questions[0]
+            and entry.answer == draft.answer
+            and entry.category == draft.category
+            and entry.source == source
+            and entry.kind == draft.kind
+            and entry.location == draft.location
+            and entry.position == ordinal
+            and [p.text for p in old] == list(draft.questions)
+        )
+        if same:
+            return False
+        entry.question = draft.questions[0]
+        entry.answer = draft.answer
+        entry.category = draft.category
+        entry.source = source
+        entry.kind = draft.kind
+        entry.location = draft.location
+        entry.position = ordinal
+        entry.updated_at = now
+        self._session.add(entry)
+        return True
+
+    def _sync_phrasings(
+        self,
+        entry: KnowledgeEntry,
+        questions: Sequence[str],
+        old: list[KnowledgePhrasing],
+        added: list[KnowledgePhrasing],
+        removed_ids: list[int | None],
+    ) -> None:
+        """Give the entry exactly ``questions``, keeping the rows of unchanged texts."""
+        old_by_text = {p.text: p for p in old}
+        for position, text in enumerate(questions):
+            kept = old_by_text.pop(text, None)
+            if kept is not None:
+                if kept.position != position:
+                    kept.position = position
+                    self._session.add(kept)
+                continue
+            phrasing = KnowledgePhrasing(
+                org_id=self.org_id, entry_id=entry.id, text=text, position=position
+            )
+            self._session.add(phrasing)
+            added.append(phrasing)
+        for stale in old_by_text.values():
+            removed_ids.append(stale.id)
+            self._session.delete(stale)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _delete_entry(self, entry: KnowledgeEntry) -> None:
+        # Answers keep their text; only the link to an entry that no longer exists goes.
+        self._session.execute(
+            update(Message)
+            .where(col(Message.org_id) == self.org_id, col(Message.answer_entry_id) == entry.id)
+            .values(answer_entry_id=None)
+        )
+        self._session.execute(
+            delete(KnowledgePhrasing).where(
+                col(KnowledgePhrasing.org_id) == self.org_id,
+                col(KnowledgePhrasing.entry_id) == entry.id,
+            )
+        )
+        self._session.delete(entry)
+
+    def _bump_kb_revision(self) -> None:
+        self._session.execute(
+            update(Organization)
+            .where(col(Organization.id) == self.org_id)
+            .values(kb_revision=Organization.kb_revision + 1)
+        )
+
+    def _check_owned(self, row: KnowledgeDocument | IngestionJob) -> None:
+        if row.org_id != self.org_id:
+            raise PermissionError(f"{type(row).__name__} belongs to another organization")
 
 
 def unfinished_jobs(session: Session) -> list[tuple[int, int]]:

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+# Re-exported: callers imported it from here before knowledge_repository.py held it.
+from imaradesk.storage.knowledge_repository import EntryConflict as EntryConflict
+from imaradesk.storage.knowledge_repository import (
+    EntryDraftFields,
+    KnowledgeChange,
+    KnowledgeData,
+)
 from imaradesk.storage.models import (
     AnalyticsDaily,
     ConsentAction,
@@ -36,19 +42,6 @@ from imaradesk.storage.models import (
 )
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
-
-class EntryConflict(ValueError):
-    """A file names an entry that another document (or a person, by hand) already owns."""
-
-    def __init__(self, external_id: str, owner: str, line: int) -> None:
-        self.external_id = external_id
-        self.owner = owner
-        self.line = line
-        super().__init__(
-            f"entry {external_id!r} already comes from {owner!r}; give it another id or "
-            "edit it there"
-        )
 
 
 class InvalidSlug(ValueError):
@@ -100,30 +93,6 @@ class Organizations:
         self._session.add(org)
         self._session.flush()
         return org
-
-
-@dataclass(frozen=True)
-class EntryDraft:
-    """An FAQ entry as read from a file, before it has an id."""
-
-    external_id: str
-    questions: tuple[str, ...]
-    answer: str
-    category: str | None
-    line: int
-    kind: str = "faq"
-    # Where in the source it was found (a page, a heading path), shown in citations.
-    location: str | None = None
-
-
-@dataclass(frozen=True)
-class KnowledgeChange:
-    created: int
-    updated: int
-    unchanged: int
-    removed: int
-    added_phrasing_ids: tuple[int, ...]
-    removed_phrasing_ids: tuple[int, ...]
 
 
 class OrgData:
@@ -436,163 +405,32 @@ class OrgData:
         self._session.add(handoff)
 
     # -- knowledge base ---------------------------------------------------------------------------
+    # Kept for callers that hold an OrgData; the queries live in knowledge_repository.py.
 
     def entries(self, *, enabled_only: bool = False) -> Sequence[KnowledgeEntry]:
-        query = select(KnowledgeEntry).where(KnowledgeEntry.org_id == self.org_id)
-        if enabled_only:
-            query = query.where(col(KnowledgeEntry.enabled).is_(True))
-        return self._session.exec(query.order_by(col(KnowledgeEntry.id))).all()
+        return self._knowledge.entries(enabled_only=enabled_only)
 
     def entries_by_id(self, entry_ids: Iterable[int]) -> dict[int, KnowledgeEntry]:
-        ids = list(set(entry_ids))
-        if not ids:
-            return {}
-        rows = self._session.exec(
-            select(KnowledgeEntry).where(
-                KnowledgeEntry.org_id == self.org_id, col(KnowledgeEntry.id).in_(ids)
-            )
-        ).all()
-        return {row.id: row for row in rows if row.id is not None}
+        return self._knowledge.entries_by_id(entry_ids)
 
     def phrasings(self, *, enabled_only: bool = False) -> Sequence[KnowledgePhrasing]:
-        query = select(KnowledgePhrasing).where(KnowledgePhrasing.org_id == self.org_id)
-        if enabled_only:
-            query = query.join(
-                KnowledgeEntry, col(KnowledgeEntry.id) == col(KnowledgePhrasing.entry_id)
-            ).where(col(KnowledgeEntry.enabled).is_(True))
-        return self._session.exec(query.order_by(col(KnowledgePhrasing.id))).all()
+        return self._knowledge.phrasings(enabled_only=enabled_only)
 
     def sync_entries(
         self,
-        drafts: Sequence[EntryDraft],
+        drafts: Sequence[EntryDraftFields],
         *,
         source: str,
         now: datetime,
         prune_missing: bool,
     ) -> KnowledgeChange:
-        """Create or update entries by external id; optionally remove the source's others.
-
-        Phrasings whose text is unchanged keep their ids, so their vectors need not be
-        recomputed; the organization's ``kb_revision`` is bumped when anything changed.
-        """
-        existing = {e.external_id: e for e in self.entries()}
-        # Ids are unique per organization, not per file: a file must not take over (and, when
-        # it is deleted, remove) an entry another document or a person wrote.
-        for draft in drafts:
-            owner = existing.get(draft.external_id)
-            if owner is not None and owner.source != source:
-                raise EntryConflict(draft.external_id, owner.source, draft.line)
-        phrasings_by_entry: dict[int, list[KnowledgePhrasing]] = {}
-        for phrasing in self.phrasings():
-            phrasings_by_entry.setdefault(phrasing.entry_id, []).append(phrasing)
-
-        created = updated = unchanged = 0
-        added: list[KnowledgePhrasing] = []
-        removed_ids: list[int] = []
-        seen: set[str] = set()
-        for ordinal, draft in enumerate(drafts):
-            seen.add(draft.external_id)
-            entry = existing.get(draft.external_id)
-            if entry is None:
-                entry = KnowledgeEntry(
-                    org_id=self.org_id,
-                    external_id=draft.external_id,
-                    question=draft.questions[0],
-                    answer=draft.answer,
-                    category=draft.category,
-                    source=source,
-                    kind=draft.kind,
-                    location=draft.location,
-                    position=ordinal,
-                    created_at=now,
-                    updated_at=now,
-                )
-                self._session.add(entry)
-                self._session.flush()
-                created += 1
-                old: list[KnowledgePhrasing] = []
-            else:
-                old = phrasings_by_entry.get(entry.id or -1, [])
-                same = (
-                    entry.question == draft.questions[0]
-                    and entry.answer == draft.answer
-                    and entry.category == draft.category
-                    and entry.source == source
-                    and entry.kind == draft.kind
-                    and entry.location == draft.location
-                    and entry.position == ordinal
-                    and [p.text for p in old] == list(draft.questions)
-                )
-                if same:
-                    unchanged += 1
-                    continue
-                entry.question = draft.questions[0]
-                entry.answer = draft.answer
-                entry.category = draft.category
-                entry.source = source
-                entry.kind = draft.kind
-                entry.location = draft.location
-                entry.position = ordinal
-                entry.updated_at = now
-                self._session.add(entry)
-                updated += 1
-            old_by_text = {p.text: p for p in old}
-            for position, text in enumerate(draft.questions):
-                kept = old_by_text.pop(text, None)
-                if kept is not None:
-                    if kept.position != position:
-                        kept.position = position
-                        self._session.add(kept)
-                    continue
-                phrasing = KnowledgePhrasing(
-                    org_id=self.org_id, entry_id=entry.id, text=text, position=position
-                )
-                self._session.add(phrasing)
-                added.append(phrasing)
-            for stale in old_by_text.values():
-                removed_ids.append(stale.id)
-                self._session.delete(stale)
-
-        removed = 0
-        if prune_missing:
-            for external_id, entry in existing.items():
-                if entry.source == source and external_id not in seen:
-                    removed_ids.extend(p.id for p in phrasings_by_entry.get(entry.id or -1, []))
-                    self._delete_entry(entry)
-                    removed += 1
-
-        self._session.flush()
-        if created or updated or removed:
-            self._bump_kb_revision()
-        return KnowledgeChange(
-            created=created,
-            updated=updated,
-            unchanged=unchanged,
-            removed=removed,
-            added_phrasing_ids=tuple(p.id for p in added if p.id is not None),
-            removed_phrasing_ids=tuple(i for i in removed_ids if i is not None),
+        return self._knowledge.sync_entries(
+            drafts, source=source, now=now, prune_missing=prune_missing
         )
 
-    def _delete_entry(self, entry: KnowledgeEntry) -> None:
-        # Answers keep their text; only the link to an entry that no longer exists goes.
-        self._session.execute(
-            update(Message)
-            .where(Message.org_id == self.org_id, Message.answer_entry_id == entry.id)
-            .values(answer_entry_id=None)
-        )
-        self._session.execute(
-            delete(KnowledgePhrasing).where(
-                KnowledgePhrasing.org_id == self.org_id, KnowledgePhrasing.entry_id == entry.id
-            )
-        )
-        self._session.delete(entry)
-
-    def _bump_kb_revision(self) -> None:
-        self._session.execute(
-            update(Organization)
-            .where(Organization.id == self.org_id)
-            .values(kb_revision=Organization.kb_revision + 1)
-        )
+    @property
+    def _knowledge(self) -> KnowledgeData:
+        return KnowledgeData(self._session, self.org_id)
 
     # -- helpers ---------------------------------------------------------------------------------
 
