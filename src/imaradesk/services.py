@@ -12,11 +12,18 @@ from typing import Any
 import redis
 
 from imaradesk.bot.background_turns import BackgroundTurns
+from imaradesk.bot.compose import GroundedWriter
+from imaradesk.bot.decide import Decider
 from imaradesk.bot.dialogue import DialogueManager
+from imaradesk.bot.effects import TurnEffects
+from imaradesk.bot.observe import Observer
+from imaradesk.bot.record import TurnRecorder
+from imaradesk.bot.route import HandoffRouting
 from imaradesk.bot.handoff_router import HandoffRouter
 from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.channels.twilio_sender import TwilioSender
 from imaradesk.compliance.desk import PrivacyDesk
+from imaradesk.compliance.effects import PrivacyEffects
 from imaradesk.compliance.retention import Stewardship
 from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.console.accounts import AccountService
@@ -32,6 +39,7 @@ from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, Knowledg
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.llm.usage import UsageLog
+from imaradesk.policies.handoff import LowConfidencePolicy
 from imaradesk.runtime.clock import Clock, SystemClock
 from imaradesk.runtime.jobs import InProcessJobQueue, JobQueue, RQJobQueue
 from imaradesk.runtime.tasks import run as run_named_task
@@ -75,6 +83,7 @@ class Services:
     insights: KnowledgeInsights
     api_tokens: ApiTokens
     background_turns: BackgroundTurns
+    intents: IntentBackends
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -133,6 +142,44 @@ def answering_settings(settings: Settings) -> AnsweringSettings:
         fallback_min_margin=settings.retrieval_min_margin,
         search_candidates=settings.search_candidates,
         retrieval_mode=settings.retrieval_mode,
+    )
+
+
+def build_dialogue(
+    settings: Settings,
+    *,
+    database: Database,
+    knowledge: KnowledgeBase,
+    state: ConversationStateStore,
+    locks: LockManager,
+    clock: Clock,
+    ai: AIGateway,
+    privacy: PrivacyDesk,
+    router: HandoffRouter,
+    intents: IntentBackends,
+) -> DialogueManager:
+    """The dialogue manager and its six stages."""
+    writer = GroundedWriter(ai, router)
+    recorder = TurnRecorder(
+        database=database,
+        clock=clock,
+        conversation_idle=timedelta(seconds=settings.conversation_state_ttl_seconds),
+    )
+    return DialogueManager(
+        locks=locks,
+        observer=Observer(database=database, state=state, privacy=privacy),
+        decider=Decider(
+            knowledge=knowledge,
+            privacy=privacy,
+            planner=router,
+            writer=writer,
+            intents=intents,
+            low_confidence=LowConfidencePolicy(),
+        ),
+        writer=writer,
+        routing=HandoffRouting(database=database, planner=router),
+        recorder=recorder,
+        effects=TurnEffects(privacy=PrivacyEffects(privacy), state=state, recorder=recorder),
     )
 
 
@@ -251,19 +298,20 @@ def build_services(
     desk = AgentDesk(
         database=database, knowledge=knowledge, outbound=outbound, state=state, clock=clock
     )
-    dialogue = DialogueManager(
+    intents = IntentBackends(
+        timeout=settings.rasa_timeout_seconds, min_confidence=settings.rasa_min_confidence
+    )
+    dialogue = build_dialogue(
+        settings,
         database=database,
         knowledge=knowledge,
         state=state,
         locks=locks,
         clock=clock,
-        conversation_idle=timedelta(seconds=settings.conversation_state_ttl_seconds),
         ai=ai,
         privacy=privacy,
         router=router,
-        intents=IntentBackends(
-            timeout=settings.rasa_timeout_seconds, min_confidence=settings.rasa_min_confidence
-        ),
+        intents=intents,
     )
     services = Services(
         settings=settings,
@@ -297,6 +345,7 @@ def build_services(
             organizations=organizations,
             queue=jobs,
         ),
+        intents=intents,
         redis=redis_client,
     )
     if isinstance(jobs, InProcessJobQueue):

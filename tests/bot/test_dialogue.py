@@ -11,6 +11,7 @@ from sqlmodel import select
 from imaradesk.bot.rules import CLARIFY_REPLY
 from imaradesk.channels.messages import Media, ReplyKind
 from imaradesk.storage.db import AppendOnlyViolation, Database
+from imaradesk.storage.errors import DuplicateRecord
 from imaradesk.storage.models import (
     ConsentAction,
     ConsentRecord,
@@ -21,6 +22,7 @@ from imaradesk.storage.models import (
     Message,
 )
 from imaradesk.storage.repositories import OrgData
+from imaradesk.storage.turn_repository import TurnData
 from tests.helpers import SCHOOL_FAQ, Chat, CountingEmbedder, next_sid, seed_org
 
 
@@ -289,16 +291,31 @@ def test_the_same_message_on_two_threads_at_once_is_handled_once(
 def test_the_unique_constraint_refuses_a_second_row_for_a_provider_id(
     make_services, database: Database
 ) -> None:
-    # The lookup is an optimisation; the database is what guarantees one row per SID.
-    from sqlalchemy.exc import IntegrityError
-
+    # The lookup is an optimisation; the database is what guarantees one row per SID, and
+    # storage says so with its own error (callers never import SQLAlchemy to catch it).
     services = make_services(database)
     org = seed_org(services, "acme")
     Chat(services, "acme").turn("hi", sid="SMonce")
     [original] = [m for m in rows(database, Message) if m.provider_message_id == "SMonce"]
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DuplicateRecord):
         with database.write() as session:
-            OrgData(session, org.id).add_message(**original.model_dump(exclude={"id", "org_id"}))
+            TurnData(session, org.id).add_inbound(
+                conversation_id=original.conversation_id,
+                contact_id=original.contact_id,
+                channel=original.channel,
+                provider_message_id="SMonce",
+                kind=original.kind,
+                body="a second delivery",
+                media=[],
+                button_payload=None,
+                ai_processed=False,
+                consent_record_id=original.consent_record_id,
+                lawful_basis=original.lawful_basis,
+                created_at=original.created_at,
+                retain_until=original.retain_until,
+                legal_hold=False,
+            )
+    assert [m.body for m in rows(database, Message) if m.provider_message_id == "SMonce"] == ["hi"]
 
 
 def test_messages_of_one_conversation_are_handled_one_at_a_time(

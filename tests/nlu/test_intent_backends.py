@@ -113,5 +113,5 @@ def test_an_intent_names_only_the_organizations_own_entries(make_services) -> No
 
 def test_settings_reach_the_backends(make_services) -> None:  # noqa: ANN001
     services = make_services(rasa_timeout_seconds=0.7, rasa_min_confidence=0.8)
-    intents: IntentBackends = services.dialogue._intents
+    intents: IntentBackends = services.intents
     assert (intents.timeout, intents.min_confidence) == (0.7, 0.8)

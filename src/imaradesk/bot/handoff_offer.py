@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 
-from imaradesk.bot.rules import CLARIFICATIONS, HANDOFF_REPLY, SUGGESTIONS, Decision, TurnContext
+from imaradesk.bot.context import TurnContext
+from imaradesk.bot.decision import Decision
+from imaradesk.bot.rules import HANDOFF_REPLY
+from imaradesk.bot.state import CLARIFICATIONS, HANDOFF_OFFERED, SUGGESTIONS
 from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.policies.handoff import HandoffReason
 from imaradesk.policies.text import fold
 
-# State key: the language of the offer when one is pending.
-HANDOFF_OFFERED = "handoff_offered"
+__all__ = ["HANDOFF_OFFERED", "HandoffOfferRule"]
 
 _YES = re.compile(
     r"^(?:yes|yeah|yea|yep|yup|ok|okay|sure|please|yes please|ok please|okay please|go ahead|"

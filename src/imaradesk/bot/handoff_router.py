@@ -8,21 +8,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlmodel import col, func, select
 
+from imaradesk.bot.context import RoutingSignals
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase, Retrieval
 from imaradesk.policies.routing import (
     AgentLoad,
     Classification,
     LanguageDetector,
     Rule,
+    Sentiment,
     SentimentAnalyzer,
     choose_agent,
     choose_team,
     classify,
 )
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import AgentAccount, Handoff, HandoffStatus, Organization, RoutingRule
+from imaradesk.storage.models import Organization
+from imaradesk.storage.routing_repository import RoutingData
 
 SUMMARY_SENTENCES = 3
 RULES_TTL_SECONDS = 2.0
@@ -58,6 +60,12 @@ class HandoffRouter:
         self.sentiment = sentiment or SentimentAnalyzer()
         self._example_vectors: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
         self._rules_cache: dict[int, tuple[float, list[Rule]]] = {}
+
+    def signals(self, org: Organization) -> RoutingSignals:
+        return _OrgSignals(self, org)
+
+    def detect_language(self, text: str) -> str:
+        return self.language.detect(text)
 
     def topic_like(
         self, org: Organization, text: str, retrieval: Retrieval | None = None
@@ -102,11 +110,7 @@ class HandoffRouter:
 
     def _read_rules(self, org_id: int) -> list[Rule]:
         with self._db.read() as session:
-            rows = session.exec(
-                select(RoutingRule)
-                .where(RoutingRule.org_id == org_id)
-                .order_by(col(RoutingRule.position))
-            ).all()
+            rows = RoutingData(session, org_id).rules()
         return [
             Rule(
                 kind=r.kind,
@@ -194,14 +198,8 @@ class HandoffRouter:
 
     def _loads(self, org_id: int) -> list[AgentLoad]:
         with self._db.read() as session:
-            agents = session.exec(select(AgentAccount).where(AgentAccount.org_id == org_id)).all()
-            counts = dict(
-                session.exec(
-                    select(Handoff.assigned_agent_id, func.count())
-                    .where(Handoff.org_id == org_id, Handoff.status == HandoffStatus.OPEN)
-                    .group_by(Handoff.assigned_agent_id)
-                ).all()
-            )
+            data = RoutingData(session, org_id)
+            agents, counts = data.agents(), data.open_handoffs_by_agent()
         return [
             AgentLoad(
                 a.id,
@@ -227,6 +225,22 @@ class HandoffRouter:
         centrality = vectors @ vectors.mean(axis=0)
         keep = sorted(np.argsort(-centrality)[:SUMMARY_SENTENCES].tolist())
         return " / ".join(sentences[i] for i in keep)
+
+
+class _OrgSignals:
+    """The router's view for the rules of one organization's turn."""
+
+    def __init__(self, router: HandoffRouter, org: Organization) -> None:
+        assert org.id is not None
+        self._router = router
+        self._org = org
+        self.rules = tuple(router.rules(org.id))
+
+    def sentiment(self, text: str) -> Sentiment | None:
+        return self._router.sentiment.analyse(text)
+
+    def topic_like(self, text: str, retrieval: Retrieval) -> Rule | None:
+        return self._router.topic_like(self._org, text, retrieval)
 
 
 def _first_and_last(texts: Sequence[str]) -> str:

@@ -13,7 +13,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from imaradesk.bot.rules import CLARIFICATIONS, SUGGESTIONS, Decision, TurnContext
+from imaradesk.bot.context import TurnContext
+from imaradesk.bot.decision import Decision
+from imaradesk.bot.state import CLARIFICATIONS, SUGGESTIONS
 from imaradesk.channels.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
 from imaradesk.nlu.base import NLUBackend, NLUError, NLUResult

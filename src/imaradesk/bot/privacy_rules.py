@@ -6,16 +6,26 @@ after STOP and while a person owns the conversation. None of them uses a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
-from imaradesk.bot.rules import Decision, TurnContext
+from imaradesk.bot.context import TurnContext
+from imaradesk.bot.decision import Decision
+from imaradesk.bot.state import PENDING_ERASURE
 from imaradesk.channels.messages import OutboundMessage, ReplyKind, Source
-from imaradesk.compliance.desk import ExportLink
 from imaradesk.policies.handoff import HandoffReason
-from imaradesk.policies.privacy import Correction, PrivacyRight, is_no, is_yes, parse_correction
+from imaradesk.policies.privacy import (
+    PrivacyEffect,
+    PrivacyRight,
+    is_no,
+    is_yes,
+    parse_correction,
+)
+from imaradesk.policies.privacy import PrivacyEffectKind as Effect
 
-PENDING_ERASURE = "pending_erasure"
+__all__ = [
+    "PENDING_ERASURE",
+    "PendingErasureRule",
+    "PrivacyRequestRule",
+    "RestrictedProcessingRule",
+]
 
 ERASURE_CONFIRM = (
     "You asked us to erase all the data we hold about you: your messages, contact details and "
@@ -62,22 +72,6 @@ RESTRICTED_HANDOFF = (
 _LABELS = {"display_name": "name", "email": "email", "preferred_language": "preferred language"}
 
 
-@dataclass(frozen=True)
-class PrivacyEffect:
-    """What the privacy desk must do once the turn is stored."""
-
-    kind: str
-    right: PrivacyRight
-    request_id: int | None = None
-    correction: Correction | None = None
-
-
-class PrivacyPort(Protocol):
-    def export_link(self) -> ExportLink | None: ...
-
-    def erasure_blocked(self) -> bool: ...
-
-
 def _reply(text: str, kind: ReplyKind = ReplyKind.PRIVACY) -> tuple[OutboundMessage, ...]:
     return (OutboundMessage(text, kind),)
 
@@ -93,11 +87,10 @@ class PendingErasureRule:
     def apply(self, ctx: TurnContext) -> Decision:
         request_id = ctx.pending_erasure
         if is_no(ctx.text):
-            effect = PrivacyEffect("cancel", PrivacyRight.ERASURE, request_id)
+            effect = PrivacyEffect(Effect.CANCEL, PrivacyRight.ERASURE, request_id)
             return Decision(self.name, _reply(ERASURE_KEPT), privacy=effect, show_notice=False)
-        assert ctx.privacy is not None
         if ctx.privacy.erasure_blocked():
-            effect = PrivacyEffect("erasure_blocked", PrivacyRight.ERASURE, request_id)
+            effect = PrivacyEffect(Effect.ERASURE_BLOCKED, PrivacyRight.ERASURE, request_id)
             return Decision(
                 self.name,
                 _reply(ERASURE_BLOCKED),
@@ -105,7 +98,7 @@ class PendingErasureRule:
                 handoff_reason=HandoffReason.PRIVACY_REQUEST,
                 show_notice=False,
             )
-        effect = PrivacyEffect("erase", PrivacyRight.ERASURE, request_id)
+        effect = PrivacyEffect(Effect.ERASE, PrivacyRight.ERASURE, request_id)
         return Decision(self.name, _reply(ERASED), privacy=effect, show_notice=False)
 
 
@@ -134,7 +127,7 @@ class PrivacyRequestRule:
         right = intent.right
         if intent.about_someone_else:
             return Decision(
-                self.name, _reply(NOT_YOUR_DATA), privacy=PrivacyEffect("refuse", right)
+                self.name, _reply(NOT_YOUR_DATA), privacy=PrivacyEffect(Effect.REFUSE, right)
             )
         if right is PrivacyRight.ERASURE:
             retrieval = None if ctx.restricted or not intent.account_only else ctx.retrieval
@@ -148,38 +141,44 @@ class PrivacyRequestRule:
                 offer = OutboundMessage(ERASURE_OFFER, ReplyKind.PRIVACY)
                 return Decision(self.name, (answer, offer), ai_processed=True)
             return Decision(
-                self.name, _reply(ERASURE_CONFIRM), privacy=PrivacyEffect("request_erasure", right)
+                self.name,
+                _reply(ERASURE_CONFIRM),
+                privacy=PrivacyEffect(Effect.REQUEST_ERASURE, right),
             )
         if right is PrivacyRight.ACCESS:
-            link = ctx.privacy.export_link() if ctx.privacy is not None else None
+            link = ctx.privacy.export_link()
             if link is None:
                 return Decision(
                     self.name,
                     _reply(ACCESS_NOTHING),
-                    privacy=PrivacyEffect("access_nothing", right),
+                    privacy=PrivacyEffect(Effect.ACCESS_NOTHING, right),
                 )
             text = ACCESS_REPLY.format(
                 url=link.url, minutes=link.expires_in_minutes, summary=link.summary
             )
-            return Decision(self.name, _reply(text), privacy=PrivacyEffect("access", right))
+            return Decision(self.name, _reply(text), privacy=PrivacyEffect(Effect.ACCESS, right))
         if right is PrivacyRight.RECTIFICATION:
             correction = parse_correction(ctx.text)
             if correction is None:
                 return Decision(
                     self.name,
                     _reply(RECTIFY_BY_HUMAN),
-                    privacy=PrivacyEffect("rectify_by_human", right),
+                    privacy=PrivacyEffect(Effect.RECTIFY_BY_HUMAN, right),
                     handoff_reason=HandoffReason.PRIVACY_REQUEST,
                 )
             text = RECTIFIED.format(label=_LABELS[correction.field], value=correction.value)
             return Decision(
                 self.name,
                 _reply(text),
-                privacy=PrivacyEffect("rectify", right, correction=correction),
+                privacy=PrivacyEffect(Effect.RECTIFY, right, correction=correction),
             )
         if right is PrivacyRight.RESTRICTION:
-            return Decision(self.name, _reply(RESTRICTED), privacy=PrivacyEffect("restrict", right))
-        return Decision(self.name, _reply(RESTRICTION_LIFTED), privacy=PrivacyEffect("lift", right))
+            return Decision(
+                self.name, _reply(RESTRICTED), privacy=PrivacyEffect(Effect.RESTRICT, right)
+            )
+        return Decision(
+            self.name, _reply(RESTRICTION_LIFTED), privacy=PrivacyEffect(Effect.LIFT, right)
+        )
 
 
 class RestrictedProcessingRule:

@@ -7,25 +7,27 @@ knowledge rule is the only one that runs the model, and only when it is reached.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Protocol
+from collections.abc import Callable
 
+from imaradesk.bot.context import TurnContext
+from imaradesk.bot.decision import Decision, Rule, decide
 from imaradesk.bot.smalltalk import match_small_talk
-from imaradesk.channels.messages import InboundMessage, OutboundMessage, ReplyKind, Source
-from imaradesk.knowledge_index.knowledge_base import Candidate, Retrieval
+from imaradesk.bot.state import CLARIFICATIONS, CSAT_HANDOFF, SUGGESTIONS
+from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, Source
+from imaradesk.knowledge_index.knowledge_base import Candidate, EntryInfo, Retrieval
 from imaradesk.policies import consent
 from imaradesk.policies.consent import ConsentKeyword, consent_keyword
 from imaradesk.policies.handoff import HandoffReason, LowConfidencePolicy, is_human_request
-from imaradesk.policies.privacy import PrivacyIntent, recognise
-from imaradesk.policies.routing import Rule as RoutingRuleView
-from imaradesk.policies.routing import Sentiment, match_topic
 
-# Keys of the short-lived conversation state.
-CLARIFICATIONS = "clarifications"
-SUGGESTIONS = "suggestions"
-CSAT_HANDOFF = "csat_handoff"
+__all__ = [
+    "CLARIFICATIONS",
+    "CSAT_HANDOFF",
+    "SUGGESTIONS",
+    "Decision",
+    "Rule",
+    "TurnContext",
+    "decide",
+]
 
 HANDOFF_REPLY = (
     "I'm connecting you with a member of our team. A person will reply here as soon as possible."
@@ -49,100 +51,6 @@ ALWAYS_HUMAN_REPLY = (
     "soon as possible."
 )
 CSAT_THANKS = "Thank you for your rating! Is there anything else I can help with?"
-
-
-@dataclass
-class TurnContext:
-    inbound: InboundMessage
-    is_new_contact: bool
-    opted_out: bool
-    human_owns_conversation: bool
-    state: dict[str, str]
-    search: Callable[[str], Retrieval]
-    # Set only when this organization lets text reach an external AI provider: picks which of
-    # the candidate entries asks the customer's question, if any.
-    disambiguate: Callable[[str, Sequence[Candidate]], Candidate | None] | None = None
-    restricted: bool = False
-    # Set by the dialogue manager: the desk's view for this contact (None for new contacts).
-    privacy: Any = None
-    routing_rules: tuple[RoutingRuleView, ...] = ()
-    sentiment_of: Callable[[str], Sentiment] | None = None
-    # The topic rule whose examples the message is closer to than to any FAQ entry, if any.
-    topic_like: Callable[[str, Retrieval], RoutingRuleView | None] | None = None
-
-    @cached_property
-    def always_human_topic(self) -> RoutingRuleView | None:
-        rule = match_topic([self.text], self.routing_rules)
-        if (
-            rule is None
-            and self.topic_like is not None
-            and any(r.examples for r in self.routing_rules)
-        ):
-            rule = self.topic_like(self.text, self.retrieval)
-        return rule if rule is not None and rule.always_human else None
-
-    @cached_property
-    def sentiment(self) -> Sentiment | None:
-        return self.sentiment_of(self.text) if self.sentiment_of is not None else None
-
-    @property
-    def csat_handoff(self) -> int | None:
-        raw = self.state.get(CSAT_HANDOFF, "")
-        return int(raw) if raw.isdigit() else None
-
-    @property
-    def pending_erasure(self) -> int | None:
-        raw = self.state.get("pending_erasure", "")
-        return int(raw) if raw.isdigit() else None
-
-    @cached_property
-    def privacy_intent(self) -> PrivacyIntent | None:
-        return recognise(self.text, own_number=self.inbound.sender_id)
-
-    @property
-    def text(self) -> str:
-        return (self.inbound.text or self.inbound.button_payload or "").strip()
-
-    @property
-    def clarifications(self) -> int:
-        try:
-            return int(self.state.get(CLARIFICATIONS, "0"))
-        except ValueError:
-            return 0
-
-    @property
-    def suggestions(self) -> list[int]:
-        raw = self.state.get(SUGGESTIONS, "")
-        return [int(x) for x in raw.split(",") if x.isdigit()]
-
-    @cached_property
-    def retrieval(self) -> Retrieval:
-        return self.search(self.text)
-
-
-@dataclass(frozen=True)
-class Decision:
-    rule: str
-    replies: tuple[OutboundMessage, ...] = ()
-    consent: ConsentKeyword | None = None
-    handoff_reason: HandoffReason | None = None
-    ai_processed: bool = False
-    # Conversation-state fields to set after the turn is stored ("" deletes a value).
-    state: dict[str, str] = field(default_factory=dict)
-    # The customer's consent is confirmed by this reply, so the notice goes with it.
-    show_notice: bool = True
-    # A data-protection effect for the privacy desk (bot.privacy_rules.PrivacyEffect).
-    privacy: Any = None
-    # (handoff id, 1-5): the customer's rating of a person's help.
-    rating: tuple[int, int] | None = None
-
-
-class Rule(Protocol):
-    name: str
-
-    def applies(self, ctx: TurnContext) -> bool: ...
-
-    def apply(self, ctx: TurnContext) -> Decision: ...
 
 
 class ConsentKeywordRule:
@@ -266,7 +174,7 @@ class CsatRule:
         assert match is not None
         return Decision(
             self.name,
-            (OutboundMessage(CSAT_THANKS, ReplyKind.SMALL_TALK),),
+            (OutboundMessage(CSAT_THANKS, ReplyKind.SMALL_TALK, outcome=Outcome.RATED),),
             state={CSAT_HANDOFF: ""},
             rating=(ctx.csat_handoff, int(match.group(1))),
         )
@@ -326,33 +234,14 @@ class KnowledgeRule:
         retrieval = ctx.retrieval
         best = retrieval.best
         if retrieval.confident and best is not None:
-            source = Source(
-                best.entry_id,
-                best.external_id,
-                best.question,
-                round(retrieval.judgement.confidence, 4),
-            )
-            reply = OutboundMessage(best.answer, ReplyKind.ANSWER, sources=(source,))
-            return Decision(
-                self.name, (reply,), ai_processed=True, state={CLARIFICATIONS: "0", SUGGESTIONS: ""}
-            )
+            return self._answer(best, round(retrieval.judgement.confidence, 4), retrieval)
         plausible = [c for c in retrieval.candidates if c.similarity >= SUGGESTION_MIN_SIMILARITY][
             :3
         ]
-        if ctx.disambiguate is not None and plausible:
-            chosen = ctx.disambiguate(ctx.text, plausible)
+        if plausible:
+            chosen = ctx.disambiguator.choose(ctx.text, plausible)
             if chosen is not None:
-                entry = chosen.entry
-                source = Source(
-                    entry.entry_id, entry.external_id, entry.question, round(chosen.similarity, 4)
-                )
-                reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
-                return Decision(
-                    self.name,
-                    (reply,),
-                    ai_processed=True,
-                    state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
-                )
+                return self._answer(chosen.entry, round(chosen.similarity, 4), retrieval)
         if self._policy.should_hand_off(ctx.clarifications):
             reply = OutboundMessage(LOW_CONFIDENCE_HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
             return Decision(
@@ -362,28 +251,44 @@ class KnowledgeRule:
                 ai_processed=True,
                 state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
             )
-        suggestions = plausible
-        text = CLARIFY_REPLY
+        return self._clarify(ctx, plausible)
+
+    def _answer(self, entry: EntryInfo, score: float, retrieval: Retrieval) -> Decision:
+        source = Source(entry.entry_id, entry.external_id, entry.question, score)
+        reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
+        # A model writing the answer sees this entry first, then the others about as close.
+        grounding = (entry,) + tuple(
+            c.entry
+            for c in retrieval.candidates
+            if c.entry.entry_id != entry.entry_id and c.similarity >= SUGGESTION_MIN_SIMILARITY
+        )
+        if not any(c.entry.entry_id == entry.entry_id for c in retrieval.candidates):
+            grounding = grounding[1:]
+        return Decision(
+            self.name,
+            (reply,),
+            ai_processed=True,
+            state={CLARIFICATIONS: "0", SUGGESTIONS: ""},
+            grounding=grounding,
+        )
+
+    def _clarify(self, ctx: TurnContext, suggestions: list[Candidate]) -> Decision:
+        text, outcome = CLARIFY_REPLY, Outcome.CLARIFY
         if suggestions:
             lines = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(suggestions, 1))
             text = (
                 "Sorry, I'm not sure I understood. Did you mean one of these?\n"
                 f"{lines}\nReply with its number, or rephrase your question."
             )
-        reply = OutboundMessage(text, ReplyKind.CLARIFY)
+            outcome = Outcome.OFFERED_CHOICES
         return Decision(
             self.name,
-            (reply,),
+            (OutboundMessage(text, ReplyKind.CLARIFY, outcome=outcome),),
             ai_processed=True,
             state={
                 CLARIFICATIONS: str(ctx.clarifications + 1),
                 SUGGESTIONS: ",".join(str(c.entry.entry_id) for c in suggestions),
             },
+            # Unsure, but with plausible entries: a model may find the answer among them.
+            grounding=tuple(c.entry for c in suggestions),
         )
-
-
-def decide(rules: Sequence[Rule], ctx: TurnContext) -> Decision:
-    for rule in rules:
-        if rule.applies(ctx):
-            return rule.apply(ctx)
-    raise LookupError("no rule applied; the last rule must always apply")

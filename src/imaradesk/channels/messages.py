@@ -52,6 +52,36 @@ class ReplyKind(StrEnum):
     PRIVACY = "privacy"
 
 
+class Outcome(StrEnum):
+    """What a bot reply did, recorded with it: reports and insights read this, never the text."""
+
+    ANSWERED = "answered"
+    CLARIFY = "clarify"  # asked to rephrase
+    OFFERED_CHOICES = "offered_choices"  # "did you mean one of these?"
+    OFFERED_HANDOFF = "offered_handoff"  # the articles have no answer: "shall I get a person?"
+    HANDOFF = "handoff"
+    SMALL_TALK = "small_talk"
+    RATED = "rated"  # thanked for a rating of a person's help
+    PRIVACY = "privacy"  # a data-protection request answered
+    PRIVACY_NOTICE = "privacy_notice"
+    OPTED_OUT = "opted_out"
+    OPTED_IN = "opted_in"
+    UNSUPPORTED_MEDIA = "unsupported_media"
+
+
+_OUTCOME_OF_KIND = {
+    ReplyKind.ANSWER: Outcome.ANSWERED,
+    ReplyKind.SMALL_TALK: Outcome.SMALL_TALK,
+    ReplyKind.PRIVACY_NOTICE: Outcome.PRIVACY_NOTICE,
+    ReplyKind.CLARIFY: Outcome.CLARIFY,
+    ReplyKind.HANDOFF: Outcome.HANDOFF,
+    ReplyKind.OPT_OUT_CONFIRMATION: Outcome.OPTED_OUT,
+    ReplyKind.OPT_IN_CONFIRMATION: Outcome.OPTED_IN,
+    ReplyKind.UNSUPPORTED_MEDIA: Outcome.UNSUPPORTED_MEDIA,
+    ReplyKind.PRIVACY: Outcome.PRIVACY,
+}
+
+
 @dataclass(frozen=True)
 class Source:
     """The knowledge entry an answer came from."""
@@ -69,6 +99,13 @@ class OutboundMessage:
     sources: tuple[Source, ...] = ()
     handoff: bool = False
     message_id: int | None = None
+    # Set where the kind alone does not say it (a clarification that offers choices, say).
+    outcome: Outcome | None = None
+
+    @property
+    def outcome_code(self) -> Outcome:
+        """The recorded outcome: the explicit one, else the one its kind implies."""
+        return self.outcome or _OUTCOME_OF_KIND[self.kind]
 
 
 @dataclass(frozen=True)

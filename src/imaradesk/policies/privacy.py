@@ -272,3 +272,27 @@ def due_at(
 ) -> datetime:
     days = (overrides or {}).get(right.value, DEFAULT_DUE_DAYS[right.value])
     return received_at + timedelta(days=days)
+
+
+class PrivacyEffectKind(StrEnum):
+    """What the privacy desk must do once a turn that touched a data-protection request is stored."""
+
+    REQUEST_ERASURE = "request_erasure"  # ask for YES; the request waits for it
+    ERASE = "erase"  # YES: erase everything now
+    ERASURE_BLOCKED = "erasure_blocked"  # YES, but a legal hold covers the data
+    CANCEL = "cancel"  # NO: keep the data
+    ACCESS = "access"  # an export link was sent
+    ACCESS_NOTHING = "access_nothing"  # nothing held yet to export
+    RECTIFY = "rectify"  # a correction we can apply ourselves
+    RECTIFY_BY_HUMAN = "rectify_by_human"  # a correction a person must make
+    RESTRICT = "restrict"
+    LIFT = "lift"
+    REFUSE = "refuse"  # a request about another person or number
+
+
+@dataclass(frozen=True)
+class PrivacyEffect:
+    kind: PrivacyEffectKind
+    right: PrivacyRight
+    request_id: int | None = None
+    correction: Correction | None = None

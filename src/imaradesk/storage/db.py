@@ -15,22 +15,35 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, create_engine
 
 from imaradesk.storage import migrations, models, sealing  # noqa: F401 - sealing registers events
 from imaradesk.storage.encryption import Keystore, MasterKeyring
-
-
-class StorageError(Exception):
-    """Base of storage errors."""
-
-
-class AppendOnlyViolation(StorageError):
-    """Somebody tried to change or delete a row of an append-only table."""
+# Re-exported: callers imported them from here before storage.errors existed.
+from imaradesk.storage.errors import AppendOnlyViolation as AppendOnlyViolation
+from imaradesk.storage.errors import StorageError as StorageError
+from imaradesk.storage.errors import DuplicateRecord, IntegrityViolation
 
 
 _APPEND_ONLY = (models.ConsentRecord,)
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    # PostgreSQL names the violation by SQLSTATE; SQLite only in its message.
+    return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(
+        error.orig
+    )
+
+
+def _constraint(error: IntegrityError) -> str:
+    diag = getattr(error.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    message = str(error.orig)
+    return message.split(":", 1)[1].strip() if ":" in message else "unnamed"
 
 
 def create_db_engine(url: str, *, echo: bool = False, **engine_kwargs: Any) -> Engine:
@@ -157,6 +170,12 @@ class Database:
             try:
                 yield session
                 session.commit()
+            except IntegrityError as e:
+                session.rollback()
+                # Not the driver's message: PostgreSQL's names the key's values.
+                if _is_unique_violation(e):
+                    raise DuplicateRecord(f"a unique key is taken ({_constraint(e)})") from e
+                raise IntegrityViolation(f"a constraint refused the write ({_constraint(e)})") from e
             except BaseException:
                 session.rollback()
                 raise

@@ -39,7 +39,7 @@ def inbound_message(org_slug: str) -> Response:
     org = organization_or_404(org_slug)
     form = _verified_form(org)
     svc = services()
-    if svc.ai.generates_for(org):
+    if svc.dialogue.writes_slowly(org):
         # An LLM may take seconds: acknowledge now, answer through the REST API from a worker.
         try:
             messages = channel.parse(form, org_slug=org.slug, received_at=svc.clock.now())
