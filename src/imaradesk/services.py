@@ -21,7 +21,10 @@ from imaradesk.bot.record import TurnRecorder
 from imaradesk.bot.route import HandoffRouting
 from imaradesk.bot.handoff_router import HandoffRouter
 from imaradesk.bot.intent_backends import IntentBackends
+from imaradesk.channels.rasa_rest import RasaRestChannel
+from imaradesk.channels.twilio import TwilioChannel
 from imaradesk.channels.twilio_sender import TwilioSender
+from imaradesk.channels.webchat import WebChatChannel
 from imaradesk.compliance.desk import PrivacyDesk
 from imaradesk.compliance.effects import PrivacyEffects
 from imaradesk.compliance.retention import Stewardship
@@ -29,7 +32,9 @@ from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.console.accounts import AccountService
 from imaradesk.console.desk import AgentDesk
 from imaradesk.console.mailer import SmtpMailer, SmtpSettings
+from imaradesk.delivery.accounts import twilio_account
 from imaradesk.delivery.outbound import OutboundService
+from imaradesk.delivery.registry import ChannelRegistry
 from imaradesk.delivery.status import DeliveryTracker
 from imaradesk.knowledge_index.curation import KnowledgeCuration
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
@@ -50,7 +55,10 @@ from imaradesk.storage.conversation_state import (
     RedisConversationState,
 )
 from imaradesk.storage.db import Database
+from imaradesk.storage.delivery_repository import DeliveryRepository, PollOutbox
+from imaradesk.storage.desk_repository import DeskRepository
 from imaradesk.storage.encryption import MasterKeyring
+from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
 from imaradesk.tenants.api_tokens import ApiTokens
 from imaradesk.tenants.organizations import OrganizationService
@@ -183,6 +191,32 @@ def build_dialogue(
     )
 
 
+def channel_registry(settings: Settings, outbox: PollOutbox) -> ChannelRegistry:
+    """Every channel we deliver through; a new channel is its adapter and one line here."""
+    registry = ChannelRegistry()
+    registry.register(
+        TwilioChannel(
+            sender=TwilioSender(api_base_url=settings.twilio_api_base_url),
+            public_base_url=settings.public_base_url,
+        ),
+        account_of=twilio_account,
+    )
+    registry.register(WebChatChannel(mailbox=outbox))
+    registry.register(RasaRestChannel(mailbox=outbox))
+    return registry
+
+
+def build_outbound(settings: Settings, database: Database, clock: Clock) -> OutboundService:
+    outbox = PollOutbox(database)
+    return OutboundService(
+        repository=DeliveryRepository(database),
+        templates=TemplatesRepository(database),
+        outbox=outbox,
+        channels=channel_registry(settings, outbox),
+        clock=clock,
+    )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -271,12 +305,7 @@ def build_services(
     )
     router = HandoffRouter(database=database, knowledge=knowledge)
     base_url = settings.public_base_url or "http://127.0.0.1:5000"
-    outbound = OutboundService(
-        database=database,
-        sender=TwilioSender(api_base_url=settings.twilio_api_base_url),
-        clock=clock,
-        public_base_url=settings.public_base_url,
-    )
+    outbound = build_outbound(settings, database, clock)
     mailer = SmtpMailer(
         SmtpSettings(
             host=settings.smtp_host,
@@ -296,7 +325,11 @@ def build_services(
         public_base_url=base_url,
     )
     desk = AgentDesk(
-        database=database, knowledge=knowledge, outbound=outbound, state=state, clock=clock
+        repository=DeskRepository(database),
+        knowledge=knowledge,
+        outbound=outbound,
+        state=state,
+        clock=clock,
     )
     intents = IntentBackends(
         timeout=settings.rasa_timeout_seconds, min_confidence=settings.rasa_min_confidence
@@ -323,7 +356,7 @@ def build_services(
         locks=locks,
         dialogue=dialogue,
         organizations=organizations,
-        deliveries=DeliveryTracker(database, clock),
+        deliveries=DeliveryTracker(DeliveryRepository(database), clock),
         ai=ai,
         privacy=privacy,
         exports=exports,

@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from imaradesk.channels.base import MalformedRequest, json_string
+from imaradesk.channels.base import (
+    ChannelCapabilities,
+    DeliveryMode,
+    MalformedRequest,
+    PollMailbox,
+    ProviderAccount,
+    Recipient,
+    SendReceipt,
+    hold_for_poll,
+    json_string,
+)
 from imaradesk.channels.messages import InboundMessage, OutboundMessage
 
 MAX_TEXT = 4096
@@ -30,6 +40,11 @@ class MessageTooLong(MalformedRequest):
 class RasaRestChannel:
     name = "rasa"
     max_text_length = MAX_TEXT
+    capabilities = ChannelCapabilities(delivery=DeliveryMode.POLL, serves=("rasa",))
+
+    def __init__(self, *, mailbox: PollMailbox | None = None) -> None:
+        # Parsing and rendering need no mailbox; only sending does.
+        self._mailbox = mailbox
 
     def parse(self, payload: Any, *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
         if not isinstance(payload, dict):
@@ -57,3 +72,13 @@ class RasaRestChannel:
         self, replies: Sequence[OutboundMessage], *, recipient_id: str, **_: Any
     ) -> list[dict[str, str]]:
         return [{"recipient_id": recipient_id, "text": reply.text} for reply in replies]
+
+    def send(
+        self,
+        message: OutboundMessage,
+        *,
+        to: Recipient,
+        account: ProviderAccount | None = None,
+    ) -> SendReceipt:
+        """Hold the stored message for the visitor's next poll (templates go as their text)."""
+        return hold_for_poll(self._mailbox, message, to=to)

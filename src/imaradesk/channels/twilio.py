@@ -1,36 +1,54 @@
-"""Twilio's WhatsApp (and SMS) webhooks: signature checks, parsing, TwiML replies, statuses."""
+"""Twilio's WhatsApp (and SMS): webhook signatures, parsing, TwiML replies, statuses, sending.
+
+Sending goes through Twilio's Messages API (``twilio_sender``), once per call: delivery retries.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from imaradesk.channels.base import MalformedRequest, SignatureInvalid, split_text
+from imaradesk.channels.base import (
+    AWAITING_POLL,
+    KNOWN_STATUSES,
+    ChannelCapabilities,
+    DeliveryMode,
+    MalformedRequest,
+    ProviderAccount,
+    Recipient,
+    SendFailed,
+    SendReceipt,
+    SignatureInvalid,
+    StatusReport,
+    TemplateMessage,
+    split_text,
+    status_supersedes,
+)
 from imaradesk.channels.messages import InboundMessage, Media, OutboundMessage
+from imaradesk.channels.twilio_sender import TwilioSender
+
+__all__ = [
+    "KNOWN_STATUSES",
+    "MAX_MEDIA",
+    "TWILIO_MAX_BODY",
+    "StatusCallback",
+    "TwilioChannel",
+    "parse_status",
+    "status_supersedes",
+    "verify_signature",
+]
 
 # Twilio refuses message bodies over 1,600 characters.
 TWILIO_MAX_BODY = 1600
 MAX_MEDIA = 10
-
-# Delivery statuses in the order a message moves through them; a late callback for an earlier
-# status never overwrites a later one.
-_STATUS_RANK = {
-    "accepted": 0,
-    "scheduled": 0,
-    "queued": 1,
-    "sending": 2,
-    "sent": 3,
-    "failed": 4,
-    "undelivered": 4,
-    "delivered": 5,
-    "read": 6,
-}
-KNOWN_STATUSES = frozenset(_STATUS_RANK)
+# What Twilio may report ("awaiting_poll" is ours, for pull channels).
+KNOWN_STATUSES = KNOWN_STATUSES - {AWAITING_POLL}
+# WhatsApp's customer-service window: free text only this long after the customer wrote.
+WHATSAPP_SERVICE_WINDOW = timedelta(hours=24)
 
 
 def verify_signature(
@@ -66,8 +84,25 @@ def _address(raw: str) -> tuple[str, str]:
 
 
 class TwilioChannel:
+    """WhatsApp and SMS through one Twilio account per organization.
+
+    ``public_base_url`` is where Twilio reaches us for status callbacks; without it, sent
+    messages report no status.
+    """
+
     name = "twilio"
     max_text_length = TWILIO_MAX_BODY
+    capabilities = ChannelCapabilities(
+        delivery=DeliveryMode.PUSH,
+        serves=("whatsapp", "sms"),
+        service_windows=(("whatsapp", WHATSAPP_SERVICE_WINDOW),),
+    )
+
+    def __init__(
+        self, *, sender: TwilioSender | None = None, public_base_url: str | None = None
+    ) -> None:
+        self._sender = sender or TwilioSender()
+        self._base_url = public_base_url.rstrip("/") if public_base_url else None
 
     def parse(
         self, payload: Mapping[str, Any], *, org_slug: str, received_at: datetime
@@ -126,16 +161,51 @@ class TwilioChannel:
                 response.message(chunk, action=action, method="POST" if action else None)
         return str(response)
 
+    def send(
+        self,
+        message: OutboundMessage,
+        *,
+        to: Recipient,
+        account: ProviderAccount | None = None,
+    ) -> SendReceipt:
+        if account is None:
+            raise SendFailed(
+                "Twilio sending is not configured for this organization",
+                code="config",
+                retryable=False,
+            )
+        if len(message.text) > self.max_text_length:
+            raise SendFailed(
+                f"longer than Twilio's {self.max_text_length} characters: split it first",
+                code="too_long",
+                retryable=False,
+            )
+        whatsapp = to.channel == "whatsapp"
+        # One Twilio number serves both: "whatsapp:+1..." for WhatsApp, "+1..." for SMS.
+        sender = account.sender if whatsapp else account.sender.removeprefix("whatsapp:")
+        template_sid = message.template_sid if isinstance(message, TemplateMessage) else None
+        sent = self._sender.send(
+            account_sid=account.account_id,
+            auth_token=account.secret,
+            from_=sender,
+            to=f"whatsapp:{to.address}" if whatsapp else to.address,
+            body=None if template_sid else message.text,
+            content_sid=template_sid,
+            status_callback=self._status_url(to.org_slug, message.message_id),
+        )
+        return SendReceipt(provider_message_id=sent.sid, status=sent.status)
 
-@dataclass(frozen=True)
-class StatusCallback:
-    provider_message_id: str
-    status: str
-    error_code: str | None
-    our_message_id: int | None
+    def _status_url(self, org_slug: str, message_id: int | None) -> str | None:
+        if not self._base_url or message_id is None:
+            return None
+        return f"{self._base_url}/channels/twilio/{org_slug}/status?m={message_id}"
 
 
-def parse_status(form: Mapping[str, Any], query: Mapping[str, Any]) -> StatusCallback:
+# The status report's old name (it was Twilio's alone).
+StatusCallback = StatusReport
+
+
+def parse_status(form: Mapping[str, Any], query: Mapping[str, Any]) -> StatusReport:
     sid = _field(form, "MessageSid") or _field(form, "SmsSid")
     status = (_field(form, "MessageStatus") or _field(form, "SmsStatus")).lower()
     if not sid:
@@ -144,11 +214,4 @@ def parse_status(form: Mapping[str, Any], query: Mapping[str, Any]) -> StatusCal
         raise MalformedRequest(f"unknown MessageStatus {status[:30]!r}")
     raw_id = query.get("m")
     our_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else None
-    return StatusCallback(sid, status, _field(form, "ErrorCode") or None, our_id)
-
-
-def status_supersedes(new: str, current: str | None) -> bool:
-    """Whether ``new`` should replace ``current`` (statuses only move forward)."""
-    if current is None:
-        return True
-    return _STATUS_RANK.get(new, -1) > _STATUS_RANK.get(current, -1)
+    return StatusReport(sid, status, _field(form, "ErrorCode") or None, our_id)

@@ -1,13 +1,12 @@
 """Sending WhatsApp messages through Twilio's REST API with the twilio library's Client.
 
 The Client talks to ``api.twilio.com`` unless a base URL is configured (a regional edge, an
-egress proxy, or a local server that speaks Twilio's protocol in tests).
+egress proxy, or a local server that speaks Twilio's protocol in tests). Each call makes one
+request: retrying is delivery's (``delivery.retry``), so that it is done once, for every channel.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -15,28 +14,22 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client
 
-from imaradesk.channels.base import ChannelError
+from imaradesk.channels.base import SendFailed
 
-RETRY_DELAYS = (0.2, 0.6)
-
-
-class SendFailed(ChannelError):
-    def __init__(self, message: str, *, code: str | None = None, retryable: bool = True) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retryable = retryable
+__all__ = ["SendFailed", "SentMessage", "TwilioSender"]
 
 
-class _RebasedHttpClient(TwilioHttpClient):
+class _RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
     """Sends every request to the configured base URL instead of Twilio's hosts."""
 
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._base = urlsplit(base_url)
 
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # noqa: ANN201
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         parts = urlsplit(url)
         url = urlunsplit(
             (
@@ -57,16 +50,9 @@ class SentMessage:
 
 
 class TwilioSender:
-    def __init__(
-        self,
-        *,
-        api_base_url: str | None = None,
-        timeout: float = 10.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, *, api_base_url: str | None = None, timeout: float = 10.0) -> None:
         self._base_url = api_base_url
         self._timeout = timeout
-        self._sleep = sleep
 
     def _client(self, account_sid: str, auth_token: str) -> Client:
         http_client = (
@@ -87,10 +73,10 @@ class TwilioSender:
         content_sid: str | None = None,
         status_callback: str | None = None,
     ) -> SentMessage:
-        """Create one message, retrying transient failures twice.
+        """Create one message.
 
         Raises:
-            SendFailed: Twilio refused the message or stayed unreachable.
+            SendFailed: Twilio refused the message or could not be reached.
         """
         params: dict[str, Any] = {"from_": from_, "to": to}
         if content_sid:
@@ -99,21 +85,15 @@ class TwilioSender:
             params["body"] = body
         if status_callback:
             params["status_callback"] = status_callback
-        last: SendFailed | None = None
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            try:
-                message = self._client(account_sid, auth_token).messages.create(**params)
-                return SentMessage(message.sid, message.status or "queued")
-            except TwilioRestException as e:
-                # 4xx other than 429 will not get better by retrying.
-                retryable = e.status >= 500 or e.status == 429
-                last = SendFailed(
-                    f"Twilio answered {e.status}", code=str(e.code or e.status), retryable=retryable
-                )
-            except requests.RequestException as e:
-                last = SendFailed(f"Twilio unreachable: {type(e).__name__}", code="network")
-            if not last.retryable or attempt == len(RETRY_DELAYS):
-                break
-            self._sleep(RETRY_DELAYS[attempt])
-        assert last is not None
-        raise last
+        try:
+            message = self._client(account_sid, auth_token).messages.create(**params)
+        except TwilioRestException as e:
+            # 4xx other than 429 will not get better by retrying.
+            raise SendFailed(
+                f"Twilio answered {e.status}",
+                code=str(e.code or e.status),
+                retryable=e.status >= 500 or e.status == 429,
+            ) from e
+        except requests.RequestException as e:
+            raise SendFailed(f"Twilio unreachable: {type(e).__name__}", code="network") from e
+        return SentMessage(str(message.sid), message.status or "queued")

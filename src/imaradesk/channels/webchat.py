@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from imaradesk.channels.base import MalformedRequest, json_string
+from imaradesk.channels.base import (
+    ChannelCapabilities,
+    DeliveryMode,
+    MalformedRequest,
+    PollMailbox,
+    ProviderAccount,
+    Recipient,
+    SendReceipt,
+    hold_for_poll,
+    json_string,
+)
 from imaradesk.channels.messages import InboundMessage, OutboundMessage
 
 MAX_TEXT = 4096
@@ -23,6 +33,11 @@ MAX_ID = 100
 class WebChatChannel:
     name = "webchat"
     max_text_length = MAX_TEXT
+    capabilities = ChannelCapabilities(delivery=DeliveryMode.POLL, serves=("webchat",))
+
+    def __init__(self, *, mailbox: PollMailbox | None = None) -> None:
+        # Parsing and rendering need no mailbox; only sending does.
+        self._mailbox = mailbox
 
     def parse(self, payload: Any, *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
         if not isinstance(payload, dict):
@@ -64,3 +79,13 @@ class WebChatChannel:
                 for reply in replies
             ]
         }
+
+    def send(
+        self,
+        message: OutboundMessage,
+        *,
+        to: Recipient,
+        account: ProviderAccount | None = None,
+    ) -> SendReceipt:
+        """Hold the stored message for the visitor's next poll (templates go as their text)."""
+        return hold_for_poll(self._mailbox, message, to=to)

@@ -9,28 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
-
 from imaradesk.bot.rules import CSAT_HANDOFF
 from imaradesk.delivery.outbound import OptedOut, OutboundService, SendResult
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.conversation_state import ConversationStateStore
-from imaradesk.storage.db import Database
+from imaradesk.storage.desk_repository import AgentNotFound, DeskRepository, HandoffNotOpen
 from imaradesk.storage.models import (
     AgentAccount,
     Contact,
     Conversation,
     ConversationStatus,
-    Direction,
     Handoff,
     HandoffStatus,
     Message,
     MessageTemplate,
     Organization,
-    Team,
 )
-from imaradesk.storage.repositories import OrgData
 
 CSAT_QUESTION = (
     "Our team has finished helping you. How would you rate the help you got? Reply with a "
@@ -84,13 +79,13 @@ class AgentDesk:
     def __init__(
         self,
         *,
-        database: Database,
+        repository: DeskRepository,
         knowledge: KnowledgeBase,
         outbound: OutboundService,
         state: ConversationStateStore,
         clock: Clock,
     ) -> None:
-        self._db = database
+        self._repository = repository
         self._knowledge = knowledge
         self._outbound = outbound
         self._state = state
@@ -103,68 +98,38 @@ class AgentDesk:
     ) -> list[InboxRow]:
         """Open handoffs, most urgent and oldest first. Scope: all, mine, unassigned."""
         now = self._clock.now()
-        with self._db.read() as session:
-            query = select(Handoff).where(
-                Handoff.org_id == org.id, Handoff.status == HandoffStatus.OPEN
+        org_id = _id(org)
+        items = self._repository.open_handoffs(
+            org_id=org_id,
+            assigned_to=account.id if scope == "mine" and account is not None else None,
+            unassigned_only=scope == "unassigned",
+        )
+        teams = self._repository.team_names(org_id=org_id)
+        agents = self._repository.agent_names(org_id=org_id)
+        return [
+            InboxRow(
+                handoff=item.handoff,
+                contact_label=contact_label(item.contact),
+                team=_team_name(teams, item.handoff),
+                agent=agents.get(item.handoff.assigned_agent_id)
+                if item.handoff.assigned_agent_id
+                else None,
+                age=now - item.handoff.created_at,
+                last_message=(item.last_inbound_body or "")[:120],
+                channel=item.conversation.channel,
             )
-            if scope == "mine" and account is not None:
-                query = query.where(Handoff.assigned_agent_id == account.id)
-            elif scope == "unassigned":
-                query = query.where(col(Handoff.assigned_agent_id).is_(None))
-            handoffs = session.exec(
-                query.order_by(col(Handoff.priority).desc(), col(Handoff.created_at))
-            ).all()
-            teams = self._teams(session, org)
-            agents = self._agents(session, org)
-            rows = []
-            for handoff in handoffs:
-                contact = session.get(Contact, handoff.contact_id)
-                conversation = session.get(Conversation, handoff.conversation_id)
-                last = session.exec(
-                    select(Message)
-                    .where(
-                        Message.org_id == org.id,
-                        Message.conversation_id == handoff.conversation_id,
-                        Message.direction == Direction.INBOUND,
-                    )
-                    .order_by(col(Message.id).desc())
-                ).first()
-                if contact is None or conversation is None:
-                    continue
-                rows.append(
-                    InboxRow(
-                        handoff=handoff,
-                        contact_label=contact_label(contact),
-                        team=teams.get(handoff.team_id, "General")
-                        if handoff.team_id
-                        else "General",
-                        agent=agents.get(handoff.assigned_agent_id)
-                        if handoff.assigned_agent_id
-                        else None,
-                        age=now - handoff.created_at,
-                        last_message=(last.body[:120] if last else ""),
-                        channel=conversation.channel,
-                    )
-                )
-        return rows
+            for item in items
+        ]
 
     def view(self, org: Organization, handoff_id: int) -> ConversationView:
-        with self._db.read() as session:
-            data = OrgData(session, org.id)  # type: ignore[arg-type]
-            handoff = data.handoff(handoff_id)
-            if handoff is None:
-                raise NotFound(f"no handoff #{handoff_id}")
-            conversation = session.get(Conversation, handoff.conversation_id)
-            contact = session.get(Contact, handoff.contact_id)
-            if conversation is None or contact is None:
-                raise NotFound(f"handoff #{handoff_id} has no conversation any more")
-            messages = list(data.messages_of(conversation.id))  # type: ignore[arg-type]
-            agents = self._agents(session, org)
-            teams = self._teams(session, org)
-            templates = list(
-                session.exec(select(MessageTemplate).where(MessageTemplate.org_id == org.id)).all()
-            )
-        snapshot = self._knowledge.snapshot(org.id, revision=org.kb_revision)  # type: ignore[arg-type]
+        org_id = _id(org)
+        thread = self._repository.thread(org_id=org_id, handoff_id=handoff_id)
+        if thread is None:
+            raise NotFound(f"no handoff #{handoff_id}")
+        handoff, conversation, contact = thread.handoff, thread.conversation, thread.contact
+        if conversation is None or contact is None:
+            raise NotFound(f"handoff #{handoff_id} has no conversation any more")
+        snapshot = self._knowledge.snapshot(org_id, revision=org.kb_revision)
         suggestions = [
             snapshot.entries[i] for i in handoff.suggested_entry_ids if i in snapshot.entries
         ]
@@ -173,13 +138,15 @@ class AgentDesk:
             handoff=handoff,
             conversation=conversation,
             contact=contact,
-            messages=messages,
-            agents=agents,
-            team=teams.get(handoff.team_id, "General") if handoff.team_id else "General",
+            messages=list(thread.messages),
+            agents=self._repository.agent_names(org_id=org_id),
+            team=_team_name(self._repository.team_names(org_id=org_id), handoff),
             suggestions=suggestions,
-            templates=templates,
+            templates=self._outbound.templates(org),
             window_open=self._outbound.window_open(org, conversation),
-            last_customer_message_at=self._outbound.last_customer_message_at(org, conversation.id),  # type: ignore[arg-type]
+            last_customer_message_at=self._outbound.last_customer_message_at(
+                org, _id(conversation)
+            ),
         )
 
     def messages_after(self, org: Organization, handoff_id: int, after_id: int) -> list[Message]:
@@ -187,49 +154,32 @@ class AgentDesk:
         return [m for m in view.messages if (m.id or 0) > after_id]
 
     def agents(self, org: Organization) -> dict[int, str]:
-        with self._db.read() as session:
-            return self._agents(session, org)
-
-    @staticmethod
-    def _agents(session: object, org: Organization) -> dict[int, str]:
-        rows = session.exec(select(AgentAccount).where(AgentAccount.org_id == org.id)).all()  # type: ignore[attr-defined]
-        return {a.id: a.name for a in rows if a.id is not None}
-
-    @staticmethod
-    def _teams(session: object, org: Organization) -> dict[int, str]:
-        rows = session.exec(select(Team).where(Team.org_id == org.id)).all()  # type: ignore[attr-defined]
-        return {t.id: t.name for t in rows if t.id is not None}
+        return self._repository.agent_names(org_id=_id(org))
 
     # -- acting ----------------------------------------------------------------------------------
 
     def take(self, org: Organization, handoff_id: int, account: AgentAccount) -> Handoff:
-        return self.assign(org, handoff_id, account.id)  # type: ignore[arg-type]
+        return self.assign(org, handoff_id, _id(account))
 
     def assign(self, org: Organization, handoff_id: int, agent_id: int) -> Handoff:
-        with self._db.write() as session:
-            data = OrgData(session, org.id)  # type: ignore[arg-type]
-            handoff = data.handoff(handoff_id)
-            agent = session.get(AgentAccount, agent_id)
-            if handoff is None or handoff.status != HandoffStatus.OPEN:
-                raise NotFound(f"no open handoff #{handoff_id}")
-            if agent is None or agent.org_id != org.id:
-                raise NotFound(f"no agent #{agent_id}")
-            handoff.assigned_agent_id = agent_id
-            handoff.taken_at = handoff.taken_at or self._clock.now()
-            session.add(handoff)
-            return handoff
+        try:
+            return self._repository.assign(
+                org_id=_id(org), handoff_id=handoff_id, agent_id=agent_id, now=self._clock.now()
+            )
+        except (HandoffNotOpen, AgentNotFound) as e:
+            raise NotFound(str(e)) from e
 
     def resolve(self, org: Organization, handoff_id: int) -> Handoff:
         """Close the handoff, give the conversation back to the bot and ask for a rating."""
-        with self._db.write() as session:
-            data = OrgData(session, org.id)  # type: ignore[arg-type]
-            handoff = data.resolve_handoff(handoff_id, now=self._clock.now())
-            if handoff is None:
-                raise NotFound(f"no open handoff #{handoff_id}")
-            conversation = session.get(Conversation, handoff.conversation_id)
+        resolved = self._repository.resolve(
+            org_id=_id(org), handoff_id=handoff_id, now=self._clock.now()
+        )
+        if resolved is None:
+            raise NotFound(f"no open handoff #{handoff_id}")
+        handoff, conversation = resolved.handoff, resolved.conversation
         if conversation is None or conversation.status != ConversationStatus.BOT:
             return handoff  # another handoff of this conversation is still open
-        self._state.update(org.id, handoff.contact_id, {CSAT_HANDOFF: str(handoff.id)})  # type: ignore[arg-type]
+        self._state.update(_id(org), handoff.contact_id, {CSAT_HANDOFF: str(handoff.id)})
         if self._outbound.window_open(org, conversation):
             try:
                 self._outbound.send_text(
@@ -260,3 +210,13 @@ class AgentDesk:
     def retry(self, org: Organization, handoff_id: int, message_id: int) -> SendResult:
         view = self.view(org, handoff_id)
         return self._outbound.retry(org, view.conversation, message_id)
+
+
+def _team_name(teams: dict[int, str], handoff: Handoff) -> str:
+    return teams.get(handoff.team_id, "General") if handoff.team_id else "General"
+
+
+def _id(row: Organization | Conversation | AgentAccount) -> int:
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} is not stored yet")
+    return row.id

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, jsonify, request
-from sqlmodel import col, select
 
 from imaradesk.channels.base import MalformedRequest
 from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.rasa_rest import MessageTooLong, RasaRestChannel
-from imaradesk.delivery.outbound import WEBCHAT_PENDING
-from imaradesk.storage.models import Direction, Message, Organization
-from imaradesk.storage.repositories import OrgData
+from imaradesk.storage.models import Organization
 from imaradesk.web.common import organization_or_404, services
 
 bp = Blueprint("rasa", __name__)
@@ -63,26 +60,5 @@ def webhook(org_slug: str) -> Response:
 
 def _agent_messages(org: Organization, sender: str) -> list[OutboundMessage]:
     """What a person wrote to this sender that they have not received yet; now delivered."""
-    svc = services()
-    assert org.id is not None
-    with svc.database.read() as session:
-        data = OrgData(session, org.id)
-        contact = data.find_contact(channel.name, sender)
-        if contact is None or contact.id is None:
-            return []
-        conversation_ids = [c.id for c in data.conversations_of(contact.id) if c.id is not None]
-        waiting = set(
-            session.exec(
-                select(Message.id).where(
-                    Message.org_id == org.id,
-                    col(Message.conversation_id).in_(conversation_ids),
-                    Message.direction == Direction.OUTBOUND,
-                    col(Message.reply_to_id).is_(None),
-                    Message.delivery_status == WEBCHAT_PENDING,
-                )
-            ).all()
-        )
-    if not waiting:
-        return []
-    rows = svc.outbound.pending_for_webchat(org, conversation_ids, min(waiting) - 1)  # type: ignore[arg-type,type-var]
-    return [OutboundMessage(r.body, ReplyKind.HANDOFF) for r in rows if r.id in waiting]
+    rows = services().outbound.poll_waiting(org, channel=channel.name, address=sender)
+    return [OutboundMessage(r.body, ReplyKind.HANDOFF) for r in rows]

@@ -7,7 +7,6 @@ import re
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from imaradesk.channels.webchat import WebChatChannel
-from imaradesk.storage.repositories import OrgData
 from imaradesk.web.common import converse, organization_or_404, services
 
 bp = Blueprint("webchat", __name__)
@@ -35,14 +34,9 @@ def poll(org_slug: str) -> Response:
         abort(400, description='"sender" is required')
     if not re.fullmatch(r"[0-9]{1,18}", after):
         abort(400, description='"after" must be a message id')
-    svc = services()
-    with svc.database.read() as session:
-        data = OrgData(session, org.id)  # type: ignore[arg-type]
-        contact = data.find_contact(channel.name, sender)
-        conversation_ids = (
-            [c.id for c in data.conversations_of(contact.id)] if contact and contact.id else []
-        )
-    messages = svc.outbound.pending_for_webchat(org, [i for i in conversation_ids if i], int(after))
+    messages = services().outbound.poll_since(
+        org, channel=channel.name, address=sender, after_id=int(after)
+    )
     return jsonify(
         {
             "messages": [

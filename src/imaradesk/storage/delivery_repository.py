@@ -1,0 +1,307 @@
+"""Outbound messages: storing them before they are sent, recording attempts and statuses, and
+the mailbox that pull channels (web chat, Rasa REST) read on the customer's next poll.
+
+Status rules (which status may replace which) are delivery's; callers pass the statuses a new
+one may replace, so the check and the write happen in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from imaradesk.storage.db import Database
+from imaradesk.storage.models import Contact, Conversation, Direction, LawfulBasis, Message
+from imaradesk.storage.repositories import OrgData
+
+# The status a pull channel's message has while it waits for the customer to fetch it (the same
+# string as channels.base.AWAITING_POLL; storage does not import channels).
+AWAITING_POLL = "awaiting_poll"
+# Statuses of a pull channel's message not yet fetched ("queued": stored, not yet held).
+_NOT_FETCHED = ("queued", AWAITING_POLL)
+
+
+@dataclass(frozen=True)
+class UnsentReplies:
+    conversation: Conversation
+    replies: tuple[Message, ...]
+
+
+@dataclass(frozen=True)
+class StatusOutcome:
+    found: bool
+    applied: bool
+    status: str | None
+
+
+class DeliveryRepository:
+    """Reads and writes of outbound delivery, each scoped to one organization."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def last_inbound_at(self, *, org_id: int, conversation_id: int) -> datetime | None:
+        """When the customer last wrote in this conversation."""
+        with self._db.read() as session:
+            return session.exec(
+                select(Message.created_at)
+                .where(
+                    Message.org_id == org_id,
+                    Message.conversation_id == conversation_id,
+                    Message.direction == Direction.INBOUND,
+                )
+                .order_by(col(Message.created_at).desc())
+            ).first()
+
+    def contact(self, *, org_id: int, contact_id: int) -> Contact | None:
+        with self._db.read() as session:
+            contact = session.get(Contact, contact_id)
+        return contact if contact is not None and contact.org_id == org_id else None
+
+    def unsent_replies(self, *, org_id: int, inbound_message_id: int) -> UnsentReplies | None:
+        """The bot's stored replies to an inbound message that have not gone out yet."""
+        with self._db.read() as session:
+            data = OrgData(session, org_id)
+            inbound = data.get_message(inbound_message_id)
+            if inbound is None:
+                return None
+            conversation = session.get(Conversation, inbound.conversation_id)
+            if conversation is None or conversation.org_id != org_id:
+                return None
+            replies = tuple(
+                r for r in data.replies_to(inbound_message_id) if r.provider_message_id is None
+            )
+        return UnsentReplies(conversation, replies)
+
+    def outbound_message(
+        self, *, org_id: int, conversation_id: int, message_id: int
+    ) -> Message | None:
+        """One of our messages in this conversation, or None."""
+        with self._db.read() as session:
+            row = OrgData(session, org_id).get_message(message_id)
+        if row is None or row.conversation_id != conversation_id:
+            return None
+        return row if row.direction == Direction.OUTBOUND else None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def store_outbound(
+        self,
+        *,
+        org_id: int,
+        conversation_id: int,
+        body: str,
+        kind: str,
+        agent_id: int | None,
+        template_sid: str | None,
+        delivery_status: str,
+        now: datetime,
+        retain_until: datetime,
+    ) -> Message:
+        """Store a message before it is sent, under the customer's latest consent."""
+        with self._db.write() as session:
+            data = OrgData(session, org_id)
+            conversation = _owned_conversation(session, org_id, conversation_id)
+            consent = data.latest_consent(conversation.contact_id)
+            row = Message(
+                org_id=org_id,
+                conversation_id=conversation_id,
+                contact_id=conversation.contact_id,
+                direction=Direction.OUTBOUND,
+                channel=conversation.channel,
+                kind=kind,
+                body=body,
+                agent_id=agent_id,
+                template_sid=template_sid,
+                delivery_status=delivery_status,
+                consent_record_id=consent.id if consent else None,
+                lawful_basis=LawfulBasis.CONSENT,
+                created_at=now,
+                retain_until=retain_until,
+                legal_hold=conversation.legal_hold,
+            )
+            session.add(row)
+            conversation.last_message_at = now
+            session.add(conversation)
+            session.flush()
+            return row
+
+    def shorten(self, *, org_id: int, message_id: int, body: str) -> Message:
+        """Replace a stored, unsent message's body (its first part, when it is split)."""
+        with self._db.write() as session:
+            row = _owned_message(session, org_id, message_id)
+            row.body = body
+            session.add(row)
+            return row
+
+    def record_attempt(
+        self,
+        *,
+        org_id: int,
+        message_id: int,
+        status: str,
+        replaces: Collection[str | None] | None,
+        provider_message_id: str | None,
+        error_code: str | None,
+        now: datetime,
+    ) -> Message:
+        """Count one delivery attempt and its outcome.
+
+        ``status`` is written when the stored status is in ``replaces`` (always when None): a
+        fast status report may already have said "delivered", and that must not go back.
+        """
+        with self._db.write() as session:
+            row = _owned_message(session, org_id, message_id)
+            if provider_message_id is not None:
+                row.provider_message_id = provider_message_id
+            row.delivery_error_code = error_code
+            if replaces is None or row.delivery_status in replaces:
+                row.delivery_status = status
+            row.send_attempts += 1
+            row.delivery_updated_at = now
+            session.add(row)
+            return row
+
+    def apply_report(
+        self,
+        *,
+        org_id: int,
+        channel: str,
+        provider_message_id: str,
+        our_message_id: int | None,
+        status: str,
+        error_code: str | None,
+        replaces: Collection[str | None],
+        now: datetime,
+    ) -> StatusOutcome:
+        """Apply a provider's status report to the outbound message it is about."""
+        with self._db.write() as session:
+            data = OrgData(session, org_id)
+            message = data.find_message(
+                channel=channel,
+                direction=Direction.OUTBOUND,
+                provider_message_id=provider_message_id,
+            )
+            if message is None and our_message_id is not None:
+                candidate = data.get_message(our_message_id)
+                if (
+                    candidate is not None
+                    and candidate.direction == Direction.OUTBOUND
+                    and candidate.channel == channel
+                ):
+                    message = candidate
+            if message is None:
+                return StatusOutcome(found=False, applied=False, status=None)
+            changed = False
+            if message.provider_message_id is None:
+                message.provider_message_id = provider_message_id
+                changed = True
+            applied = message.delivery_status in replaces
+            if applied:
+                message.delivery_status = status
+                message.delivery_error_code = error_code
+                message.delivery_updated_at = now
+                changed = True
+            if changed:
+                session.add(message)
+            return StatusOutcome(found=True, applied=applied, status=message.delivery_status)
+
+
+class PollOutbox:
+    """The pull channels' mailbox (``channels.base.PollMailbox``) and what their polls read."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def hold(self, *, org_id: int, message_id: int) -> None:
+        with self._db.write() as session:
+            row = _owned_message(session, org_id, message_id)
+            # A poll may already have fetched it (and said "delivered"): never go back.
+            if row.delivery_status in (None, "queued", "failed"):
+                row.delivery_status = AWAITING_POLL
+                session.add(row)
+
+    def collect_since(
+        self, *, org_id: int, channel: str, address: str, after_id: int, now: datetime
+    ) -> list[Message]:
+        """What we sent this customer outside the bot's replies since ``after_id`` (web chat
+        polls by the last id it has); those waiting are now delivered."""
+        with self._db.write() as session:
+            conversation_ids = _conversation_ids(session, org_id, channel, address)
+            if not conversation_ids:
+                return []
+            rows = list(
+                session.exec(
+                    select(Message)
+                    .where(
+                        Message.org_id == org_id,
+                        col(Message.conversation_id).in_(conversation_ids),
+                        Message.direction == Direction.OUTBOUND,
+                        col(Message.reply_to_id).is_(None),
+                        Message.id > after_id,  # type: ignore[operator]
+                    )
+                    .order_by(col(Message.id))
+                ).all()
+            )
+            _mark_fetched(session, rows, now)
+            return rows
+
+    def collect_waiting(
+        self, *, org_id: int, channel: str, address: str, now: datetime
+    ) -> list[Message]:
+        """What waits for this customer and was never fetched (Rasa REST has no ids to poll
+        by); now delivered."""
+        with self._db.write() as session:
+            conversation_ids = _conversation_ids(session, org_id, channel, address)
+            if not conversation_ids:
+                return []
+            rows = list(
+                session.exec(
+                    select(Message)
+                    .where(
+                        Message.org_id == org_id,
+                        col(Message.conversation_id).in_(conversation_ids),
+                        Message.direction == Direction.OUTBOUND,
+                        col(Message.reply_to_id).is_(None),
+                        col(Message.delivery_status).in_(_NOT_FETCHED),
+                    )
+                    .order_by(col(Message.id))
+                ).all()
+            )
+            _mark_fetched(session, rows, now)
+            return rows
+
+
+def _conversation_ids(session: Session, org_id: int, channel: str, address: str) -> list[int]:
+    data = OrgData(session, org_id)
+    contact = data.find_contact(channel, address)
+    if contact is None or contact.id is None:
+        return []
+    return [c.id for c in data.conversations_of(contact.id) if c.id is not None]
+
+
+def _mark_fetched(session: Session, rows: list[Message], now: datetime) -> None:
+    for row in rows:
+        if row.delivery_status in _NOT_FETCHED:
+            row.delivery_status = "delivered"
+            row.delivery_updated_at = now
+            session.add(row)
+
+
+def _owned_conversation(session: Session, org_id: int, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.org_id != org_id:
+        raise LookupError(f"no conversation #{conversation_id}")
+    return conversation
+
+
+def _owned_message(session: Session, org_id: int, message_id: int) -> Message:
+    row = OrgData(session, org_id).get_message(message_id)
+    if row is None:
+        raise LookupError(f"no message #{message_id}")
+    return row
