@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlmodel import col, select
-
 from imaradesk.pii.redactor import Redactor
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import AnalyticsDaily, Direction, Message, Organization
+from imaradesk.storage.export_repository import ExportData
+from imaradesk.storage.models import Organization
 from imaradesk.storage.repositories import OrgData
 
 
@@ -28,14 +27,7 @@ class TrainingExample:
 
 def _included_orgs(database: Database) -> list[Organization]:
     with database.read() as session:
-        return list(
-            session.exec(
-                select(Organization).where(
-                    col(Organization.exclude_from_training).is_(False),
-                    col(Organization.data_destroyed_at).is_(None),
-                )
-            ).all()
-        )
+        return list(ExportData(session).included_organizations())
 
 
 def training_examples(
@@ -48,12 +40,7 @@ def training_examples(
         with database.read() as session:
             data = OrgData(session, org.id)
             entries = {e.id: e.external_id for e in data.entries()}
-            rows = session.exec(
-                select(Message)
-                .where(Message.org_id == org.id, Message.direction == Direction.INBOUND)
-                .where(col(Message.ai_processed).is_(True), Message.lawful_basis == "consent")
-                .order_by(col(Message.id))
-            ).all()
+            rows = ExportData(session).consented_questions(org.id)
             for inbound in rows:
                 assert inbound.id is not None
                 replies = data.replies_to(inbound.id)
@@ -77,11 +64,7 @@ def daily_counts(database: Database) -> list[dict[str, object]]:
     """Messages, answers and handoffs per organization and day; no identities."""
     orgs = {org.analytics_ref: org.slug for org in _included_orgs(database)}
     with database.read() as session:
-        rows = session.exec(
-            select(AnalyticsDaily)
-            .where(col(AnalyticsDaily.org_ref).in_(list(orgs)))
-            .order_by(col(AnalyticsDaily.org_ref), col(AnalyticsDaily.day))
-        ).all()
+        rows = ExportData(session).daily_counts(orgs)
     return [
         {
             "org": orgs[r.org_ref],

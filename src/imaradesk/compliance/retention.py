@@ -13,43 +13,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
-from sqlmodel import col, select
-
 from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.retention import retain_until
 from imaradesk.runtime.clock import Clock
-from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import (
-    AgentAccount,
-    AIUsage,
-    AnalyticsDaily,
-    ApiToken,
-    AuditEvent,
-    ConsentRecord,
-    Contact,
-    Conversation,
-    ErasureTombstone,
-    Handoff,
-    HandoffStatus,
-    IngestionJob,
-    KnowledgeDocument,
-    KnowledgeEntry,
-    KnowledgePhrasing,
-    LegalHold,
-    Message,
-    MessageTemplate,
-    Organization,
-    OrgKey,
-    PrivacyNotice,
-    PrivacyRequest,
-    RoutingRule,
-    Team,
-)
+from imaradesk.storage.models import Contact, LegalHold, Organization
+from imaradesk.storage.organization_repository import Organizations
+from imaradesk.storage.retention_repository import RetentionData
 
 log = logging.getLogger(__name__)
 ACCOUNT_DELETION_DELAY = timedelta(days=30)
@@ -112,12 +85,10 @@ class Stewardship:
             raise RetentionError(f"a {scope} hold needs the {scope}'s id")
         now = self._clock.now()
         with self._db.write() as session:
-            data = ComplianceData(session, org.id)
+            data = RetentionData(session, org.id)
             if scope == "contact" and data.contact(target) is None:
                 raise RetentionError(f"no contact #{target} in {org.slug}")
-            if scope == "conversation" and not any(
-                c.id == target for c in self._conversations(data)
-            ):
+            if scope == "conversation" and not data.has_conversation(target):
                 raise RetentionError(f"no conversation #{target} in {org.slug}")
             hold = data.add_hold(
                 scope=scope, target_id=target, reason=reason, placed_by=actor, placed_at=now
@@ -137,14 +108,11 @@ class Stewardship:
         assert org.id is not None
         now = self._clock.now()
         with self._db.write() as session:
-            data = ComplianceData(session, org.id)
+            data = RetentionData(session, org.id)
             hold = data.hold(hold_id)
             if hold is None or hold.lifted_at is not None:
                 raise RetentionError(f"no active hold #{hold_id} in {org.slug}")
-            hold.lifted_at = now
-            hold.lifted_by = actor
-            session.add(hold)
-            session.flush()
+            data.lift_hold(hold, lifted_by=actor, now=now)
             data.apply_hold_flags()
             data.audit(
                 actor=actor,
@@ -159,13 +127,7 @@ class Stewardship:
     def holds(self, org: Organization) -> list[LegalHold]:
         assert org.id is not None
         with self._db.read() as session:
-            return list(ComplianceData(session, org.id).active_holds())
-
-    @staticmethod
-    def _conversations(data: ComplianceData) -> list[Conversation]:
-        return list(
-            data._session.exec(select(Conversation).where(Conversation.org_id == data.org_id)).all()  # noqa: SLF001
-        )
+            return list(RetentionData(session, org.id).active_holds())
 
     # -- minors --------------------------------------------------------------------------------
 
@@ -175,11 +137,11 @@ class Stewardship:
         now = self._clock.now()
         due = now + MINOR_ERASURE_REVIEW
         with self._db.write() as session:
-            data = ComplianceData(session, org.id)
+            data = RetentionData(session, org.id)
             contact = data.contact(contact_id)
             if contact is None:
                 raise RetentionError(f"no contact #{contact_id} in {org.slug}")
-            data.update_contact(contact, is_minor=True, erasure_review_due=due)
+            data.flag_minor(contact, erasure_review_due=due)
             data.audit(
                 actor=actor,
                 action="flagged_minor",
@@ -194,7 +156,7 @@ class Stewardship:
         assert org.id is not None
         now = self._clock.now()
         with self._db.read() as session:
-            contacts = ComplianceData(session, org.id).contacts()
+            contacts = RetentionData(session, org.id).contacts()
         return [
             c
             for c in contacts
@@ -207,26 +169,34 @@ class Stewardship:
         assert org.id is not None
         now = self._clock.now()
         due = now + ACCOUNT_DELETION_DELAY
-        self._set_org(org, closed_at=now, deletion_due_at=due, action="account_closed", actor=actor)
+        self._set_closure(
+            org, closed_at=now, deletion_due_at=due, action="account_closed", actor=actor
+        )
         return due
 
     def reopen_account(self, org: Organization, *, actor: str) -> None:
         if org.closed_at is None:
             raise RetentionError(f"{org.slug} is not closed")
-        self._set_org(
+        self._set_closure(
             org, closed_at=None, deletion_due_at=None, action="account_reopened", actor=actor
         )
 
-    def _set_org(self, org: Organization, *, action: str, actor: str, **changes: object) -> None:
+    def _set_closure(
+        self,
+        org: Organization,
+        *,
+        closed_at: datetime | None,
+        deletion_due_at: datetime | None,
+        action: str,
+        actor: str,
+    ) -> None:
         assert org.id is not None
         now = self._clock.now()
         with self._db.write() as session:
-            data = ComplianceData(session, org.id)
-            row = data.organization()
-            for name, value in changes.items():
-                setattr(row, name, value)
-            session.add(row)
-            data.audit(
+            Organizations(session).set_closure(
+                org.id, closed_at=closed_at, deletion_due_at=deletion_due_at
+            )
+            RetentionData(session, org.id).audit(
                 actor=actor,
                 action=action,
                 subject=f"organization:{org.id}",
@@ -244,7 +214,7 @@ class Stewardship:
         now = self._clock.now()
         report = SweepReport()
         with self._db.read() as session:
-            orgs = list(session.exec(select(Organization)).all())
+            orgs = list(Organizations(session).all())
         for org in orgs:
             assert org.id is not None
             try:
@@ -272,150 +242,23 @@ class Stewardship:
         self._sweep_org(org, now, report)
 
     def _sweep_org(self, org: Organization, now: datetime, report: SweepReport) -> None:
-        """Per-row expiry. Reads ids and flags only: no sealed value is opened to delete it."""
+        """Per-row expiry, then the erased contacts' traces outside the database."""
         assert org.id is not None
-        erased_contacts: list[int] = []
         with self._db.write() as session:
-
-            def expired(model: type, *columns: object) -> list:
-                return list(
-                    session.execute(
-                        select(model.id, model.legal_hold, *columns).where(
-                            model.org_id == org.id, model.retain_until <= now
-                        )
-                    ).all()
-                )
-
-            def delete_ids(model: type, ids: list[int]) -> int:
-                return (
-                    session.execute(delete(model).where(col(model.id).in_(ids))).rowcount
-                    if ids
-                    else 0
-                )
-
-            # Messages, with the replies to them (which may expire a moment later).
-            rows = expired(Message)
-            report.skipped_on_hold["messages"] += sum(1 for r in rows if r.legal_hold)
-            ids = [r.id for r in rows if not r.legal_hold]
-            if ids:
-                replies = session.execute(
-                    select(Message.id, Message.legal_hold).where(col(Message.reply_to_id).in_(ids))
-                ).all()
-                held_replies = [r.id for r in replies if r.legal_hold]
-                if held_replies:
-                    session.execute(
-                        update(Message)
-                        .where(col(Message.id).in_(held_replies))
-                        .values(reply_to_id=None)
-                    )
-                reply_ids = sorted({r.id for r in replies if not r.legal_hold} | set(ids))
-                deleted = session.execute(
-                    delete(Message).where(
-                        col(Message.id).in_(reply_ids), col(Message.reply_to_id).is_not(None)
-                    )
-                ).rowcount
-                report.deleted["messages"] += deleted + delete_ids(Message, reply_ids)
-            # Handoffs: an open one is work in progress, whatever its age.
-            rows = expired(Handoff, Handoff.status)
-            report.skipped_on_hold["handoffs"] += sum(1 for r in rows if r.legal_hold)
-            report.deleted["handoffs"] += delete_ids(
-                Handoff, [r.id for r in rows if not r.legal_hold and r.status != HandoffStatus.OPEN]
-            )
-            for row in expired(Conversation):
-                if row.legal_hold:
-                    report.skipped_on_hold["conversations"] += 1
-                    continue
-                if self._has(session, Message, conversation_id=row.id) or self._has(
-                    session, Handoff, conversation_id=row.id
-                ):
-                    continue
-                report.deleted["conversations"] += delete_ids(Conversation, [row.id])
-            for row in expired(Contact):
-                if row.legal_hold:
-                    report.skipped_on_hold["contacts"] += 1
-                    continue
-                if self._has(session, Conversation, contact_id=row.id) or self._has(
-                    session, Message, contact_id=row.id
-                ):
-                    continue
-                session.execute(
-                    update(PrivacyRequest)
-                    .where(PrivacyRequest.contact_id == row.id)
-                    .values(contact_id=None)
-                )
-                report.deleted["consent_records"] += session.execute(
-                    delete(ConsentRecord).where(ConsentRecord.contact_id == row.id)
-                ).rowcount
-                report.deleted["contacts"] += delete_ids(Contact, [row.id])
-                erased_contacts.append(row.id)
-            rows = expired(PrivacyRequest)
-            report.skipped_on_hold["privacy_requests"] += sum(1 for r in rows if r.legal_hold)
-            request_ids = [r.id for r in rows if not r.legal_hold]
-            if request_ids:
-                session.execute(
-                    update(AuditEvent)
-                    .where(col(AuditEvent.privacy_request_id).in_(request_ids))
-                    .values(privacy_request_id=None)
-                )
-                session.execute(
-                    update(ErasureTombstone)
-                    .where(col(ErasureTombstone.privacy_request_id).in_(request_ids))
-                    .values(privacy_request_id=None)
-                )
-                report.deleted["privacy_requests"] += delete_ids(PrivacyRequest, request_ids)
-            report.deleted["audit_events"] += session.execute(
-                delete(AuditEvent).where(
-                    AuditEvent.org_id == org.id, AuditEvent.retain_until <= now
-                )
-            ).rowcount
-        for contact_id in erased_contacts:
+            result = RetentionData(session, org.id).expire(now)
+        report.deleted.update(result.deleted)
+        report.skipped_on_hold.update(result.skipped_on_hold)
+        for contact_id in result.erased_contact_ids:
             self._state.erase_subject(org.id, contact_id)
             self._exports.erase_subject(org.id, contact_id)
-
-    @staticmethod
-    def _has(session: object, model: type, **where: object) -> bool:
-        query = select(model.id)
-        for name, value in where.items():
-            query = query.where(getattr(model, name) == value)
-        return session.execute(query.limit(1)).first() is not None  # type: ignore[attr-defined]
 
     def _delete_organization(self, org: Organization) -> None:
         """Complete deletion: the anonymous daily counts stay (unless excluded), nothing else."""
         assert org.id is not None
         with self._db.write() as session:
-            if org.exclude_from_training:
-                session.execute(
-                    delete(AnalyticsDaily).where(AnalyticsDaily.org_ref == org.analytics_ref)
-                )
-            # Children before parents: messages point at agents, handoffs at teams and agents.
-            session.execute(
-                update(Message).where(Message.org_id == org.id).values(reply_to_id=None)
+            RetentionData(session, org.id).delete_organization(
+                analytics_ref=org.analytics_ref, keep_daily_counts=not org.exclude_from_training
             )
-            for model in (
-                AuditEvent,
-                ErasureTombstone,
-                Message,
-                Handoff,
-                PrivacyRequest,
-                Conversation,
-                ConsentRecord,
-                Contact,
-                KnowledgePhrasing,
-                KnowledgeEntry,
-                IngestionJob,
-                KnowledgeDocument,
-                ApiToken,
-                AIUsage,
-                LegalHold,
-                PrivacyNotice,
-                RoutingRule,
-                MessageTemplate,
-                AgentAccount,
-                Team,
-                OrgKey,
-            ):
-                session.execute(delete(model).where(model.org_id == org.id))
-            session.execute(delete(Organization).where(Organization.id == org.id))
         self._db.keystore.forget(org.id)
         self._knowledge.erase_organization(org.id)
         self._state.erase_organization(org.id)

@@ -10,21 +10,13 @@ from datetime import datetime, timedelta
 
 import bcrypt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import update
-from sqlmodel import select
 
 from imaradesk.console.mailer import Mailer
-from imaradesk.console.setup import team_id
 from imaradesk.runtime.clock import Clock
+from imaradesk.storage.account_repository import Accounts
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import (
-    AgentAccount,
-    AgentRole,
-    Handoff,
-    HandoffStatus,
-    Organization,
-    Team,
-)
+from imaradesk.storage.models import AgentAccount, AgentRole, Organization
+from imaradesk.storage.setup_repository import DeskConfig
 from imaradesk.tenants.organizations import OrganizationService
 
 BCRYPT_COST = 12
@@ -113,24 +105,23 @@ class AccountService:
         if role not in {r.value for r in AgentRole}:
             raise AccountError(f"role must be one of {', '.join(r.value for r in AgentRole)}")
         now = self._clock.now()
+        # Hashed before the transaction: bcrypt's quarter second must not hold the write lock.
+        password_hash = hash_password(password) if password else None
         with self._db.write() as session:
-            if session.exec(select(AgentAccount).where(AgentAccount.email == email)).first():
+            accounts = Accounts(session)
+            if accounts.by_email(email) is not None:
                 raise AccountError(f"an account for {email} already exists")
-            team_ref = team_id(session, org_id, team) if team else None
-            account = AgentAccount(
+            return accounts.add(
                 org_id=org_id,
                 email=email,
                 name=name.strip() or email,
-                password_hash=hash_password(password) if password else None,
+                password_hash=password_hash,
                 role=role,
-                team_id=team_ref,
+                team_id=DeskConfig(session, org_id).team_id(team) if team else None,
                 languages=languages or ["en"],
-                email_verified_at=now if verified else None,
-                created_at=now,
+                verified_at=now if verified else None,
+                now=now,
             )
-            session.add(account)
-            session.flush()
-            return account
 
     def invite(self, org_id: int, **fields: object) -> AgentAccount:
         """Create an account without a password and email a link to choose one."""
@@ -151,19 +142,13 @@ class AccountService:
     def members(self, org_id: int) -> list[tuple[AgentAccount, str | None]]:
         """The organization's accounts with their team names."""
         with self._db.read() as session:
-            teams = {
-                t.id: t.name for t in session.exec(select(Team).where(Team.org_id == org_id)).all()
-            }
-            accounts = session.exec(
-                select(AgentAccount)
-                .where(AgentAccount.org_id == org_id)
-                .order_by(AgentAccount.name)
-            ).all()
+            teams = DeskConfig(session, org_id).team_names()
+            accounts = Accounts(session).of_organization(org_id)
             return [(a, teams.get(a.team_id) if a.team_id else None) for a in accounts]
 
     def get(self, account_id: int) -> AgentAccount | None:
         with self._db.read() as session:
-            return session.get(AgentAccount, account_id)
+            return Accounts(session).get(account_id)
 
     # -- sign-in -----------------------------------------------------------------------------
 
@@ -178,7 +163,7 @@ class AccountService:
         email = normalise_email(email)
         now = self._clock.now()
         with self._db.read() as session:
-            account = session.exec(select(AgentAccount).where(AgentAccount.email == email)).first()
+            account = Accounts(session).by_email(email)
         # bcrypt takes a quarter of a second: never inside a transaction (on SQLite it would
         # hold the one write lock every webhook needs).
         if account is None or account.password_hash is None or account.disabled_at is not None:
@@ -195,55 +180,28 @@ class AccountService:
             raise LoginFailed("wrong email or password")
         if account.email_verified_at is None:
             raise EmailNotVerified("please verify your email address first: we sent you a link")
+        assert account.id is not None
         with self._db.write() as session:
-            session.execute(
-                update(AgentAccount)
-                .where(AgentAccount.id == account.id)
-                .values(failed_logins=0, locked_until=None)
-            )
+            Accounts(session).clear_failed_logins(account.id)
         return account
 
     def _count_failure(self, account_id: int, now: datetime) -> None:
         """Count a failure atomically (parallel guesses must all count) and lock at the limit."""
         with self._db.write() as session:
-            session.execute(
-                update(AgentAccount)
-                .where(AgentAccount.id == account_id)
-                .values(failed_logins=AgentAccount.failed_logins + 1)
-            )
-            session.execute(
-                update(AgentAccount)
-                .where(
-                    AgentAccount.id == account_id, AgentAccount.failed_logins >= MAX_FAILED_LOGINS
-                )
-                .values(locked_until=now + LOCKOUT, failed_logins=0)
+            Accounts(session).count_failed_login(
+                account_id, limit=MAX_FAILED_LOGINS, lock_until=now + LOCKOUT
             )
 
     def disable(self, org_id: int, email: str) -> AgentAccount:
         """Take an account's access away: it cannot sign in, and its sessions end at once."""
         email = normalise_email(email)
         with self._db.write() as session:
-            account = session.exec(
-                select(AgentAccount).where(
-                    AgentAccount.org_id == org_id, AgentAccount.email == email
-                )
-            ).first()
+            accounts = Accounts(session)
+            account = accounts.in_organization(org_id=org_id, email=email)
             if account is None:
                 raise AccountError(f"no account {email} in this organization")
-            account.disabled_at = self._clock.now()
-            account.session_version += 1
-            account.available = False
-            session.add(account)
             # Their open conversations go back to the team queue rather than wait on nobody.
-            session.execute(
-                update(Handoff)
-                .where(
-                    Handoff.org_id == org_id,
-                    Handoff.assigned_agent_id == account.id,
-                    Handoff.status == HandoffStatus.OPEN,
-                )
-                .values(assigned_agent_id=None, taken_at=None)
-            )
+            accounts.disable(account, now=self._clock.now())
             return account
 
     # -- sign-up and verification ------------------------------------------------------------
@@ -256,7 +214,7 @@ class AccountService:
         if not company.strip():
             raise AccountError("the company name is required")
         with self._db.read() as session:
-            if session.exec(select(AgentAccount).where(AgentAccount.email == email)).first():
+            if Accounts(session).by_email(email) is not None:
                 raise AccountError(f"an account for {email} already exists")
         org = self._orgs.create(self._free_slug(company), name=company.strip())
         assert org.id is not None
@@ -289,12 +247,11 @@ class AccountService:
     def verify_email(self, token: str) -> AgentAccount:
         claims = self._load("verify", token, VERIFY_TTL)
         with self._db.write() as session:
-            account = session.get(AgentAccount, int(claims["a"]))
+            accounts = Accounts(session)
+            account = accounts.get(int(claims["a"]))
             if account is None or account.email != claims["e"]:
                 raise TokenInvalid("this link is not valid")
-            if account.email_verified_at is None:
-                account.email_verified_at = self._clock.now()
-                session.add(account)
+            accounts.mark_email_verified(account, now=self._clock.now())
             return account
 
     # -- password reset ------------------------------------------------------------------------
@@ -308,9 +265,7 @@ class AccountService:
     def request_reset(self, email: str) -> None:
         """Email a reset link if the account exists; say nothing either way."""
         with self._db.read() as session:
-            account = session.exec(
-                select(AgentAccount).where(AgentAccount.email == normalise_email(email))
-            ).first()
+            account = Accounts(session).by_email(normalise_email(email))
         if account is None:
             return
         self._mailer.send(
@@ -333,17 +288,12 @@ class AccountService:
     def reset_password(self, token: str, password: str) -> AgentAccount:
         account = self.account_for_reset(token)
         new_hash = hash_password(password)
+        assert account.id is not None
         with self._db.write() as session:
-            row = session.get(AgentAccount, account.id)
-            assert row is not None
-            row.password_hash = new_hash
-            row.session_version += 1  # sessions signed in with the old password end
-            # Following the emailed link proves the address.
-            row.email_verified_at = row.email_verified_at or self._clock.now()
-            row.failed_logins = 0
-            row.locked_until = None
-            session.add(row)
-            return row
+            # Sessions signed in with the old password end; following the link proves the address.
+            return Accounts(session).set_password(
+                account.id, password_hash=new_hash, now=self._clock.now()
+            )
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self._secret, salt=f"imaradesk-{purpose}")

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, func, select
-
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import MessageTemplate, RoutingRule, Team
+from imaradesk.storage.models import MessageTemplate, RoutingRule
+from imaradesk.storage.setup_repository import DeskConfig
 
 
 class SetupError(ValueError):
     pass
-
-
-def team_id(session: Session, org_id: int, name: str) -> int:
-    """The id of the named team, created if needed."""
-    team = session.exec(select(Team).where(Team.org_id == org_id, Team.name == name)).first()
-    if team is None:
-        team = Team(org_id=org_id, name=name)
-        session.add(team)
-        session.flush()
-    assert team.id is not None
-    return team.id
 
 
 class DeskSetup:
@@ -68,38 +56,29 @@ class DeskSetup:
         value: str,
         keywords: list[str],
         team: str | None,
-        **fields: object,
+        priority: int,
+        always_human: bool = False,
+        examples: list[str] | None = None,
     ) -> RoutingRule:
         with self._db.write() as session:
-            position = session.exec(
-                select(func.coalesce(func.max(RoutingRule.position), 0)).where(
-                    RoutingRule.org_id == org_id
-                )
-            ).one()
-            rule = RoutingRule(
-                org_id=org_id,
+            config = DeskConfig(session, org_id)
+            return config.add_routing_rule(
                 kind=kind,
                 value=value,
                 keywords=keywords,
-                team_id=team_id(session, org_id, team) if team else None,
-                position=int(position) + 1,
-                **fields,
+                team_id=config.team_id(team) if team else None,
+                priority=priority,
+                always_human=always_human,
+                examples=examples,
             )
-            session.add(rule)
-            session.flush()
-            return rule
 
     def rules(self, org_id: int) -> list[tuple[RoutingRule, str | None]]:
         with self._db.read() as session:
-            teams = {
-                t.id: t.name for t in session.exec(select(Team).where(Team.org_id == org_id)).all()
-            }
-            rows = session.exec(
-                select(RoutingRule)
-                .where(RoutingRule.org_id == org_id)
-                .order_by(col(RoutingRule.position))
-            ).all()
-            return [(r, teams.get(r.team_id) if r.team_id else None) for r in rows]
+            config = DeskConfig(session, org_id)
+            teams = config.team_names()
+            return [
+                (r, teams.get(r.team_id) if r.team_id else None) for r in config.routing_rules()
+            ]
 
     def add_template(
         self, org_id: int, *, name: str, content_sid: str, body: str
@@ -107,7 +86,6 @@ class DeskSetup:
         if not content_sid.startswith("HX"):
             raise SetupError("Twilio Content SIDs start with HX")
         with self._db.write() as session:
-            template = MessageTemplate(org_id=org_id, name=name, content_sid=content_sid, body=body)
-            session.add(template)
-            session.flush()
-            return template
+            return DeskConfig(session, org_id).add_template(
+                name=name, content_sid=content_sid, body=body
+            )

@@ -12,12 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, select
-
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import AIUsage
+from imaradesk.storage.errors import StorageError
+from imaradesk.storage.usage_repository import UsageEntry, UsageRecords, store_usage
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +56,7 @@ class UsageLog:
         """Store one call's usage; a failure to store is logged, never passed to the customer."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown AI call outcome {outcome!r}")
-        row = AIUsage(
+        entry = UsageEntry(
             org_id=org_id,
             provider=provider[:32],
             model=model[:100],
@@ -67,23 +65,18 @@ class UsageLog:
             input_tokens=max(0, input_tokens),
             output_tokens=max(0, output_tokens),
             latency_ms=max(0, latency_ms),
-            created_at=self._clock.now(),
+            at=self._clock.now(),
         )
         try:
-            with self._db.write() as session:
-                session.add(row)
-        except SQLAlchemyError:
+            store_usage(self._db, entry)
+        except StorageError:
             log.exception("could not record AI usage", extra={"org_id": org_id})
 
     def totals(self, org_id: int, *, days: int = 30) -> list[UsageTotal]:
         """Calls and tokens per day, provider and model over the last ``days`` days (UTC)."""
         since: datetime = self._clock.now() - timedelta(days=days)
         with self._db.read() as session:
-            rows = session.exec(
-                select(AIUsage)
-                .where(AIUsage.org_id == org_id, col(AIUsage.created_at) >= since)
-                .order_by(col(AIUsage.created_at))
-            ).all()
+            rows = UsageRecords(session).since(org_id=org_id, since=since)
         # Grouped here rather than in SQL: day arithmetic differs between SQLite and PostgreSQL.
         sums: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for row in rows:

@@ -197,8 +197,17 @@ class ComplianceData(OrgData):
 
     # -- legal holds ------------------------------------------------------------------------------
 
-    def add_hold(self, **fields: object) -> LegalHold:
-        hold = LegalHold(org_id=self.org_id, **fields)
+    def add_hold(
+        self, *, scope: str, target_id: int, reason: str, placed_by: str, placed_at: datetime
+    ) -> LegalHold:
+        hold = LegalHold(
+            org_id=self.org_id,
+            scope=scope,
+            target_id=target_id,
+            reason=reason,
+            placed_by=placed_by,
+            placed_at=placed_at,
+        )
         self._session.add(hold)
         self._session.flush()
         return hold

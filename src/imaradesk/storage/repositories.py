@@ -7,7 +7,6 @@ query and every row it writes, so no caller can forget the scope.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,61 +37,12 @@ from imaradesk.storage.models import (
     KnowledgePhrasing,
     Message,
     Organization,
-    OrgKey,
 )
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
-
-class InvalidSlug(ValueError):
-    pass
-
-
-class Organizations:
-    """Organization lookup and creation; not scoped, since it is how a scope is found."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def by_slug(self, slug: str) -> Organization | None:
-        return self._session.exec(select(Organization).where(Organization.slug == slug)).first()
-
-    def get(self, org_id: int) -> Organization | None:
-        return self._session.get(Organization, org_id)
-
-    def all(self) -> Sequence[Organization]:
-        return self._session.exec(select(Organization).order_by(Organization.id)).all()
-
-    def without_data_key(self) -> Sequence[int]:
-        have_key = select(OrgKey.org_id)
-        return self._session.exec(
-            select(Organization.id).where(col(Organization.id).not_in(have_key))
-        ).all()  # type: ignore[return-value]
-
-    def create(
-        self,
-        *,
-        slug: str,
-        name: str,
-        now: datetime,
-        privacy_notice_text: str,
-        privacy_policy_url: str | None = None,
-    ) -> Organization:
-        """Create an organization; its secrets are set once it has a data key."""
-        if not SLUG_PATTERN.match(slug):
-            raise InvalidSlug(
-                f"invalid organization slug {slug!r}: use lowercase letters, digits and hyphens"
-            )
-        org = Organization(
-            slug=slug,
-            name=name,
-            privacy_notice_text=privacy_notice_text,
-            privacy_policy_url=privacy_policy_url,
-            created_at=now,
-        )
-        self._session.add(org)
-        self._session.flush()
-        return org
+# Re-exported: callers imported them from here before organization_repository.py held them.
+from imaradesk.storage.organization_repository import SLUG_PATTERN as SLUG_PATTERN
+from imaradesk.storage.organization_repository import InvalidSlug as InvalidSlug
+from imaradesk.storage.organization_repository import Organizations as Organizations
 
 
 class OrgData:

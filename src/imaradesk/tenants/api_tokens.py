@@ -7,11 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import col, select
-
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import ApiToken
+from imaradesk.storage.token_repository import TokenRecords
 
 TOKEN_PREFIX = "imd_"
 MAX_NAME_CHARS = 100
@@ -56,23 +54,19 @@ class ApiTokens:
             raise TokenError(f"give the token a name of 1 to {MAX_NAME_CHARS} characters")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._db.write() as session:
-            row = ApiToken(
+            row = TokenRecords(session).add(
                 org_id=org_id,
                 name=name,
                 token_hash=_digest(secret),
                 prefix=secret[:10],
-                created_at=self._clock.now(),
+                now=self._clock.now(),
             )
-            session.add(row)
-            session.flush()
             assert row.id is not None
             return IssuedToken(row.id, name, secret)
 
     def tokens(self, org_id: int) -> list[TokenView]:
         with self._db.read() as session:
-            rows = session.exec(
-                select(ApiToken).where(ApiToken.org_id == org_id).order_by(col(ApiToken.id))
-            ).all()
+            rows = TokenRecords(session).of_organization(org_id)
             return [
                 TokenView(r.id, r.name, r.prefix, r.created_at, r.last_used_at, r.revoked_at)  # type: ignore[arg-type]
                 for r in rows
@@ -80,14 +74,11 @@ class ApiTokens:
 
     def revoke(self, org_id: int, token_id: int) -> bool:
         with self._db.write() as session:
-            row = session.exec(
-                select(ApiToken).where(ApiToken.org_id == org_id, ApiToken.id == token_id)
-            ).first()
+            tokens = TokenRecords(session)
+            row = tokens.get(org_id=org_id, token_id=token_id)
             if row is None:
                 return False
-            if row.revoked_at is None:
-                row.revoked_at = self._clock.now()
-                session.add(row)
+            tokens.revoke(row, now=self._clock.now())
             return True
 
     def authenticate(self, token: str) -> int | None:
@@ -96,7 +87,7 @@ class ApiTokens:
             return None
         digest = _digest(token)
         with self._db.read() as session:
-            row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
+            row = TokenRecords(session).by_digest(digest)
             if row is None or row.revoked_at is not None:
                 return None
             # Compared again in constant time: the index lookup alone would be a timing oracle
@@ -106,9 +97,7 @@ class ApiTokens:
             org_id, token_id, last_used = row.org_id, row.id, row.last_used_at
         now = self._clock.now()
         if last_used is None or now - last_used >= _TOUCH_EVERY:
+            assert token_id is not None
             with self._db.write() as session:
-                row = session.get(ApiToken, token_id)
-                if row is not None:
-                    row.last_used_at = now
-                    session.add(row)
+                TokenRecords(session).touch(token_id, now=now)
         return org_id

@@ -9,8 +9,8 @@ from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import Organization, PrivacyNotice
-from imaradesk.storage.repositories import Organizations, OrgData
+from imaradesk.storage.models import Organization
+from imaradesk.storage.organization_repository import Organizations, check_settings
 
 
 class OrganizationExists(ValueError):
@@ -54,16 +54,10 @@ class OrganizationService:
                 privacy_policy_url=privacy_policy_url,
                 privacy_notice_text=privacy_notice_text,
             )
-            session.add(
-                PrivacyNotice(
-                    org_id=org.id,
-                    version=1,
-                    text=privacy_notice_text,
-                    material=True,
-                    published_at=self._clock.now(),
-                )
+            assert org.id is not None
+            orgs.add_notice(
+                org_id=org.id, version=1, text=privacy_notice_text, now=self._clock.now()
             )
-        assert org.id is not None
         # The key is created in its own committed transaction, before anything is sealed.
         self._db.keystore.create_key(org.id, now=self._clock.now())
         if twilio_auth_token is not None:
@@ -73,14 +67,10 @@ class OrganizationService:
         return found
 
     def update(self, org_id: int, **changes: object) -> Organization:
+        """Change settings by name (see ``OrganizationSettings``); AttributeError for others."""
+        settings = check_settings(changes)
         with self._db.write() as session:
-            org = OrgData(session, org_id).organization()
-            for name, value in changes.items():
-                if not hasattr(org, name):
-                    raise AttributeError(f"organizations have no setting {name!r}")
-                setattr(org, name, value)
-            session.add(org)
-            return org
+            return Organizations(session).change_settings(org_id, settings)
 
     def destroy_data(
         self,
@@ -93,7 +83,8 @@ class OrganizationService:
     ) -> None:
         """Crypto-shred: destroy the data key, then everything derived outside the database."""
         now = self._clock.now()
-        self.update(org_id, data_destroyed_at=now)
+        with self._db.write() as session:
+            Organizations(session).mark_data_destroyed(org_id, now=now)
         self._db.keystore.destroy(org_id, now=now)
         knowledge.erase_organization(org_id)
         state.erase_organization(org_id)
@@ -106,19 +97,9 @@ class OrganizationService:
             raise ValueError("a privacy notice needs some words")
         now = self._clock.now()
         with self._db.write() as session:
-            data = OrgData(session, org_id)
-            org = data.organization()
-            version = org.privacy_notice_version + 1 if material else org.privacy_notice_version
-            if material:
-                session.add(
-                    PrivacyNotice(
-                        org_id=org_id, version=version, text=text, material=True, published_at=now
-                    )
-                )
-            org.privacy_notice_version = version
-            org.privacy_notice_text = text
-            session.add(org)
-            return version
+            return Organizations(session).publish_notice(
+                org_id, text=text, material=material, now=now
+            )
 
     def ensure_data_keys(self) -> int:
         """Give every organization a data key (organizations created before encryption)."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, url_for
-from sqlalchemy import text
 
+from imaradesk.storage.liveness import check_database
 from imaradesk.web.common import services
 
 bp = Blueprint("health", __name__)
@@ -13,8 +13,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():  # noqa: ANN201
     svc = services()
-    with svc.database.read() as session:
-        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+    check_database(svc.database)
     if svc.redis is not None:
         svc.redis.ping()
     return jsonify(status="ok")
