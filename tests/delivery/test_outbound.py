@@ -335,3 +335,34 @@ def test_a_conversation_channel_is_registered_once() -> None:
     registry.register(FakePush())
     with pytest.raises(ValueError):
         registry.register(FakePush())
+
+
+def test_holding_never_takes_back_a_delivery(world) -> None:  # noqa: ANN001
+    """A poll can fetch a message between its storing and its holding: it stays delivered."""
+    outbox = PollOutbox(world.database)
+    conversation = world.conversation("webchat", address="visitor-4")
+    outbound = world.outbound(FakePoll(outbox))
+    outbound.send_text(world.org, conversation, "Hi", agent_id=None)
+    [row] = world.rows()
+    outbound.poll_waiting(world.org, channel="webchat", address="visitor-4")
+    outbox.hold(org_id=world.org.id, message_id=row.id)
+    assert world.rows()[0].delivery_status == "delivered"
+
+
+def test_status_reports_move_forward_only_and_unknown_ones_are_ignored(world) -> None:  # noqa: ANN001
+    from imaradesk.channels.base import StatusReport
+    from imaradesk.delivery.status import DeliveryTracker
+
+    conversation = world.conversation("whatsapp")
+    world.outbound(FakePush()).send_text(world.org, conversation, "Hi", agent_id=None)
+    tracker = DeliveryTracker(DeliveryRepository(world.database), world.clock)
+    [row] = world.rows()
+    delivered = tracker.record(
+        world.org.id, "whatsapp", StatusReport("P1", "delivered", None, None)
+    )
+    late = tracker.record(world.org.id, "whatsapp", StatusReport("P1", "sent", None, row.id))
+    assert delivered.applied and not late.applied and late.status == "delivered"
+    unknown = tracker.record(world.org.id, "whatsapp", StatusReport("P9", "read", None, None))
+    assert not unknown.found
+    elsewhere = tracker.record(world.org.id, "sms", StatusReport("P1", "read", None, None))
+    assert not elsewhere.found, "a report is matched on its channel too"

@@ -1,10 +1,11 @@
-"""Turns that may take longer than a webhook may wait: handled by a worker, sent by REST.
+"""Turns that may take longer than a webhook may wait: handled by a worker, then delivered.
 
 Twilio gives a webhook 15 seconds. When an organization's answers are written by an LLM, a turn
 can approach that, so the webhook only queues the message and acknowledges; a worker (a thread
-of the web process, or ``imaradesk worker --jobs`` through RQ) runs the turn and sends the
-replies through the Twilio REST API. The queued message is sealed with the organization's key:
-RQ keeps job arguments in Redis.
+of the web process, or ``imaradesk worker --jobs`` through RQ) runs the turn and hands the
+stored replies to delivery, which sends them through the customer's channel (for WhatsApp,
+Twilio's REST API). The queued message is sealed with the organization's key: RQ keeps job
+arguments in Redis.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, abort, request, url_for
+from werkzeug.datastructures import ImmutableMultiDict
 
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid
 from imaradesk.channels.twilio import TwilioChannel, parse_status, verify_signature
@@ -16,7 +17,7 @@ bp = Blueprint("twilio", __name__)
 channel = TwilioChannel()
 
 
-def _verified_form(org: Organization):  # noqa: ANN202
+def _verified_form(org: Organization) -> ImmutableMultiDict[str, str]:
     if not org.twilio_auth_token:
         abort(403, description="the Twilio channel is not configured for this organization")
     form = request.form  # reading it enforces the body size limit (413)
