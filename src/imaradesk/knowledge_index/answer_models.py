@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -147,7 +147,8 @@ class CalibratedClassifierModel:
         logits = vectors @ self.weights.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probs
 
     def judge(
         self,
@@ -177,23 +178,20 @@ class CalibratedClassifierModel:
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        reranker = (
-            {}
-            if self.reranker is None
-            else {"reranker": np.append(self.reranker.weights, self.reranker.bias)}
-        )
-        np.savez(
-            buffer,
-            method=np.array(self.method),
-            entry_ids=self.entry_ids,
-            weights=self.weights,
-            bias=self.bias,
-            calibrator_weights=self.calibrator_weights,
-            params=np.array(
+        # Any: savez's own keyword options would otherwise clash with the arrays' names.
+        arrays: dict[str, Any] = {
+            "method": np.array(self.method),
+            "entry_ids": self.entry_ids,
+            "weights": self.weights,
+            "bias": self.bias,
+            "calibrator_weights": self.calibrator_weights,
+            "params": np.array(
                 [self.calibrator_bias, self.threshold, float(self.identity_calibration)]
             ),
-            **reranker,
-        )
+        }
+        if self.reranker is not None:
+            arrays["reranker"] = np.append(self.reranker.weights, self.reranker.bias)
+        np.savez(buffer, **arrays)
         return buffer.getvalue()
 
 
@@ -224,4 +222,4 @@ def load_answer_model(data: bytes) -> AnswerModel:
 
 
 def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + np.exp(-x))
+    return float(1.0 / (1.0 + np.exp(-x)))

@@ -9,9 +9,12 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:  # a heavy import, only needed once a model is loaded
+    from sentence_transformers import SentenceTransformer
 
 from imaradesk.knowledge_index.errors import EmbedderError as EmbedderError
 
@@ -59,7 +62,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str = DEFAULT_EMBEDDING_MODEL, *, device: str = "cpu") -> None:
         self._model_name = model
         self._device = device
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._load_lock = threading.Lock()
         self._dimension: int | None = None
 
@@ -74,7 +77,7 @@ class SentenceTransformerEmbedder:
         assert self._dimension is not None
         return self._dimension
 
-    def _load(self):  # noqa: ANN202 - the model type lives in an optional heavy import
+    def _load(self) -> SentenceTransformer:
         with self._load_lock:
             if self._model is not None:
                 return self._model
@@ -88,14 +91,17 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as transformers_logging
 
-                transformers_logging.disable_progress_bar()
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 model = SentenceTransformer(path, device=self._device, local_files_only=True)
             except Exception as e:  # the library raises many kinds; all mean "unusable"
                 raise EmbedderError(f"could not load embedding model {path}: {e}") from e
             get_dimension = getattr(model, "get_embedding_dimension", None) or (
                 model.get_sentence_embedding_dimension
             )
-            self._dimension = int(get_dimension())
+            dimension = get_dimension()
+            if dimension is None:
+                raise EmbedderError(f"embedding model {path} does not say its dimension")
+            self._dimension = int(dimension)
             self._model = model
             return model
 

@@ -21,6 +21,7 @@ from imaradesk.knowledge_index.documents import SUPPORTED_EXTENSIONS, media_type
 from imaradesk.knowledge_index.errors import ImportFormatError
 from imaradesk.knowledge_index.errors import UploadRejected as UploadRejected  # re-exported
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.knowledge_index.retrieval_types import ProgressCallback
 from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
@@ -354,13 +355,13 @@ class _ProgressWriter:
         self._done = 0
         self._guard = threading.Lock()
 
-    def stage(self, stage: str):  # noqa: ANN201
+    def stage(self, stage: str) -> ProgressCallback:
         def report(done: int, total: int) -> None:
             self.set(stage, done, total, force=done >= total)
 
         return report
 
-    def counter(self, stage: str):  # noqa: ANN201
+    def counter(self, stage: str) -> ProgressCallback:
         """For callbacks that report increments (the index rebuild), not positions."""
         self._done = 0
 

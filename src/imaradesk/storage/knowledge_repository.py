@@ -143,7 +143,9 @@ class KnowledgeData:
         """The document of that name, created or reset to a queued new upload."""
         document = self.document_named(name)
         if document is None:
-            document = KnowledgeDocument(org_id=self.org_id, name=name, created_at=now)
+            document = KnowledgeDocument(
+                org_id=self.org_id, name=name, media_type=media_type, sha256=sha256, created_at=now
+            )
         document.media_type = media_type
         document.size_bytes = size_bytes
         document.sha256 = sha256
@@ -183,7 +185,8 @@ class KnowledgeData:
             removed += 1
         self._session.execute(
             delete(IngestionJob).where(
-                IngestionJob.org_id == self.org_id, IngestionJob.document_id == document.id
+                col(IngestionJob.org_id) == self.org_id,
+                col(IngestionJob.document_id) == document.id,
             )
         )
         self._session.delete(document)
@@ -411,6 +414,7 @@ class KnowledgeData:
             )
         ).all()
         by_text = {p.text: p for p in existing}
+        assert entry.id is not None
         for position, text in enumerate(texts):
             kept = by_text.pop(text, None)
             if kept is None:
@@ -556,6 +560,7 @@ class KnowledgeData:
     ) -> None:
         """Give the entry exactly ``questions``, keeping the rows of unchanged texts."""
         old_by_text = {p.text: p for p in old}
+        assert entry.id is not None  # flushed when created
         for position, text in enumerate(questions):
             kept = old_by_text.pop(text, None)
             if kept is not None:

@@ -1,0 +1,1 @@
+"""The knowledge base: parsing files into entries, indexing them, and finding answers."""
