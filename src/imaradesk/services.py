@@ -39,7 +39,7 @@ from imaradesk.delivery.status import DeliveryTracker
 from imaradesk.knowledge_index.curation import KnowledgeCuration
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
 from imaradesk.knowledge_index.ingestion import IngestionService
-from imaradesk.knowledge_index.insights import KnowledgeInsights
+from imaradesk.analytics.knowledge_insights import KnowledgeInsights
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider

@@ -3,7 +3,8 @@
 ``preview`` shows what the bot would do with a question, from which entries and with which
 scores, without recording anything. ``unanswered`` groups recent customer questions the bot
 could not answer (it asked them to rephrase, or handed off because it was unsure), so the
-largest groups say which entry to write next.
+largest groups say which entry to write next. Which replies those were is read from their
+recorded outcome codes, never from their words.
 """
 
 from __future__ import annotations
@@ -13,19 +14,24 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
-from sqlmodel import col, select
 
 from imaradesk.bot.rules import LOW_CONFIDENCE_HANDOFF_REPLY
-from imaradesk.channels.messages import ReplyKind
+from imaradesk.channels.messages import Outcome
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.pii.redactor import Redactor
+from imaradesk.policies.handoff import HandoffReason
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import Contact, Direction, Message, Organization
+from imaradesk.storage.insights_repository import InsightsData
+from imaradesk.storage.models import Organization
 
 # Cosine distance under which two questions are "the same gap": tight enough that a group
 # is one FAQ to write, loose enough that paraphrases meet (checked on BANKING77 paraphrases).
 GROUP_DISTANCE = 0.42
 MAX_QUESTIONS = 1000
+# Replies that mean the knowledge base had no answer. A handoff the customer asked for is not a
+# gap in the knowledge base; one because the bot was unsure is.
+GAP_OUTCOMES = (Outcome.CLARIFY, Outcome.OFFERED_CHOICES, Outcome.OFFERED_HANDOFF)
+GAP_HANDOFF_REASONS = (HandoffReason.LOW_CONFIDENCE,)
 
 
 @dataclass(frozen=True)
@@ -151,41 +157,21 @@ class KnowledgeInsights:
 
     def _unanswered_questions(self, org_id: int, *, since: datetime) -> list[tuple[str, datetime]]:
         with self._db.read() as session:
-            replies = session.exec(
-                select(Message)
-                .where(
-                    Message.org_id == org_id,
-                    Message.direction == Direction.OUTBOUND,
-                    col(Message.kind).in_([ReplyKind.CLARIFY, ReplyKind.HANDOFF]),
-                    col(Message.reply_to_id).is_not(None),
-                    Message.created_at >= since,
-                )
-                .order_by(col(Message.id).desc())
-                .limit(MAX_QUESTIONS)
-            ).all()
-            # A handoff the customer asked for is not a gap in the knowledge base.
-            gap_ids = [
-                r.reply_to_id
-                for r in replies
-                if r.kind == ReplyKind.CLARIFY or r.body == LOW_CONFIDENCE_HANDOFF_REPLY
-            ]
-            if not gap_ids:
-                return []
-            rows = session.exec(
-                select(Message, Contact)
-                .join(Contact, col(Contact.id) == col(Message.contact_id))
-                .where(Message.org_id == org_id, col(Message.id).in_(gap_ids))
-            ).all()
-            out: list[tuple[str, datetime]] = []
-            for message, contact in rows:
-                # Restricted contacts asked us to stop processing their data beyond the chat.
-                if contact.restricted or not message.body.strip():
-                    continue
-                names = [contact.display_name] if contact.display_name else []
-                out.append(
-                    (self._redactor.redact(message.body, names=names).text, message.created_at)
-                )
-            return out
+            asked = InsightsData(session, org_id).questions_answered_by(
+                outcomes=[o.value for o in GAP_OUTCOMES],
+                handoff_reasons=[r.value for r in GAP_HANDOFF_REASONS],
+                since=since,
+                limit=MAX_QUESTIONS,
+            )
+        return [
+            (
+                self._redactor.redact(
+                    q.text, names=[q.display_name] if q.display_name else []
+                ).text,
+                q.asked_at,
+            )
+            for q in asked
+        ]
 
 
 def _rounded(value: object) -> float | None:

@@ -92,10 +92,12 @@ def _refuse_append_only_changes(session: OrmSession, _ctx: Any, _instances: Any)
             raise AppendOnlyViolation(f"{type(obj).__name__} rows are append-only")
 
 
-def migration_config(connection: Connection) -> Config:
+def migration_config(connection: Connection, keystore: Keystore | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
     config.attributes["connection"] = connection
+    # Migrations that read sealed columns (0007 backfills outcome codes from reply text).
+    config.attributes["keystore"] = keystore
     return config
 
 
@@ -139,7 +141,7 @@ class Database:
         """
         with self.engine.begin() as connection:
             inspector = inspect(connection)
-            config = migration_config(connection)
+            config = migration_config(connection, self.keystore)
             if not inspector.has_table("organization"):
                 SQLModel.metadata.create_all(connection)
                 command.stamp(config, "head")
