@@ -37,6 +37,14 @@ browser:
 rasa-env:
 	@scripts/rasa-env || echo "Rasa could not be set up: the tests marked rasa will skip (and fail in CI)"
 
+# ruff (lint and format), the import-linter contracts of the architecture, mypy --strict on
+# the core packages (configured in pyproject.toml).
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
 bench: install
 	$(BIN)/python -m bench.banking77 --data ../shared/bench/banking77
 

@@ -171,12 +171,13 @@ class CsatRule:
 
     def apply(self, ctx: TurnContext) -> Decision:
         match = _RATING.match(ctx.text)
-        assert match is not None
+        handoff_id = ctx.csat_handoff
+        assert match is not None and handoff_id is not None
         return Decision(
             self.name,
             (OutboundMessage(CSAT_THANKS, ReplyKind.SMALL_TALK, outcome=Outcome.RATED),),
             state={CSAT_HANDOFF: ""},
-            rating=(ctx.csat_handoff, int(match.group(1))),
+            rating=(handoff_id, int(match.group(1))),
         )
 
 

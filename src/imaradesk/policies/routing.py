@@ -16,8 +16,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
 
 from imaradesk.policies.text import fold
+
+if TYPE_CHECKING:
+    import lingua
 
 SUPPORTED_LANGUAGES = ("en", "sw")
 # Having to ask again: the count must be of asking or calling, not of wrong PIN entries.
@@ -47,6 +51,10 @@ class Sentiment:
     signals: tuple[str, ...]
 
 
+class _PolarityScorer(Protocol):
+    def polarity_scores(self, text: str) -> dict[str, float]: ...
+
+
 class SentimentAnalyzer:
     """VADER for polarity, plus frustration signs it cannot see."""
 
@@ -54,10 +62,12 @@ class SentimentAnalyzer:
         self._lock = threading.Lock()
 
     @cached_property
-    def _analyzer(self):  # noqa: ANN202 - a third-party object
+    def _analyzer(self) -> _PolarityScorer:
+        # Loaded on first use: VADER reads its lexicon from disk.
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-        return SentimentIntensityAnalyzer()
+        scorer: _PolarityScorer = SentimentIntensityAnalyzer()
+        return scorer
 
     def analyse(self, text: str) -> Sentiment:
         with self._lock:
@@ -95,7 +105,7 @@ class LanguageDetector:
         self._lock = threading.Lock()
 
     @cached_property
-    def _detector(self):  # noqa: ANN202
+    def _detector(self) -> lingua.LanguageDetector:
         from lingua import Language, LanguageDetectorBuilder
 
         return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SWAHILI).build()
@@ -108,7 +118,7 @@ class LanguageDetector:
         best = confidences[0]
         if best.value < self._min:
             return self._default
-        return best.language.iso_code_639_1.name.lower()
+        return str(best.language.iso_code_639_1.name).lower()
 
     def warm_up(self) -> None:
         self.detect("habari yako rafiki")
