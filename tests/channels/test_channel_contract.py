@@ -83,16 +83,48 @@ def _pull(channel_type: type[WebChatChannel] | type[RasaRestChannel]) -> Case:
     )
 
 
-@pytest.fixture(params=["twilio", "webchat", "rasa"])
-def case(request: pytest.FixtureRequest) -> Iterator[Case]:
-    if request.param == "twilio":
+PUSH = ["twilio"]
+PULL = ["webchat", "rasa"]
+
+
+def _case(name: str) -> Iterator[Case]:
+    if name == "twilio":
         fake = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
         yield _twilio(fake)
         fake.stop()
-    elif request.param == "webchat":
+    elif name == "webchat":
         yield _pull(WebChatChannel)
     else:
         yield _pull(RasaRestChannel)
+
+
+@pytest.fixture(params=PUSH + PULL)
+def case(request: pytest.FixtureRequest) -> Iterator[Case]:
+    yield from _case(request.param)
+
+
+@pytest.fixture(params=PUSH)
+def push_case(request: pytest.FixtureRequest) -> Iterator[Case]:
+    yield from _case(request.param)
+
+
+@pytest.fixture(params=PULL)
+def pull_case(request: pytest.FixtureRequest) -> Iterator[Case]:
+    yield from _case(request.param)
+
+
+def test_every_adapter_is_in_the_contract_suite() -> None:
+    """A new adapter module under channels/ must be added to PUSH or PULL above."""
+    import pkgutil
+
+    import imaradesk.channels as package
+
+    adapters = {m.name for m in pkgutil.iter_modules(package.__path__)} - {
+        "base",
+        "messages",
+        "twilio_sender",
+    }
+    assert adapters == {"twilio", "webchat", "rasa_rest"}, adapters
 
 
 def _message(text: str = "Hello from Amina", message_id: int = 41) -> OutboundMessage:
@@ -123,66 +155,82 @@ def test_a_message_of_the_longest_allowed_text_goes_out_once(case: Case) -> None
     receipt = case.channel.send(_message(text), to=case.to, account=case.account)
     assert receipt.status in KNOWN_STATUSES
     assert len(case.delivered()) == 1
-    if case.channel.capabilities.delivery is DeliveryMode.PUSH:
-        assert receipt.provider_message_id and case.delivered() == [text]
-    else:
-        assert receipt.provider_message_id is None and receipt.status == AWAITING_POLL
-        assert case.delivered() == ["41"], "the stored message waits in the mailbox"
 
 
-def test_a_template_goes_out_as_the_template_or_its_text(case: Case) -> None:
-    template = TemplateMessage(
+# -- push adapters: through the provider, once per call -------------------------------------------
+
+
+def test_a_push_adapter_declares_push_and_returns_the_providers_id(push_case: Case) -> None:
+    assert push_case.channel.capabilities.delivery is DeliveryMode.PUSH
+    receipt = push_case.channel.send(_message(), to=push_case.to, account=push_case.account)
+    assert receipt.provider_message_id and push_case.delivered() == ["Hello from Amina"]
+
+
+def test_a_push_adapter_sends_a_template_as_the_template(push_case: Case) -> None:
+    push_case.channel.send(_template(), to=push_case.to, account=push_case.account)
+    assert push_case.delivered() == [TEMPLATE_SID]
+
+
+def test_a_push_adapter_without_an_account_fails_for_good(push_case: Case) -> None:
+    with pytest.raises(SendFailed) as failed:
+        push_case.channel.send(_message(), to=push_case.to, account=None)
+    assert failed.value.retryable is False and push_case.delivered() == []
+
+
+def test_a_provider_failure_is_one_retryable_attempt(push_case: Case) -> None:
+    """Adapters try once: retries are delivery's, so they are never multiplied."""
+    assert push_case.fail_next is not None
+    push_case.fail_next(2)
+    with pytest.raises(SendFailed) as failed:
+        push_case.channel.send(_message(), to=push_case.to, account=push_case.account)
+    assert failed.value.retryable is True
+    push_case.fail_next(0)
+    push_case.channel.send(_message(), to=push_case.to, account=push_case.account)
+    assert push_case.delivered() == ["Hello from Amina"]
+
+
+def test_a_push_adapter_refuses_more_than_its_limit(push_case: Case) -> None:
+    """Delivery splits before sending; the adapter refuses what its provider would."""
+    text = "y" * (push_case.channel.max_text_length + 1)
+    with pytest.raises(SendFailed) as failed:
+        push_case.channel.send(_message(text), to=push_case.to, account=push_case.account)
+    assert failed.value.retryable is False and push_case.delivered() == []
+
+
+# -- pull adapters: held in the mailbox for the next poll -------------------------------------------
+
+
+def test_a_pull_adapter_holds_the_stored_message_for_the_next_poll(pull_case: Case) -> None:
+    assert pull_case.channel.capabilities.delivery is DeliveryMode.POLL
+    receipt = pull_case.channel.send(_message(), to=pull_case.to, account=None)
+    assert receipt.provider_message_id is None and receipt.status == AWAITING_POLL
+    assert pull_case.delivered() == ["41"]
+
+
+def test_a_pull_adapter_holds_a_template_like_any_message(pull_case: Case) -> None:
+    pull_case.channel.send(_template(), to=pull_case.to, account=None)
+    assert pull_case.delivered() == ["42"]
+
+
+def test_a_pull_adapter_holds_only_stored_messages(pull_case: Case) -> None:
+    with pytest.raises(SendFailed) as failed:
+        pull_case.channel.send(
+            OutboundMessage("not stored", ReplyKind.HANDOFF), to=pull_case.to, account=None
+        )
+    assert failed.value.retryable is False and pull_case.delivered() == []
+
+
+def test_a_pull_adapter_without_a_mailbox_fails_for_good(pull_case: Case) -> None:
+    bare = type(pull_case.channel)()
+    with pytest.raises(SendFailed) as failed:
+        bare.send(_message(), to=pull_case.to, account=None)
+    assert failed.value.retryable is False
+
+
+def _template() -> TemplateMessage:
+    return TemplateMessage(
         "Hi, we have news about your request.",
         ReplyKind.HANDOFF,
         message_id=42,
         template_sid=TEMPLATE_SID,
     )
-    receipt = case.channel.send(template, to=case.to, account=case.account)
-    assert receipt.status in KNOWN_STATUSES
-    if case.channel.capabilities.delivery is DeliveryMode.PUSH:
-        assert case.delivered() == [TEMPLATE_SID]
-    else:
-        assert case.delivered() == ["42"]
-
-
-def test_a_push_channel_without_an_account_fails_for_good(case: Case) -> None:
-    if case.channel.capabilities.delivery is not DeliveryMode.PUSH:
-        pytest.skip("pull channels send with no provider account")
-    with pytest.raises(SendFailed) as failed:
-        case.channel.send(_message(), to=case.to, account=None)
-    assert failed.value.retryable is False and case.delivered() == []
-
-
-def test_a_provider_failure_is_one_retryable_attempt(case: Case) -> None:
-    """Adapters try once: retries are delivery's, so they are never multiplied."""
-    if case.fail_next is None:
-        pytest.skip("no provider to fail")
-    case.fail_next(2)
-    with pytest.raises(SendFailed) as failed:
-        case.channel.send(_message(), to=case.to, account=case.account)
-    assert failed.value.retryable is True
-    case.fail_next(0)
-    case.channel.send(_message(), to=case.to, account=case.account)
-    assert case.delivered() == ["Hello from Amina"]
-
-
-def test_a_message_longer_than_the_limit_is_refused_or_held_whole(case: Case) -> None:
-    """Delivery splits before sending; a push adapter refuses what its provider would."""
-    text = "y" * (case.channel.max_text_length + 1)
-    if case.channel.capabilities.delivery is DeliveryMode.PUSH:
-        with pytest.raises(SendFailed) as failed:
-            case.channel.send(_message(text), to=case.to, account=case.account)
-        assert failed.value.retryable is False and case.delivered() == []
-    else:
-        case.channel.send(_message(text), to=case.to, account=case.account)
-        assert case.delivered() == ["41"]
-
-
-def test_a_pull_channel_sends_only_stored_messages(case: Case) -> None:
-    if case.channel.capabilities.delivery is not DeliveryMode.POLL:
-        pytest.skip("push channels send any message")
-    with pytest.raises(SendFailed):
-        case.channel.send(
-            OutboundMessage("not stored", ReplyKind.HANDOFF), to=case.to, account=None
-        )
-    assert case.delivered() == []
