@@ -18,19 +18,19 @@ NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def server(make_services, live_server_factory):  # noqa: ANN001, ANN201
+def server(make_services, live_server_factory):
     services = make_services()
     seed_org(services, "wallet")
     return live_server_factory(services)
 
 
-def webhook(server, body: object = None, *, slug: str = "wallet", **kwargs: object):  # noqa: ANN001, ANN201
+def webhook(server, body: object = None, *, slug: str = "wallet", **kwargs: object):
     if body is not None:
         kwargs["json"] = body
     return requests.post(f"{server.url}/channels/rasa/{slug}/webhook", timeout=10, **kwargs)
 
 
-def test_a_rasa_widget_gets_the_answer_in_rasas_shape(server) -> None:  # noqa: ANN001
+def test_a_rasa_widget_gets_the_answer_in_rasas_shape(server) -> None:
     response = webhook(server, {"sender": "visitor-1", "message": "How do I check my balance?"})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
@@ -43,7 +43,7 @@ def test_a_rasa_widget_gets_the_answer_in_rasas_shape(server) -> None:  # noqa: 
     assert [r["text"] for r in again] == ["Dial *483*7# and follow the prompts to reset your PIN."]
 
 
-def test_the_sender_is_a_contact_on_the_rasa_channel(server) -> None:  # noqa: ANN001
+def test_the_sender_is_a_contact_on_the_rasa_channel(server) -> None:
     webhook(server, {"sender": "widget-user-7", "message": "hi"})
     org = server.services.organizations.by_slug("wallet")
     with server.services.database.read() as session:
@@ -52,7 +52,7 @@ def test_the_sender_is_a_contact_on_the_rasa_channel(server) -> None:  # noqa: A
         assert data.find_contact("webchat", "widget-user-7") is None
 
 
-def test_a_body_sent_as_text_plain_is_read_as_json_like_rasa_does(server) -> None:  # noqa: ANN001
+def test_a_body_sent_as_text_plain_is_read_as_json_like_rasa_does(server) -> None:
     response = webhook(
         server,
         data=b'{"sender": "v2", "message": "How do I check my balance?"}',
@@ -62,7 +62,7 @@ def test_a_body_sent_as_text_plain_is_read_as_json_like_rasa_does(server) -> Non
     assert response.json()[-1]["text"] == "Dial *483*1# to see your balance."
 
 
-def test_a_retry_with_a_message_id_is_answered_from_the_stored_replies(server) -> None:  # noqa: ANN001
+def test_a_retry_with_a_message_id_is_answered_from_the_stored_replies(server) -> None:
     body = {"sender": "v3", "message": "How do I check my balance?", "message_id": "m-1"}
     first = webhook(server, body).json()
     assert webhook(server, body).json() == first
@@ -95,19 +95,19 @@ def test_a_retry_with_a_message_id_is_answered_from_the_stored_replies(server) -
         ({"data": b'{"sender": "v", "message": "' + b"x" * 70_000 + b'"}'}, 413, "too large"),
     ],
 )
-def test_bad_requests_say_what_is_wrong(server, kwargs: dict, status: int, message: str) -> None:  # noqa: ANN001
+def test_bad_requests_say_what_is_wrong(server, kwargs: dict, status: int, message: str) -> None:
     response = webhook(server, **kwargs)
     assert response.status_code == status, response.text
     assert message in response.json()["message"]
 
 
-def test_an_unknown_organization_is_404(server) -> None:  # noqa: ANN001
+def test_an_unknown_organization_is_404(server) -> None:
     response = webhook(server, {"sender": "v", "message": "hi"}, slug="nobody")
     assert response.status_code == 404
     assert "unknown organization" in response.json()["message"]
 
 
-def test_widgets_on_another_site_may_call_it(server) -> None:  # noqa: ANN001
+def test_widgets_on_another_site_may_call_it(server) -> None:
     """A browser asks first (CORS preflight) because the body is JSON; both answers allow it."""
     preflight = requests.options(
         f"{server.url}/channels/rasa/wallet/webhook",
@@ -131,7 +131,7 @@ def test_widgets_on_another_site_may_call_it(server) -> None:  # noqa: ANN001
     assert bad.headers["Access-Control-Allow-Origin"] == "*", "the widget can read the error"
 
 
-def test_an_agents_reply_arrives_with_the_visitors_next_message_once(server) -> None:  # noqa: ANN001
+def test_an_agents_reply_arrives_with_the_visitors_next_message_once(server) -> None:
     """Rasa's REST channel cannot push: what a person wrote comes with the next answer."""
     handoff = webhook(server, {"sender": "v9", "message": "I want to talk to an agent"}).json()
     assert handoff and handoff[-1]["recipient_id"] == "v9"
@@ -149,7 +149,7 @@ def test_an_agents_reply_arrives_with_the_visitors_next_message_once(server) -> 
     assert all("Amina" not in r["text"] for r in other)
 
 
-def test_stop_is_confirmed_then_the_bot_stays_silent(server) -> None:  # noqa: ANN001
+def test_stop_is_confirmed_then_the_bot_stays_silent(server) -> None:
     webhook(server, {"sender": "v11", "message": "hi"})
     stop = webhook(server, {"sender": "v11", "message": "STOP"}).json()
     assert len(stop) == 1

@@ -32,13 +32,13 @@ def _send(fake: FakeTwilioApi, channel: str, base_url: str | None) -> dict[str, 
     return fake.received[-1]
 
 
-def test_whatsapp_goes_from_the_whatsapp_sender_with_a_status_callback(fake) -> None:  # noqa: ANN001
+def test_whatsapp_goes_from_the_whatsapp_sender_with_a_status_callback(fake) -> None:
     sent = _send(fake, "whatsapp", "https://desk.example/")
     assert sent["To"] == "whatsapp:+254711000444" and sent["From"] == "whatsapp:+14155238886"
     assert sent["StatusCallback"] == "https://desk.example/channels/twilio/acme/status?m=7"
 
 
-def test_sms_uses_the_same_number_bare_and_no_callback_without_a_public_url(fake) -> None:  # noqa: ANN001
+def test_sms_uses_the_same_number_bare_and_no_callback_without_a_public_url(fake) -> None:
     sent = _send(fake, "sms", None)
     assert sent["To"] == "+254711000444" and sent["From"] == "+14155238886"
     assert "StatusCallback" not in sent

@@ -188,12 +188,12 @@ class World:
 
 
 @pytest.fixture
-def world(make_services, sqlite_database: Database, clock: FrozenClock) -> World:  # noqa: ANN001
+def world(make_services, sqlite_database: Database, clock: FrozenClock) -> World:
     services = make_services(sqlite_database)
     return World(sqlite_database, clock, seed_org(services, "acme", faq_csv=None), [])
 
 
-def test_a_push_channel_sends_through_its_provider_with_the_organizations_account(world) -> None:  # noqa: ANN001
+def test_a_push_channel_sends_through_its_provider_with_the_organizations_account(world) -> None:
     push = FakePush()
     conversation = world.conversation("whatsapp")
     result = world.outbound(push).send_text(
@@ -208,7 +208,7 @@ def test_a_push_channel_sends_through_its_provider_with_the_organizations_accoun
     assert result.failed == 0 and [m.id for m in result.messages] == [row.id]
 
 
-def test_a_poll_channel_holds_the_message_for_the_next_poll_once(world) -> None:  # noqa: ANN001
+def test_a_poll_channel_holds_the_message_for_the_next_poll_once(world) -> None:
     poll = FakePoll(PollOutbox(world.database))
     conversation = world.conversation("webchat", address="visitor-1")
     outbound = world.outbound(poll)
@@ -224,7 +224,7 @@ def test_a_poll_channel_holds_the_message_for_the_next_poll_once(world) -> None:
     assert other == [], "another visitor never gets it"
 
 
-def test_the_declared_capability_decides_not_the_channel_name(world) -> None:  # noqa: ANN001
+def test_the_declared_capability_decides_not_the_channel_name(world) -> None:
     """A push adapter registered for "webchat" pushes: nothing waits for a poll."""
     push = FakePush(serves=("webchat",))
     conversation = world.conversation("webchat", address="visitor-3")
@@ -233,7 +233,7 @@ def test_the_declared_capability_decides_not_the_channel_name(world) -> None:  #
     assert world.rows()[0].delivery_status == "sent"
 
 
-def test_text_is_split_under_the_adapters_limit(world) -> None:  # noqa: ANN001
+def test_text_is_split_under_the_adapters_limit(world) -> None:
     push = FakePush(max_text_length=40)
     conversation = world.conversation("whatsapp")
     text = "Dial *483*1# to see your balance. Then choose a statement. Keep the PIN secret."
@@ -242,7 +242,7 @@ def test_text_is_split_under_the_adapters_limit(world) -> None:  # noqa: ANN001
     assert len(world.rows()) == len(push.sent), "one stored row per part"
 
 
-def test_a_worker_turns_long_stored_reply_becomes_parts_in_order(world) -> None:  # noqa: ANN001
+def test_a_worker_turns_long_stored_reply_becomes_parts_in_order(world) -> None:
     push = FakePush(max_text_length=40)
     conversation = world.conversation("whatsapp")
     inbound_id = world.bot_reply(conversation, "First sentence here. " * 5)
@@ -255,7 +255,7 @@ def test_a_worker_turns_long_stored_reply_becomes_parts_in_order(world) -> None:
     assert again.messages == (), "sent replies are not sent twice"
 
 
-def test_a_transient_failure_is_retried_with_backoff_around_the_one_send(world) -> None:  # noqa: ANN001
+def test_a_transient_failure_is_retried_with_backoff_around_the_one_send(world) -> None:
     push = FakePush(failures=[SendFailed("503", code="20500"), SendFailed("503", code="20500")])
     conversation = world.conversation("whatsapp")
     result = world.outbound(push).send_text(world.org, conversation, "Hello", agent_id=None)
@@ -265,7 +265,7 @@ def test_a_transient_failure_is_retried_with_backoff_around_the_one_send(world) 
     assert row.delivery_status == "sent" and row.send_attempts == 1
 
 
-def test_a_permanent_failure_is_stored_and_a_retry_sends_it(world) -> None:  # noqa: ANN001
+def test_a_permanent_failure_is_stored_and_a_retry_sends_it(world) -> None:
     push = FakePush(failures=[SendFailed("bad number", code="21211", retryable=False)])
     conversation = world.conversation("whatsapp")
     outbound = world.outbound(push)
@@ -280,7 +280,7 @@ def test_a_permanent_failure_is_stored_and_a_retry_sends_it(world) -> None:  # n
         outbound.retry(world.org, conversation, row.id)
 
 
-def test_a_push_channel_without_an_account_fails_without_retrying(world) -> None:  # noqa: ANN001
+def test_a_push_channel_without_an_account_fails_without_retrying(world) -> None:
     from imaradesk.channels.twilio import TwilioChannel
 
     conversation = world.conversation("whatsapp")
@@ -291,7 +291,7 @@ def test_a_push_channel_without_an_account_fails_without_retrying(world) -> None
     assert result.failed == 1 and row.delivery_error_code == "config" and world.slept == []
 
 
-def test_a_closed_service_window_allows_only_templates(world) -> None:  # noqa: ANN001
+def test_a_closed_service_window_allows_only_templates(world) -> None:
     push = FakePush(window=timedelta(hours=24))
     conversation = world.conversation("whatsapp")
     outbound = world.outbound(push)
@@ -313,7 +313,7 @@ def test_a_closed_service_window_allows_only_templates(world) -> None:  # noqa: 
     assert sent.message.text == "News about your case."
 
 
-def test_a_channel_without_a_window_is_always_open(world) -> None:  # noqa: ANN001
+def test_a_channel_without_a_window_is_always_open(world) -> None:
     push = FakePush(serves=("sms",))
     conversation = world.conversation("sms")
     world.clock.advance(timedelta(days=30))
@@ -323,7 +323,7 @@ def test_a_channel_without_a_window_is_always_open(world) -> None:  # noqa: ANN0
     assert len(push.sent) == 1
 
 
-def test_a_channel_nobody_registered_is_refused(world) -> None:  # noqa: ANN001
+def test_a_channel_nobody_registered_is_refused(world) -> None:
     conversation = world.conversation("carrier-pigeon")
     with pytest.raises(OutboundError, match="carrier-pigeon"):
         world.outbound(FakePush()).send_text(world.org, conversation, "Hello", agent_id=None)
@@ -337,7 +337,7 @@ def test_a_conversation_channel_is_registered_once() -> None:
         registry.register(FakePush())
 
 
-def test_holding_never_takes_back_a_delivery(world) -> None:  # noqa: ANN001
+def test_holding_never_takes_back_a_delivery(world) -> None:
     """A poll can fetch a message between its storing and its holding: it stays delivered."""
     outbox = PollOutbox(world.database)
     conversation = world.conversation("webchat", address="visitor-4")
@@ -349,7 +349,7 @@ def test_holding_never_takes_back_a_delivery(world) -> None:  # noqa: ANN001
     assert world.rows()[0].delivery_status == "delivered"
 
 
-def test_status_reports_move_forward_only_and_unknown_ones_are_ignored(world) -> None:  # noqa: ANN001
+def test_status_reports_move_forward_only_and_unknown_ones_are_ignored(world) -> None:
     from imaradesk.channels.base import StatusReport
     from imaradesk.delivery.status import DeliveryTracker
 

@@ -35,7 +35,7 @@ def gemini() -> Iterator[FakeGemini]:
         yield server
 
 
-def _generating_org(services, gemini: FakeGemini):  # noqa: ANN001, ANN202
+def _generating_org(services, gemini: FakeGemini):
     org = seed_org(services, "acme")
     return services.organizations.update(
         org.id,
@@ -58,7 +58,7 @@ def _wait_for(twilio: FakeTwilioApi, count: int, timeout: float = 30) -> None:
 
 def test_webhook_acknowledges_at_once_and_the_reply_goes_out_by_rest(
     make_services, live_server_factory, sqlite_database: Database, twilio, gemini
-) -> None:  # noqa: ANN001
+) -> None:
     """The model takes 2 s; the webhook answers empty TwiML well before that, and the generated
     answer reaches the customer through the Messages API."""
     services = make_services(sqlite_database, twilio_api_base_url=twilio.url)
@@ -82,7 +82,7 @@ def test_webhook_acknowledges_at_once_and_the_reply_goes_out_by_rest(
 
 def test_a_retried_webhook_is_answered_once(
     make_services, live_server_factory, sqlite_database: Database, twilio, gemini
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database, twilio_api_base_url=twilio.url)
     _generating_org(services, gemini)
     gemini.always(Answer(GENERATED))
@@ -97,7 +97,7 @@ def test_a_retried_webhook_is_answered_once(
 
 def test_rq_worker_runs_the_turn_and_redis_never_holds_the_text(
     make_services, live_server_factory, postgres_database: Database, redis_url: str, twilio, gemini
-) -> None:  # noqa: ANN001
+) -> None:
     """With IMARADESK_JOB_QUEUE=redis the web process only queues; `imaradesk worker --jobs
     --burst` (a real RQ worker) answers. The queued job is sealed: no message text in Redis."""
     services = make_services(
@@ -133,7 +133,7 @@ def test_worker_jobs_refuses_without_redis(make_services, sqlite_database: Datab
 
 def test_a_long_generated_answer_is_sent_in_parts_under_twilios_limit(
     make_services, live_server_factory, sqlite_database: Database, twilio, gemini
-) -> None:  # noqa: ANN001
+) -> None:
     """Replies sent by the worker obey the 1,600-character limit like TwiML replies do."""
     services = make_services(sqlite_database, twilio_api_base_url=twilio.url)
     org = _generating_org(services, gemini)
