@@ -222,4 +222,6 @@ def load_answer_model(data: bytes) -> AnswerModel:
 
 
 def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-x)))
+    # Annotated, not converted: the value stays the numpy scalar it always was.
+    value: float = 1.0 / (1.0 + np.exp(-x))
+    return value
