@@ -271,6 +271,7 @@ def build_services(
         keystore=database.keystore,
         secret=signing_secret,
         ttl_seconds=settings.export_link_ttl_seconds,
+        clock=clock,
     )
     privacy = PrivacyDesk(
         database=database,

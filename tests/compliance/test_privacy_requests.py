@@ -3,7 +3,7 @@ through signed Twilio webhooks on a real loopback server."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 from xml.etree import ElementTree
 
@@ -94,20 +94,26 @@ def test_access_gives_a_signed_link_to_everything_held(acme) -> None:  # noqa: A
 
 
 def test_an_export_link_expires(acme, tmp_path) -> None:  # noqa: ANN001
-    import time
-
     from imaradesk.compliance.subject_export import ExportLinkExpired, SubjectExports
+    from imaradesk.runtime.clock import FrozenClock
 
+    clock = FrozenClock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
     exports = SubjectExports(
-        directory=tmp_path, keystore=acme.services.database.keystore, secret="s", ttl_seconds=1
+        directory=tmp_path,
+        keystore=acme.services.database.keystore,
+        secret="s",
+        ttl_seconds=60,
+        clock=clock,
     )
     org = acme.services.organizations.by_slug("acme")
     token = exports.write(org.id, 1, {"x": 1})
+    clock.advance(timedelta(seconds=60))
     assert exports.read(token)[1] == {"x": 1}
-    time.sleep(2.1)
+    assert exports.sweep(clock.now()) == 0
+    clock.advance(timedelta(seconds=1))
     with pytest.raises(ExportLinkExpired):
         exports.read(token)
-    assert exports.sweep(time.time()) == 1
+    assert exports.sweep(clock.now()) == 1
 
 
 @pytest.mark.parametrize(

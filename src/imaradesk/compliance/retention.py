@@ -224,7 +224,7 @@ class Stewardship:
                     "retention sweep failed for an organization", extra={"org_id": org.id}
                 )
                 report.failed[org.id] = type(e).__name__
-        report.deleted["export_files"] += self._exports.sweep(now.timestamp())
+        report.deleted["export_files"] += self._exports.sweep(now)
         log.info("retention sweep", extra=report.as_dict())
         return report
 

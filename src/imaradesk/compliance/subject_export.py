@@ -1,9 +1,14 @@
 """Access and portability: everything held about one contact, as JSON and as a readable page,
-behind a short-lived signed link (never a guessable URL)."""
+behind a short-lived signed link (never a guessable URL).
+
+Links are dated by the injected clock, not the system's, so expiry is tested by moving a frozen
+clock rather than by waiting.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -11,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader
 
+from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.encryption import Keystore
 
@@ -128,15 +134,29 @@ def render_html(export: dict[str, Any]) -> str:
     return template.render(export=export, summary=summary_text(export))
 
 
+class _ClockedSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, reading the time from our clock."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock.now().timestamp())
+
+
 class SubjectExports:
     """Writes sealed export files and signs links to them."""
 
     def __init__(
-        self, *, directory: Path, keystore: Keystore, secret: str, ttl_seconds: int
+        self, *, directory: Path, keystore: Keystore, secret: str, ttl_seconds: int, clock: Clock
     ) -> None:
         self._dir = directory
         self._keystore = keystore
-        self._signer = URLSafeTimedSerializer(secret, salt=_SALT)
+        self._clock = clock
+        self._signer = URLSafeTimedSerializer(
+            secret, salt=_SALT, signer=_ClockedSigner, signer_kwargs={"clock": clock}
+        )
         self.ttl_seconds = ttl_seconds
 
     def write(self, org_id: int, contact_id: int, export: dict[str, Any]) -> str:
@@ -148,6 +168,9 @@ class SubjectExports:
             org_id, json.dumps(export, ensure_ascii=False).encode(), "subject-export"
         )
         path.write_bytes(sealed)
+        # Dated by our clock as well, so that the sweep and the link agree on the file's age.
+        written = self._clock.now().timestamp()
+        os.utime(path, (written, written))
         return self._signer.dumps({"o": org_id, "c": contact_id, "f": file_id})
 
     def read(self, token: str) -> tuple[int, dict[str, Any]]:
@@ -173,11 +196,11 @@ class SubjectExports:
     def erase_organization(self, org_id: int) -> None:
         shutil.rmtree(self._dir / f"org-{org_id}", ignore_errors=True)
 
-    def sweep(self, now_timestamp: float) -> int:
+    def sweep(self, now: datetime) -> int:
         """Remove exports whose links have expired."""
         removed = 0
         for path in self._dir.glob("org-*/contact-*/*.json.sealed"):
-            if now_timestamp - path.stat().st_mtime > self.ttl_seconds:
+            if now.timestamp() - path.stat().st_mtime > self.ttl_seconds:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
