@@ -298,7 +298,7 @@ def test_a_closed_service_window_allows_only_templates(world) -> None:
     assert outbound.window_open(world.org, conversation)
     world.clock.advance(timedelta(hours=25))
     assert not outbound.window_open(world.org, conversation)
-    with pytest.raises(WindowClosed):
+    with pytest.raises(WindowClosed, match="more than 24 hours"):
         outbound.send_text(world.org, conversation, "Still there?", agent_id=None)
     with world.database.write() as session:
         template = MessageTemplate(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from imaradesk.channels.base import (
@@ -124,8 +124,10 @@ class OutboundService:
         adapter = self._registration(conversation).adapter
         self._check_not_opted_out(org, conversation)
         if not self.window_open(org, conversation):
+            window = adapter.capabilities.service_window(conversation.channel) or timedelta(0)
             raise WindowClosed(
-                "more than 24 hours since the customer's last message: use an approved template"
+                f"more than {window.total_seconds() / 3600:g} hours since the customer's last "
+                "message: use an approved template"
             )
         rows = [
             self._store(org, conversation, chunk, agent_id=agent_id, kind=kind)
