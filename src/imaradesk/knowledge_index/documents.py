@@ -23,7 +23,7 @@ import hashlib
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
@@ -186,6 +186,30 @@ def _clean(value: str | None) -> str:
 def parse_csv(data: bytes, source: str) -> ParsedDocument:
     text = _decode(data, source)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    width, index = _csv_header(reader, source)
+    entries = _CsvEntries(source, index)
+    line = 1
+    while True:
+        start = line + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise ImportFormatError(source, reader.line_num or start, f"malformed CSV: {e}") from e
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != width:
+            raise ImportFormatError(
+                source, start, f"expected {width} fields as in the header, found {len(row)}"
+            )
+        entries.add(row, start)
+    return ParsedDocument(source, entries.drafts())
+
+
+def _csv_header(reader: Iterator[list[str]], source: str) -> tuple[int, dict[str, int]]:
+    """The header's number of fields, and the position of each named column."""
     try:
         header = next(reader)
     except StopIteration:
@@ -203,30 +227,25 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
     duplicated = {c for c in columns if c and columns.count(c) > 1}
     if duplicated:
         raise ImportFormatError(source, 1, f"duplicate column(s): {', '.join(sorted(duplicated))}")
-    index = {name: i for i, name in enumerate(columns)}
-    has_id = "id" in index
+    return len(columns), {name: i for i, name in enumerate(columns)}
 
-    questions: dict[str, list[str]] = {}
-    answers: dict[str, tuple[str, int]] = {}
-    categories: dict[str, tuple[str | None, int]] = {}
-    first_line: dict[str, int] = {}
-    seen_phrasing: dict[tuple[str, str], int] = {}
-    line = 1
-    while True:
-        start = line + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise ImportFormatError(source, reader.line_num or start, f"malformed CSV: {e}") from e
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(columns):
-            raise ImportFormatError(
-                source, start, f"expected {len(columns)} fields as in the header, found {len(row)}"
-            )
+
+class _CsvEntries:
+    """The entries of a CSV FAQ as its rows come: rows sharing an id (or, without an id
+    column, the same question) are one entry with several phrasings."""
+
+    def __init__(self, source: str, index: dict[str, int]) -> None:
+        self._source = source
+        self._index = index
+        self._has_id = "id" in index
+        self._questions: dict[str, list[str]] = {}
+        self._answers: dict[str, tuple[str, int]] = {}
+        self._categories: dict[str, tuple[str | None, int]] = {}
+        self._first_line: dict[str, int] = {}
+        self._seen_phrasing: dict[tuple[str, str], int] = {}
+
+    def add(self, row: list[str], start: int) -> None:
+        source, index = self._source, self._index
         question = _clean(row[index["question"]])
         answer = _clean(row[index["answer"]])
         category = _clean(row[index["category"]]) if "category" in index else ""
@@ -240,7 +259,7 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
             raise ImportFormatError(
                 source, start, f"the answer is longer than {MAX_ANSWER_CHARS} characters"
             )
-        if has_id:
+        if self._has_id:
             entry_id = _clean(row[index["id"]])
             if not entry_id:
                 raise ImportFormatError(source, start, "the id is empty")
@@ -250,56 +269,65 @@ def parse_csv(data: bytes, source: str) -> ParsedDocument:
                 )
         else:
             entry_id = question_key(question)
-            if entry_id in first_line and not answer and entry_id in answers:
-                answer = answers[entry_id][0]
+            if entry_id in self._first_line and not answer and entry_id in self._answers:
+                answer = self._answers[entry_id][0]
+        self._record(entry_id, question, answer, category, start)
 
-        if entry_id not in first_line:
-            first_line[entry_id] = start
-            questions[entry_id] = []
+    def _record(self, entry_id: str, question: str, answer: str, category: str, start: int) -> None:
+        if entry_id not in self._first_line:
+            self._first_line[entry_id] = start
+            self._questions[entry_id] = []
         if answer:
-            if entry_id in answers and answers[entry_id][0] != answer:
-                raise ImportFormatError(
-                    source,
-                    start,
-                    f"entry {_describe(entry_id, question, has_id)} has a different answer "
-                    f"on line {answers[entry_id][1]}",
-                )
-            answers.setdefault(entry_id, (answer, start))
+            self._check_same(self._answers, "answer", entry_id, question, answer, start)
+            self._answers.setdefault(entry_id, (answer, start))
         if category:
-            if entry_id in categories and categories[entry_id][0] != category:
-                raise ImportFormatError(
-                    source,
-                    start,
-                    f"entry {_describe(entry_id, question, has_id)} has a different category "
-                    f"on line {categories[entry_id][1]}",
-                )
-            categories.setdefault(entry_id, (category, start))
+            self._check_same(self._categories, "category", entry_id, question, category, start)
+            self._categories.setdefault(entry_id, (category, start))
         key = (entry_id, normalise_question(question))
-        if key in seen_phrasing:
-            continue
-        seen_phrasing[key] = start
-        questions[entry_id].append(question)
+        if key in self._seen_phrasing:
+            return
+        self._seen_phrasing[key] = start
+        self._questions[entry_id].append(question)
 
-    if not first_line:
-        raise ImportFormatError(source, 0, "the file has no entries")
-    drafts = []
-    for entry_id, line_no in first_line.items():
-        if entry_id not in answers:
+    def _check_same(
+        self,
+        given: Mapping[str, tuple[str | None, int]],
+        what: str,
+        entry_id: str,
+        question: str,
+        value: str,
+        start: int,
+    ) -> None:
+        if entry_id in given and given[entry_id][0] != value:
             raise ImportFormatError(
-                source,
-                line_no,
-                f"entry {_describe(entry_id, questions[entry_id][0], has_id)} has no answer",
+                self._source,
+                start,
+                f"entry {_describe(entry_id, question, self._has_id)} has a different {what} "
+                f"on line {given[entry_id][1]}",
             )
-        drafts.append(
-            EntryDraft(
-                external_id=entry_id,
-                questions=tuple(questions[entry_id]),
-                answer=answers[entry_id][0],
-                category=categories.get(entry_id, (None, 0))[0],
-                line=line_no,
+
+    def drafts(self) -> tuple[EntryDraft, ...]:
+        if not self._first_line:
+            raise ImportFormatError(self._source, 0, "the file has no entries")
+        drafts = []
+        for entry_id, line_no in self._first_line.items():
+            if entry_id not in self._answers:
+                question = self._questions[entry_id][0]
+                raise ImportFormatError(
+                    self._source,
+                    line_no,
+                    f"entry {_describe(entry_id, question, self._has_id)} has no answer",
+                )
+            drafts.append(
+                EntryDraft(
+                    external_id=entry_id,
+                    questions=tuple(self._questions[entry_id]),
+                    answer=self._answers[entry_id][0],
+                    category=self._categories.get(entry_id, (None, 0))[0],
+                    line=line_no,
+                )
             )
-        )
-    return ParsedDocument(source, tuple(drafts))
+        return tuple(drafts)
 
 
 def _describe(entry_id: str, question: str, has_id: bool) -> str:
