@@ -1,4 +1,4 @@
-"""The knowledge repository: drafts of any shape, conflicts, and the typed document/job writes."""
+"""The knowledge and document repositories: drafts of any shape, conflicts, typed job writes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from imaradesk.services import Services
 from imaradesk.storage.db import Database
+from imaradesk.storage.document_repository import DocumentData
 from imaradesk.storage.knowledge_repository import (
     NO_CHANGE,
     EntryConflict,
@@ -91,7 +92,7 @@ def test_an_upload_is_recorded_started_and_finished(
     org = seed_org(services, "acme", faq_csv=None)
     now = services.clock.now()
     with database.write() as session:
-        data = KnowledgeData(session, org.id)
+        data = DocumentData(session, org.id)
         document = data.record_upload(
             "faq.csv", media_type="text/csv", size_bytes=3, sha256="ab", uploaded_by=None, now=now
         )
@@ -108,7 +109,7 @@ def test_an_upload_is_recorded_started_and_finished(
         data.finish_job(job, error=None, created=4, updated=0, removed=1, now=later)
         data.finish_document(document, DocumentStatus.READY, now=later, error=None, entries=4)
     with database.read() as session:
-        data = KnowledgeData(session, org.id)
+        data = DocumentData(session, org.id)
         stored = data.job(job.id)  # type: ignore[arg-type]
         assert stored is not None
         assert (stored.status, stored.stage, stored.done, stored.created) == (
@@ -120,7 +121,7 @@ def test_an_upload_is_recorded_started_and_finished(
         again = data.document_named("faq.csv")
         assert again is not None and again.entries == 4
     with database.write() as session:
-        data = KnowledgeData(session, org.id)
+        data = DocumentData(session, org.id)
         same = data.record_upload(
             "faq.csv", media_type="text/csv", size_bytes=9, sha256="cd", uploaded_by="ann", now=later
         )
@@ -135,10 +136,10 @@ def test_rows_of_another_organization_are_refused(
     acme, other = seed_org(services, "acme", faq_csv=None), seed_org(services, "other", faq_csv=None)
     now = services.clock.now()
     with database.write() as session:
-        document = KnowledgeData(session, acme.id).record_upload(
+        document = DocumentData(session, acme.id).record_upload(
             "faq.csv", media_type="text/csv", size_bytes=3, sha256="ab", uploaded_by=None, now=now
         )
         assert document.id is not None
-        job = KnowledgeData(session, acme.id).add_job(document.id, now=now)
+        job = DocumentData(session, acme.id).add_job(document.id, now=now)
         with pytest.raises(PermissionError):
-            KnowledgeData(session, other.id).fail_job(job, "no")
+            DocumentData(session, other.id).fail_job(job, "no")

@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
 
-from imaradesk.knowledge_index.documents import SUPPORTED_EXTENSIONS, media_type_of, parse_bytes
+from imaradesk.knowledge_index.documents import (
+    SUPPORTED_EXTENSIONS,
+    ParsedDocument,
+    media_type_of,
+    parse_bytes,
+)
 from imaradesk.knowledge_index.errors import ImportFormatError
 from imaradesk.knowledge_index.errors import UploadRejected as UploadRejected  # re-exported
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
@@ -25,7 +30,8 @@ from imaradesk.knowledge_index.retrieval_types import ProgressCallback
 from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
-from imaradesk.storage.knowledge_repository import EntryConflict, KnowledgeData, unfinished_jobs
+from imaradesk.storage.document_repository import DocumentData, unfinished_jobs
+from imaradesk.storage.knowledge_repository import EntryConflict, KnowledgeChange, KnowledgeData
 from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument
 
 log = logging.getLogger(__name__)
@@ -150,8 +156,8 @@ class IngestionService:
         """Record the document and its job and keep the upload, without queueing it."""
         now = self._clock.now()
         with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            document = knowledge.record_upload(
+            uploads = DocumentData(session, org_id)
+            document = uploads.record_upload(
                 name,
                 media_type=media_type_of(name),
                 size_bytes=len(data),
@@ -160,7 +166,7 @@ class IngestionService:
                 now=now,
             )
             assert document.id is not None
-            job = knowledge.add_job(document.id, now=now)
+            job = uploads.add_job(document.id, now=now)
             assert job.id is not None
             view = JobView.of(job, name)
         path = self._upload_path(org_id, view.id)
@@ -177,21 +183,21 @@ class IngestionService:
     def run(self, org_id: int, job_id: int) -> JobView:
         """Do the job now, in this thread; every outcome ends in the job record."""
         with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            job = knowledge.job(job_id)
+            uploads = DocumentData(session, org_id)
+            job = uploads.job(job_id)
             if job is None:
                 # Its document was deleted before a worker got to it: nothing to do but tidy.
                 self._upload_path(org_id, job_id).unlink(missing_ok=True)
                 raise LookupError(f"no ingestion job {job_id} in organization {org_id}")
-            document = knowledge.document(job.document_id)
+            document = uploads.document(job.document_id)
             if job.status not in (DocumentStatus.QUEUED, DocumentStatus.PROCESSING):
                 return JobView.of(job, document.name if document else "")
             if document is None:
-                knowledge.fail_job(job, "document was deleted")
+                uploads.fail_job(job, "document was deleted")
                 return JobView.of(job, "")
             name = document.name
             now = self._clock.now()
-            knowledge.start_job(job, document, now=now)
+            uploads.start_job(job, document, now=now)
         progress = _ProgressWriter(self._db, org_id, job_id)
         path = self._upload_path(org_id, job_id)
         try:
@@ -200,21 +206,7 @@ class IngestionService:
             except OSError as e:
                 raise ImportFormatError(name, 0, "the upload was lost before it was read") from e
             parsed = parse_bytes(name, data, progress=progress.stage("reading"))
-            with self._db.write() as session:
-                knowledge = KnowledgeData(session, org_id)
-                if knowledge.document(job.document_id) is None:
-                    raise ImportFormatError(name, 0, "the document was deleted while it was read")
-                latest = knowledge.latest_jobs([job.document_id]).get(job.document_id)
-                if latest is not None and latest.id != job_id:
-                    # A newer upload of the same name is queued: this older file must not
-                    # overwrite it, whichever finishes first.
-                    raise ImportFormatError(name, 0, "replaced by a newer upload of this file")
-                try:
-                    change = knowledge.sync_entries(
-                        parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
-                    )
-                except EntryConflict as e:
-                    raise ImportFormatError(name, e.line, str(e)) from e
+            change = self._store_entries(org_id, job, name, parsed)
             progress.set("embedding", 0, 0, force=True)
             self._knowledge.refresh(
                 org_id,
@@ -240,6 +232,26 @@ class IngestionService:
             removed=change.removed,
         )
 
+    def _store_entries(
+        self, org_id: int, job: IngestionJob, name: str, parsed: ParsedDocument
+    ) -> KnowledgeChange:
+        """Write the file's entries, unless its document went or a newer upload replaced it."""
+        with self._db.write() as session:
+            uploads = DocumentData(session, org_id)
+            if uploads.document(job.document_id) is None:
+                raise ImportFormatError(name, 0, "the document was deleted while it was read")
+            latest = uploads.latest_jobs([job.document_id]).get(job.document_id)
+            if latest is not None and latest.id != job.id:
+                # A newer upload of the same name is queued: this older file must not
+                # overwrite it, whichever finishes first.
+                raise ImportFormatError(name, 0, "replaced by a newer upload of this file")
+            try:
+                return KnowledgeData(session, org_id).sync_entries(
+                    parsed.drafts, source=name, now=self._clock.now(), prune_missing=True
+                )
+            except EntryConflict as e:
+                raise ImportFormatError(name, e.line, str(e)) from e
+
     def _finish(
         self,
         org_id: int,
@@ -254,18 +266,18 @@ class IngestionService:
         now = self._clock.now()
         status = DocumentStatus.FAILED if error else DocumentStatus.READY
         with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            job = knowledge.job(job_id)
+            uploads = DocumentData(session, org_id)
+            job = uploads.job(job_id)
             if job is None:  # the document (and its jobs) were deleted meanwhile
                 return JobView(
                     job_id, 0, "", str(status), "deleted", 0, 0, 0, 0, 0, error, now, None, now
                 )
-            knowledge.finish_job(
+            uploads.finish_job(
                 job, error=error, created=created, updated=updated, removed=removed, now=now
             )
-            document = knowledge.document(job.document_id)
+            document = uploads.document(job.document_id)
             if document is not None:
-                knowledge.finish_document(
+                uploads.finish_document(
                     document, status, now=now, error=error, entries=None if error else entries
                 )
             view = JobView.of(job, document.name if document else "")
@@ -290,18 +302,18 @@ class IngestionService:
 
     def job(self, org_id: int, job_id: int) -> JobView | None:
         with self._db.read() as session:
-            knowledge = KnowledgeData(session, org_id)
-            job = knowledge.job(job_id)
+            uploads = DocumentData(session, org_id)
+            job = uploads.job(job_id)
             if job is None:
                 return None
-            document = knowledge.document(job.document_id)
+            document = uploads.document(job.document_id)
             return JobView.of(job, document.name if document else "")
 
     def documents(self, org_id: int) -> list[tuple[KnowledgeDocument, JobView | None]]:
         with self._db.read() as session:
-            knowledge = KnowledgeData(session, org_id)
-            documents = list(knowledge.documents())
-            jobs = knowledge.latest_jobs([d.id for d in documents if d.id is not None])
+            uploads = DocumentData(session, org_id)
+            documents = list(uploads.documents())
+            jobs = uploads.latest_jobs([d.id for d in documents if d.id is not None])
             return [
                 (d, JobView.of(jobs[d.id], d.name) if d.id in jobs else None) for d in documents
             ]
@@ -310,22 +322,22 @@ class IngestionService:
         self, org_id: int, document_id: int
     ) -> tuple[KnowledgeDocument, JobView | None] | None:
         with self._db.read() as session:
-            knowledge = KnowledgeData(session, org_id)
-            document = knowledge.document(document_id)
+            uploads = DocumentData(session, org_id)
+            document = uploads.document(document_id)
             if document is None:
                 return None
-            job = knowledge.latest_jobs([document_id]).get(document_id)
+            job = uploads.latest_jobs([document_id]).get(document_id)
             return document, (JobView.of(job, document.name) if job else None)
 
     def delete_document(self, org_id: int, document_id: int) -> int | None:
         """Remove a document and its entries, and the index with them, before returning."""
         with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            document = knowledge.document(document_id)
+            uploads = DocumentData(session, org_id)
+            document = uploads.document(document_id)
             if document is None:
                 return None
-            job_ids = knowledge.job_ids_of(document_id)
-            removed = knowledge.delete_document(document)
+            job_ids = uploads.job_ids_of(document_id)
+            removed = uploads.delete_document(document)
         for job_id in job_ids:  # every queued version of the file, not only the latest
             self._upload_path(org_id, job_id).unlink(missing_ok=True)
         if removed:
@@ -378,7 +390,7 @@ class _ProgressWriter:
                 return
             self._last = now
         with self._db.write() as session:
-            knowledge = KnowledgeData(session, self._org_id)
-            job = knowledge.job(self._job_id)
+            uploads = DocumentData(session, self._org_id)
+            job = uploads.job(self._job_id)
             if job is not None:
-                knowledge.set_job_progress(job, stage=stage, done=done, total=total)
+                uploads.set_job_progress(job, stage=stage, done=done, total=total)

@@ -1,4 +1,4 @@
-"""Reads and writes of one organization's knowledge: entries, phrasings, documents and jobs.
+"""Reads and writes of one organization's knowledge entries and their phrasings.
 
 Entry text is sealed at rest, so searching it happens on opened rows in Python, not in SQL.
 Storage is the bottom layer: what the parsers produce reaches it as any object of the
@@ -16,16 +16,11 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.models import (
-    DocumentStatus,
-    IngestionJob,
-    KnowledgeDocument,
     KnowledgeEntry,
     KnowledgePhrasing,
     Message,
     Organization,
 )
-
-UNFINISHED = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)
 
 
 class EntryConflict(ValueError):
@@ -107,178 +102,6 @@ class KnowledgeData:
             raise LookupError(f"organization {self.org_id} does not exist")
         return org.kb_revision
 
-    # -- documents -------------------------------------------------------------------------------
-
-    def documents(self) -> Sequence[KnowledgeDocument]:
-        return self._session.exec(
-            select(KnowledgeDocument)
-            .where(KnowledgeDocument.org_id == self.org_id)
-            .order_by(col(KnowledgeDocument.created_at).desc(), col(KnowledgeDocument.id).desc())
-        ).all()
-
-    def document(self, document_id: int) -> KnowledgeDocument | None:
-        return self._session.exec(
-            select(KnowledgeDocument).where(
-                KnowledgeDocument.org_id == self.org_id, KnowledgeDocument.id == document_id
-            )
-        ).first()
-
-    def document_named(self, name: str) -> KnowledgeDocument | None:
-        return self._session.exec(
-            select(KnowledgeDocument).where(
-                KnowledgeDocument.org_id == self.org_id, KnowledgeDocument.name == name
-            )
-        ).first()
-
-    def record_upload(
-        self,
-        name: str,
-        *,
-        media_type: str,
-        size_bytes: int,
-        sha256: str,
-        uploaded_by: str | None,
-        now: datetime,
-    ) -> KnowledgeDocument:
-        """The document of that name, created or reset to a queued new upload."""
-        document = self.document_named(name)
-        if document is None:
-            document = KnowledgeDocument(
-                org_id=self.org_id, name=name, media_type=media_type, sha256=sha256, created_at=now
-            )
-        document.media_type = media_type
-        document.size_bytes = size_bytes
-        document.sha256 = sha256
-        document.status = DocumentStatus.QUEUED
-        document.error = None
-        document.uploaded_by = uploaded_by
-        document.updated_at = now
-        self._session.add(document)
-        self._session.flush()
-        return document
-
-    def finish_document(
-        self,
-        document: KnowledgeDocument,
-        status: DocumentStatus,
-        *,
-        now: datetime,
-        error: str | None,
-        entries: int | None,
-    ) -> None:
-        """Set a processed document's outcome; ``entries`` counts what a successful job read."""
-        self._check_owned(document)
-        document.status = status
-        document.error = error
-        if entries is not None:
-            document.entries = entries
-        document.updated_at = now
-        self._session.add(document)
-
-    def delete_document(self, document: KnowledgeDocument) -> int:
-        """Remove the document, its jobs and the entries read from it; returns entries removed."""
-        if document.org_id != self.org_id:
-            raise PermissionError("document belongs to another organization")
-        removed = 0
-        for entry in self.entries_from(document.name):
-            self._delete_entry(entry)
-            removed += 1
-        self._session.execute(
-            delete(IngestionJob).where(
-                col(IngestionJob.org_id) == self.org_id,
-                col(IngestionJob.document_id) == document.id,
-            )
-        )
-        self._session.delete(document)
-        self._session.flush()
-        if removed:
-            self._bump_kb_revision()
-        return removed
-
-    # -- jobs ------------------------------------------------------------------------------------
-
-    def add_job(self, document_id: int, *, now: datetime) -> IngestionJob:
-        job = IngestionJob(org_id=self.org_id, document_id=document_id, created_at=now)
-        self._session.add(job)
-        self._session.flush()
-        return job
-
-    def job(self, job_id: int) -> IngestionJob | None:
-        return self._session.exec(
-            select(IngestionJob).where(
-                IngestionJob.org_id == self.org_id, IngestionJob.id == job_id
-            )
-        ).first()
-
-    def job_ids_of(self, document_id: int) -> list[int]:
-        rows = self._session.exec(
-            select(IngestionJob.id).where(
-                IngestionJob.org_id == self.org_id, IngestionJob.document_id == document_id
-            )
-        ).all()
-        return [int(i) for i in rows if i is not None]
-
-    def latest_jobs(self, document_ids: Sequence[int]) -> dict[int, IngestionJob]:
-        if not document_ids:
-            return {}
-        rows = self._session.exec(
-            select(IngestionJob)
-            .where(
-                IngestionJob.org_id == self.org_id,
-                col(IngestionJob.document_id).in_(list(document_ids)),
-            )
-            .order_by(col(IngestionJob.id))
-        ).all()
-        return {row.document_id: row for row in rows}  # the last one wins
-
-    def start_job(self, job: IngestionJob, document: KnowledgeDocument, *, now: datetime) -> None:
-        """Mark the job and its document as being processed."""
-        self._check_owned(job)
-        self._check_owned(document)
-        job.status = DocumentStatus.PROCESSING
-        job.stage = "reading"
-        job.started_at = now
-        self._session.add(job)
-        document.status = DocumentStatus.PROCESSING
-        document.updated_at = now
-        self._session.add(document)
-
-    def set_job_progress(self, job: IngestionJob, *, stage: str, done: int, total: int) -> None:
-        self._check_owned(job)
-        job.stage = stage
-        job.done = done
-        job.total = total
-        self._session.add(job)
-
-    def fail_job(self, job: IngestionJob, error: str) -> None:
-        """End a job that never ran."""
-        self._check_owned(job)
-        job.status = DocumentStatus.FAILED
-        job.error = error
-        self._session.add(job)
-
-    def finish_job(
-        self,
-        job: IngestionJob,
-        *,
-        error: str | None,
-        created: int,
-        updated: int,
-        removed: int,
-        now: datetime,
-    ) -> None:
-        """End a job that ran: ready with its counts, or failed with its error."""
-        self._check_owned(job)
-        job.status = DocumentStatus.FAILED if error else DocumentStatus.READY
-        job.stage = "failed" if error else "done"
-        job.error = error
-        job.created = created
-        job.updated = updated
-        job.removed = removed
-        job.done = job.total if not error else job.done
-        job.finished_at = now
-        self._session.add(job)
-
     # -- entries ---------------------------------------------------------------------------------
 
     def entries(self, *, enabled_only: bool = False) -> Sequence[KnowledgeEntry]:
@@ -346,7 +169,7 @@ class KnowledgeData:
         )
         self._session.add(entry)
         self._session.flush()
-        self._bump_kb_revision()
+        self.bump_revision()
         return entry
 
     def update_entry(
@@ -368,14 +191,22 @@ class KnowledgeData:
         entry.enabled = enabled
         entry.updated_at = now
         self._session.add(entry)
-        self._bump_kb_revision()
+        self.bump_revision()
+
+    def delete_entries_from(self, source: str) -> int:
+        """Remove every entry read from ``source`` (the caller bumps the revision)."""
+        removed = 0
+        for entry in self.entries_from(source):
+            self._delete_entry(entry)
+            removed += 1
+        return removed
 
     def delete_entry(self, entry: KnowledgeEntry) -> None:
         if entry.org_id != self.org_id:
             raise PermissionError("entry belongs to another organization")
         self._delete_entry(entry)
         self._session.flush()
-        self._bump_kb_revision()
+        self.bump_revision()
 
     # -- phrasings -------------------------------------------------------------------------------
 
@@ -424,7 +255,7 @@ class KnowledgeData:
         for stale in by_text.values():
             self._session.delete(stale)
         self._session.flush()
-        self._bump_kb_revision()
+        self.bump_revision()
 
     # -- a file's entries ------------------------------------------------------------------------
 
@@ -478,15 +309,11 @@ class KnowledgeData:
             self._sync_phrasings(entry, draft.questions, old, added, removed_ids)
 
         if prune_missing:
-            for external_id, entry in existing.items():
-                if entry.source == source and external_id not in seen:
-                    removed_ids.extend(p.id for p in phrasings_by_entry.get(entry.id or -1, []))
-                    self._delete_entry(entry)
-                    tally.removed += 1
+            tally.removed = self._prune(existing, phrasings_by_entry, source, seen, removed_ids)
 
         self._session.flush()
         if tally.created or tally.updated or tally.removed:
-            self._bump_kb_revision()
+            self.bump_revision()
         return KnowledgeChange(
             created=tally.created,
             updated=tally.updated,
@@ -495,6 +322,23 @@ class KnowledgeData:
             added_phrasing_ids=tuple(p.id for p in added if p.id is not None),
             removed_phrasing_ids=tuple(i for i in removed_ids if i is not None),
         )
+
+    def _prune(
+        self,
+        existing: dict[str, KnowledgeEntry],
+        phrasings_by_entry: dict[int, list[KnowledgePhrasing]],
+        source: str,
+        seen: set[str],
+        removed_ids: list[int | None],
+    ) -> int:
+        """Remove the source's entries its file no longer has; returns how many."""
+        removed = 0
+        for external_id, entry in existing.items():
+            if entry.source == source and external_id not in seen:
+                removed_ids.extend(p.id for p in phrasings_by_entry.get(entry.id or -1, []))
+                self._delete_entry(entry)
+                removed += 1
+        return removed
 
     def _create_from(
         self, draft: EntryDraftFields, *, source: str, ordinal: int, now: datetime
@@ -594,23 +438,10 @@ class KnowledgeData:
         )
         self._session.delete(entry)
 
-    def _bump_kb_revision(self) -> None:
+    def bump_revision(self) -> None:
+        """Tell every process that this organization's knowledge changed."""
         self._session.execute(
             update(Organization)
             .where(col(Organization.id) == self.org_id)
             .values(kb_revision=Organization.kb_revision + 1)
         )
-
-    def _check_owned(self, row: KnowledgeDocument | IngestionJob) -> None:
-        if row.org_id != self.org_id:
-            raise PermissionError(f"{type(row).__name__} belongs to another organization")
-
-
-def unfinished_jobs(session: Session) -> list[tuple[int, int]]:
-    """(org id, job id) of every job a stopped process left queued or running, all orgs."""
-    rows = session.exec(
-        select(IngestionJob.org_id, IngestionJob.id)
-        .where(col(IngestionJob.status).in_(list(UNFINISHED)))
-        .order_by(col(IngestionJob.id))
-    ).all()
-    return [(int(org_id), int(job_id)) for org_id, job_id in rows if job_id is not None]
