@@ -10,6 +10,7 @@ import io
 import re
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pypdf
@@ -83,7 +84,7 @@ def _outline_by_page(reader: pypdf.PdfReader, count: int) -> list[list[tuple[int
     """The outline's (depth, title) entries, grouped by the 0-based page they point to."""
     by_page: list[list[tuple[int, str]]] = [[] for _ in range(count)]
 
-    def walk(items: list[object], depth: int) -> None:
+    def walk(items: Sequence[object], depth: int) -> None:
         for item in items:
             if isinstance(item, list):
                 walk(item, depth + 1)

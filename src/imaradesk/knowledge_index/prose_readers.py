@@ -11,7 +11,8 @@ import zipfile
 from collections.abc import Sequence
 
 import docx
-from bs4 import BeautifulSoup, CData, NavigableString, Tag
+from bs4 import BeautifulSoup, CData, Tag
+from bs4.element import NavigableString
 from docx.table import Table
 from lxml import etree
 from markdown_it import MarkdownIt
@@ -56,7 +57,7 @@ def read_html(data: bytes | str) -> list[Section]:
             elif node.name in ("br", "hr"):
                 flush()
             continue
-        if type(node) not in (NavigableString, CData):
+        if not isinstance(node, NavigableString) or type(node) not in (NavigableString, CData):
             continue  # comments, the doctype, processing instructions
         owner = _block_of(node)
         if owner is not None and owner.name in _HEADINGS:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ class _Map(dict):  # type: ignore[type-arg]
 class _LineLoader(yaml.SafeLoader):
     """PyYAML's safe loader (no arbitrary objects), which also records where mappings are."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:
         plain = super().construct_mapping(node, deep=deep)
         mapping = _Map(plain)
         mapping.line = node.start_mark.line + 1
@@ -99,10 +99,11 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
 
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    lambda loader, node: loader.construct_mapping(node, deep=True),  # type: ignore[attr-defined]
-)
+def _construct_deep_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
+    return loader.construct_mapping(node, deep=True)
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_deep_mapping)
 
 
 def _load_yaml(data: bytes, source: str) -> Any:
@@ -111,7 +112,7 @@ def _load_yaml(data: bytes, source: str) -> Any:
     except UnicodeDecodeError as e:
         raise ImportFormatError(source, data[: e.start].count(b"\n") + 1, "not valid UTF-8") from e
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -235,7 +236,7 @@ def _name(value: Any, source: str, line: int, what: str) -> str:
     return name
 
 
-def _examples(item: _Map, source: str) -> list[tuple[str, int]]:
+def _examples(item: dict[str, Any], source: str) -> list[tuple[str, int]]:
     """The examples of an item: Rasa's "- text" block, or a list of texts or {text: ...}."""
     raw = item.get("examples")
     first = _line(item, "examples")
@@ -331,11 +332,17 @@ def _read_domain(document: dict[str, Any], source: str, out: _Collected) -> None
         out.responses[str(name)] = (text, source, line)
 
 
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for ``re.sub`` that inserts ``text`` as it is (no group references)."""
+    return lambda _match: text
+
+
 def _first_text(variants: list[Any]) -> str | None:
     """The first text variant meant for every channel, else the first text variant at all."""
     texts = [v for v in variants if isinstance(v, dict) and isinstance(v.get("text"), str)]
     general = [v for v in texts if not v.get("channel") and not v.get("condition")]
-    chosen = (general or texts or [None])[0]
+    candidates = general or texts
+    chosen = candidates[0] if candidates else None
     return chosen["text"].strip() if chosen and chosen["text"].strip() else None
 
 
@@ -409,7 +416,7 @@ def _expand(examples: list[str], synonyms: dict[str, set[str]]) -> list[str]:
                     if variants >= MAX_VARIANTS_PER_EXAMPLE:
                         break
                     before = len(phrasings)
-                    add(pattern.sub(lambda _m, o=other: o, example))
+                    add(pattern.sub(_literal(other), example))
                     variants += len(phrasings) - before
                 break  # one member per group and example
     return phrasings

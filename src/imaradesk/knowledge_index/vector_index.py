@@ -81,13 +81,13 @@ class FaissVectorIndex:
                 f"expected {len(ids)} vectors of dimension {self._dimension}, got {vectors.shape}"
             )
         id_array = np.asarray(ids, dtype=np.int64)
-        self._index.remove_ids(id_array)
+        self._index.remove_ids(id_array)  # type: ignore[arg-type]  # faiss's stubs miss arrays
         self._index.add_with_ids(vectors, id_array)
 
     def remove(self, ids: Sequence[int]) -> int:
         if len(ids) == 0:
             return 0
-        return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
+        return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -97,7 +97,8 @@ class FaissVectorIndex:
         return self._index.search(vectors, k)
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        # An IndexIDMap, which faiss's stubs do not know.
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)  # type: ignore[attr-defined]
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         out = np.empty((len(ids), self._dimension), dtype=np.float32)
