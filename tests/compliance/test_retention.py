@@ -32,7 +32,7 @@ def count(database: Database, model: type, org_id: int | None = None) -> int:
 
 
 @pytest.fixture
-def world(make_services, database: Database, clock):  # noqa: ANN001, ANN201
+def world(make_services, database: Database, clock):
     services = make_services(database)
     org = seed_org(services, "acme")
     services.organizations.update(org.id, retention_days=30, handoff_retention_days=30)
@@ -44,12 +44,12 @@ def world(make_services, database: Database, clock):  # noqa: ANN001, ANN201
     return services, services.organizations.by_slug("acme")
 
 
-def contact_id(services, org, phone: str) -> int:  # noqa: ANN001
+def contact_id(services, org, phone: str) -> int:
     with services.database.read() as session:
         return ComplianceData(session, org.id).find_contact("whatsapp", phone).id
 
 
-def test_nothing_is_deleted_before_it_expires(world, clock) -> None:  # noqa: ANN001
+def test_nothing_is_deleted_before_it_expires(world, clock) -> None:
     services, org = world
     clock.advance(timedelta(days=29))
     report = services.stewardship.sweep()
@@ -57,7 +57,7 @@ def test_nothing_is_deleted_before_it_expires(world, clock) -> None:  # noqa: AN
     assert count(services.database, Message) == 8
 
 
-def test_expired_data_is_deleted_everywhere_and_counted(world, clock) -> None:  # noqa: ANN001
+def test_expired_data_is_deleted_everywhere_and_counted(world, clock) -> None:
     services, org = world
     alice = contact_id(services, org, "+254700000001")
     services.state.update(org.id, alice, {"clarifications": "1"})
@@ -75,7 +75,7 @@ def test_expired_data_is_deleted_everywhere_and_counted(world, clock) -> None:  
     assert services.state.get(org.id, alice) == {}, "conversation state went with the contact"
 
 
-def test_an_open_handoff_is_work_in_progress_and_is_kept(world, clock) -> None:  # noqa: ANN001
+def test_an_open_handoff_is_work_in_progress_and_is_kept(world, clock) -> None:
     services, org = world
     clock.advance(timedelta(days=400))
     report = services.stewardship.sweep()
@@ -84,7 +84,7 @@ def test_an_open_handoff_is_work_in_progress_and_is_kept(world, clock) -> None: 
     assert [row.handoff.reason for row in services.desk.inbox(org)] == ["customer_request"]
 
 
-def test_a_contact_on_hold_is_kept_until_the_hold_is_lifted(world, clock) -> None:  # noqa: ANN001
+def test_a_contact_on_hold_is_kept_until_the_hold_is_lifted(world, clock) -> None:
     services, org = world
     bob = contact_id(services, org, "+254700000002")
     [waiting] = services.desk.inbox(org)
@@ -107,7 +107,7 @@ def test_a_contact_on_hold_is_kept_until_the_hold_is_lifted(world, clock) -> Non
     assert actions == ["legal_hold_placed", "legal_hold_lifted"]
 
 
-def test_a_conversation_hold_and_an_organization_hold(world, clock) -> None:  # noqa: ANN001
+def test_a_conversation_hold_and_an_organization_hold(world, clock) -> None:
     services, org = world
     with services.database.read() as session:
         conversations = session.exec(select(Conversation).order_by(Conversation.id)).all()
@@ -134,7 +134,7 @@ def test_a_conversation_hold_and_an_organization_hold(world, clock) -> None:  # 
     assert count(services.database, Contact) == 2, "the held one, and one waiting for a person"
 
 
-def test_holds_need_a_reason_and_a_real_target(world) -> None:  # noqa: ANN001
+def test_holds_need_a_reason_and_a_real_target(world) -> None:
     services, org = world
     with pytest.raises(RetentionError):
         services.stewardship.place_hold(org, scope="contact", target_id=999, reason="x", actor="a")
@@ -142,13 +142,13 @@ def test_holds_need_a_reason_and_a_real_target(world) -> None:  # noqa: ANN001
         services.stewardship.place_hold(org, scope="contact", target_id=1, reason="  ", actor="a")
 
 
-def fresh(services) -> Organization:  # noqa: ANN001
+def fresh(services) -> Organization:
     return services.organizations.by_slug("acme")
 
 
 def test_a_closed_account_is_deleted_after_30_days_unless_reopened(
     world, clock, live_server_factory
-) -> None:  # noqa: ANN001
+) -> None:
     services, org = world
     other = seed_org(services, "school", faq_csv=SCHOOL_FAQ)
     Chat(services, "school", sender="+254700000003").send("How do I pay school fees?")
@@ -191,7 +191,7 @@ def test_a_closed_account_is_deleted_after_30_days_unless_reopened(
     )
 
 
-def test_an_organization_on_hold_is_not_deleted(world, clock) -> None:  # noqa: ANN001
+def test_an_organization_on_hold_is_not_deleted(world, clock) -> None:
     services, org = world
     services.stewardship.close_account(org, actor="admin:owner")
     services.stewardship.place_hold(
@@ -207,7 +207,7 @@ def test_an_organization_on_hold_is_not_deleted(world, clock) -> None:  # noqa: 
     assert fresh(services) is not None
 
 
-def test_a_minor_is_scheduled_for_erasure_review(world, clock) -> None:  # noqa: ANN001
+def test_a_minor_is_scheduled_for_erasure_review(world, clock) -> None:
     services, org = world
     alice = contact_id(services, org, "+254700000001")
     due = services.stewardship.flag_minor(org, alice, actor="admin:care")
@@ -217,7 +217,7 @@ def test_a_minor_is_scheduled_for_erasure_review(world, clock) -> None:  # noqa:
     assert [c.id for c in services.stewardship.minors_due_for_review(org)] == [alice]
 
 
-def test_a_material_notice_change_is_shown_to_returning_customers(world) -> None:  # noqa: ANN001
+def test_a_material_notice_change_is_shown_to_returning_customers(world) -> None:
     services, org = world
     alice = Chat(services, "acme", sender="+254700000001")
     assert [r.kind.value for r in alice.send("hello")] == ["small_talk"]
@@ -244,7 +244,7 @@ def test_a_material_notice_change_is_shown_to_returning_customers(world) -> None
 
 def test_closed_and_shredded_organizations_go_completely_and_others_stay(
     make_services, database: Database, clock
-) -> None:  # noqa: ANN001
+) -> None:
     from imaradesk.console.setup import DeskSetup
     from imaradesk.storage.models import AgentAccount, Team
 

@@ -279,7 +279,7 @@ def test_a_restricted_contact_never_reaches_the_provider(
     with services.database.write() as session:
         data = OrgData(session, org.id)
         contact = data.find_contact("whatsapp", chat.sender)
-        data.update_contact(contact, restricted=True)
+        data.set_restricted(contact, restricted=True)
     fresh = services.organizations.by_slug("acme")
     assert services.ai.generates_for(fresh) and not services.ai.generates_for(fresh, True)
     chat.send(BALANCE)

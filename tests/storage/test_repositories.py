@@ -9,6 +9,7 @@ import pytest
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Direction, LawfulBasis
 from imaradesk.storage.repositories import InvalidSlug, Organizations, OrgData
+from imaradesk.storage.turn_repository import TurnData
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -29,17 +30,21 @@ def add_conversation(db: Database, org_id: int, address: str) -> tuple[int, int,
         conversation = data.add_conversation(
             contact_id=contact.id, channel="whatsapp", now=NOW, retain_until=NOW
         )
-        message = data.add_message(
+        message = TurnData(session, org_id).add_inbound(
             conversation_id=conversation.id,
             contact_id=contact.id,
-            direction=Direction.INBOUND,
             channel="whatsapp",
             provider_message_id=f"SM-{address}",
             kind="text",
             body=f"hello from {address}",
+            media=[],
+            button_payload=None,
+            ai_processed=False,
+            consent_record_id=None,
             lawful_basis=LawfulBasis.CONSENT,
             created_at=NOW,
             retain_until=NOW + timedelta(days=1),
+            legal_hold=False,
         )
         return contact.id, conversation.id, message.id
 
@@ -70,7 +75,7 @@ def test_updating_another_organizations_row_is_refused(database: Database) -> No
     with database.write() as session:
         contact = OrgData(session, a).find_contact("whatsapp", "+254700000001")
         with pytest.raises(PermissionError):
-            OrgData(session, b).update_contact(contact, display_name="Mallory")
+            OrgData(session, b).correct_contact(contact, field="display_name", value="Mallory")
 
 
 def test_org_data_needs_an_organization() -> None:

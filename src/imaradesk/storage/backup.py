@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData
@@ -164,7 +165,7 @@ class BackupService:
         return RestoreReport(path, time.perf_counter() - started, len(live_keys), reapplied)
 
     @staticmethod
-    def _reapply_erasures(session: Session, live_tombstones: list[dict]) -> int:
+    def _reapply_erasures(session: Session, live_tombstones: list[dict[str, Any]]) -> int:
         """Erase again whoever was erased after the backup was taken.
 
         A contact created after its tombstone is a customer who came back, and stays.
@@ -173,18 +174,18 @@ class BackupService:
             (t.org_id, t.identity_hash, t.erased_at)
             for t in session.exec(select(ErasureTombstone)).all()
         }
-        for tombstone in live_tombstones:
-            key = (tombstone["org_id"], tombstone["identity_hash"], tombstone["erased_at"])
+        for live in live_tombstones:
+            key = (live["org_id"], live["identity_hash"], live["erased_at"])
             if key not in restored:
-                session.add(ErasureTombstone(**tombstone))
+                session.add(ErasureTombstone(**live))
         session.flush()
         erased = 0
         for tombstone in session.exec(select(ErasureTombstone)).all():
             contacts = session.exec(
                 select(Contact).where(
-                    Contact.org_id == tombstone.org_id,
-                    Contact.address_hash == tombstone.identity_hash,
-                    Contact.created_at < tombstone.erased_at,
+                    col(Contact.org_id) == tombstone.org_id,
+                    col(Contact.address_hash) == tombstone.identity_hash,
+                    col(Contact.created_at) < tombstone.erased_at,
                 )
             ).all()
             for contact in contacts:
@@ -261,6 +262,7 @@ class BackupService:
             if len(header) != _HEADER.size:
                 raise BackupError(f"{source_path.name} is not an ImaraDesk backup")
             magic, kind, master_raw, prefix_raw, chunks = _HEADER.unpack(header)
+            assert isinstance(kind, int)
             if magic != MAGIC:
                 raise BackupError(f"{source_path.name} is not an ImaraDesk backup")
             master_id = master_raw.rstrip(b"\0").decode()

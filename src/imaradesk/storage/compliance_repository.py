@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, update
-from sqlmodel import col, select
+from sqlalchemy import CursorResult, Executable, delete, func, update
+from sqlmodel import SQLModel, col, select
 
 from imaradesk.storage.models import (
     AuditEvent,
@@ -23,6 +24,7 @@ from imaradesk.storage.models import (
     PrivacyRequestStatus,
 )
 from imaradesk.storage.repositories import OrgData
+from imaradesk.storage.tables import table_of
 
 OPEN_STATUSES = (
     PrivacyRequestStatus.AWAITING_CONFIRMATION,
@@ -44,7 +46,39 @@ class ComplianceData(OrgData):
     # -- privacy requests -------------------------------------------------------------------
 
     def add_privacy_request(self, **fields: object) -> PrivacyRequest:
-        request = PrivacyRequest(org_id=self.org_id, **fields)
+        """Deprecated: use ``open_privacy_request``; goes at the end of issue 10."""
+        request = PrivacyRequest(org_id=self.org_id, **fields)  # type: ignore[arg-type]
+        self._session.add(request)
+        self._session.flush()
+        return request
+
+    def open_privacy_request(
+        self,
+        *,
+        contact_id: int | None,
+        right: str,
+        status: str,
+        channel: str,
+        received_at: datetime,
+        due_at: datetime,
+        retain_until: datetime,
+        completed_at: datetime | None = None,
+        outcome: str | None = None,
+        detail: str | None = None,
+    ) -> PrivacyRequest:
+        request = PrivacyRequest(
+            org_id=self.org_id,
+            contact_id=contact_id,
+            right=right,
+            status=status,
+            channel=channel,
+            received_at=received_at,
+            due_at=due_at,
+            completed_at=completed_at,
+            outcome=outcome,
+            detail=detail,
+            retain_until=retain_until,
+        )
         self._session.add(request)
         self._session.flush()
         return request
@@ -70,9 +104,25 @@ class ComplianceData(OrgData):
         ).all()
 
     def update_privacy_request(self, request: PrivacyRequest, **changes: object) -> None:
+        """Deprecated: use ``set_request_status``; goes at the end of issue 10."""
         self._check_owned(request)
         for name, value in changes.items():
             setattr(request, name, value)
+        self._session.add(request)
+
+    def set_request_status(
+        self,
+        request: PrivacyRequest,
+        *,
+        status: str,
+        outcome: str | None,
+        completed_at: datetime | None,
+    ) -> None:
+        """Move a request on; ``completed_at`` is None while it is still open."""
+        self._check_owned(request)
+        request.status = status
+        request.outcome = outcome
+        request.completed_at = completed_at
         self._session.add(request)
 
     # -- audit -----------------------------------------------------------------------------
@@ -136,35 +186,46 @@ class ComplianceData(OrgData):
 
     def erase_contact_rows(self, contact_id: int) -> ErasedCounts:
         """Delete every row about one contact; their privacy requests stay, unlinked."""
-        scope = (Message.org_id == self.org_id, Message.contact_id == contact_id)
+        scope = (col(Message.org_id) == self.org_id, col(Message.contact_id) == contact_id)
         self._session.execute(
             update(PrivacyRequest)
-            .where(PrivacyRequest.org_id == self.org_id, PrivacyRequest.contact_id == contact_id)
+            .where(
+                col(PrivacyRequest.org_id) == self.org_id,
+                col(PrivacyRequest.contact_id) == contact_id,
+            )
             .values(contact_id=None, detail=None)
         )
         # Replies first: they point at the inbound messages they answer.
-        replies = self._session.execute(
+        replies = self._rowcount(
             delete(Message).where(*scope, col(Message.reply_to_id).is_not(None))
-        ).rowcount
-        messages = replies + self._session.execute(delete(Message).where(*scope)).rowcount
-        handoffs = self._session.execute(
-            delete(Handoff).where(Handoff.org_id == self.org_id, Handoff.contact_id == contact_id)
-        ).rowcount
-        conversations = self._session.execute(
+        )
+        messages = replies + self._rowcount(delete(Message).where(*scope))
+        handoffs = self._rowcount(
+            delete(Handoff).where(
+                col(Handoff.org_id) == self.org_id, col(Handoff.contact_id) == contact_id
+            )
+        )
+        conversations = self._rowcount(
             delete(Conversation).where(
-                Conversation.org_id == self.org_id, Conversation.contact_id == contact_id
+                col(Conversation.org_id) == self.org_id,
+                col(Conversation.contact_id) == contact_id,
             )
-        ).rowcount
+        )
         # Append-only for the application; erasure is the one lawful reason to remove them.
-        consents = self._session.execute(
+        consents = self._rowcount(
             delete(ConsentRecord).where(
-                ConsentRecord.org_id == self.org_id, ConsentRecord.contact_id == contact_id
+                col(ConsentRecord.org_id) == self.org_id,
+                col(ConsentRecord.contact_id) == contact_id,
             )
-        ).rowcount
-        contacts = self._session.execute(
-            delete(Contact).where(Contact.org_id == self.org_id, Contact.id == contact_id)
-        ).rowcount
+        )
+        contacts = self._rowcount(
+            delete(Contact).where(col(Contact.org_id) == self.org_id, col(Contact.id) == contact_id)
+        )
         return ErasedCounts(messages, conversations, handoffs, consents, contacts)
+
+    def _rowcount(self, statement: Executable) -> int:
+        result = cast(CursorResult[Any], self._session.execute(statement))
+        return result.rowcount
 
     # -- tombstones ------------------------------------------------------------------------------
 
@@ -231,34 +292,38 @@ class ComplianceData(OrgData):
         contacts = {h.target_id for h in holds if h.scope == "contact"}
         conversations = {h.target_id for h in holds if h.scope == "conversation"}
         if contacts:
-            conversations |= set(
-                self._session.exec(
-                    select(Conversation.id).where(
-                        Conversation.org_id == self.org_id,
-                        col(Conversation.contact_id).in_(contacts),
-                    )
-                ).all()
-            )
+            of_contacts = self._session.exec(
+                select(col(Conversation.id)).where(
+                    col(Conversation.org_id) == self.org_id,
+                    col(Conversation.contact_id).in_(contacts),
+                )
+            ).all()
+            conversations |= {i for i in of_contacts if i is not None}
         self._session.execute(
-            update(Organization).where(Organization.id == self.org_id).values(legal_hold=org_held)
+            update(Organization)
+            .where(col(Organization.id) == self.org_id)
+            .values(legal_hold=org_held)
         )
-        for model, held in (
-            (Contact, col(Contact.id).in_(contacts)),
-            (Conversation, col(Conversation.id).in_(conversations)),
-            (Message, col(Message.conversation_id).in_(conversations)),
-            (Handoff, col(Handoff.conversation_id).in_(conversations)),
-            (ConsentRecord, col(ConsentRecord.contact_id).in_(contacts)),
-            (PrivacyRequest, col(PrivacyRequest.contact_id).in_(contacts)),
-        ):
-            self._session.execute(
-                update(model).where(model.org_id == self.org_id).values(legal_hold=org_held)
-            )
+        held_by_model: tuple[tuple[type[SQLModel], str, set[int]], ...] = (
+            (Contact, "id", contacts),
+            (Conversation, "id", conversations),
+            (Message, "conversation_id", conversations),
+            (Handoff, "conversation_id", conversations),
+            (ConsentRecord, "contact_id", contacts),
+            (PrivacyRequest, "contact_id", contacts),
+        )
+        for model, column, held in held_by_model:
+            table = table_of(model)
+            ours = table.c.org_id == self.org_id
+            self._session.execute(update(table).where(ours).values(legal_hold=org_held))
             if not org_held:
                 self._session.execute(
-                    update(model).where(model.org_id == self.org_id, held).values(legal_hold=True)
+                    update(table).where(ours, table.c[column].in_(held)).values(legal_hold=True)
                 )
 
-    def count(self, model: type) -> int:
+    def count(self, model: type[SQLModel]) -> int:
+        """How many rows of ``model`` the organization has."""
+        table = table_of(model)
         return self._session.exec(
-            select(func.count()).select_from(model).where(model.org_id == self.org_id)
+            select(func.count()).select_from(table).where(table.c.org_id == self.org_id)
         ).one()

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
+
+from imaradesk.storage.encryption import Keystore
 
 # Re-exported: callers imported it from here before knowledge_repository.py held it.
 from imaradesk.storage.knowledge_repository import EntryConflict as EntryConflict
@@ -43,6 +45,10 @@ from imaradesk.storage.models import (
 from imaradesk.storage.organization_repository import SLUG_PATTERN as SLUG_PATTERN
 from imaradesk.storage.organization_repository import InvalidSlug as InvalidSlug
 from imaradesk.storage.organization_repository import Organizations as Organizations
+from imaradesk.storage.tables import table_of
+
+CorrectableField = Literal["display_name", "email", "preferred_language"]
+CORRECTABLE_FIELDS: tuple[str, ...] = get_args(CorrectableField)
 
 
 class OrgData:
@@ -67,7 +73,7 @@ class OrgData:
     def identity_hash(self, channel: str, address: str) -> str:
         """The keyed hash that finds a contact without storing its address in clear."""
         keystore = self._session.info.get("keystore")
-        if keystore is None:
+        if not isinstance(keystore, Keystore):
             raise RuntimeError("sessions must come from Database, which carries the keystore")
         return keystore.identity_hash(self.org_id, f"{channel}:{address}")
 
@@ -105,9 +111,24 @@ class OrgData:
         return contact
 
     def update_contact(self, contact: Contact, **changes: Any) -> None:
+        """Deprecated: use the typed methods below (or ``TurnData``'s); goes at the end of #10."""
         self._check_owned(contact)
         for name, value in changes.items():
             setattr(contact, name, value)
+        self._session.add(contact)
+
+    def correct_contact(self, contact: Contact, *, field: CorrectableField, value: str) -> None:
+        """Rectification: replace one profile field the customer asked us to correct."""
+        self._check_owned(contact)
+        if field not in CORRECTABLE_FIELDS:
+            raise ValueError(f"{field!r} is not a field a customer can correct")
+        setattr(contact, field, value)
+        self._session.add(contact)
+
+    def set_restricted(self, contact: Contact, *, restricted: bool) -> None:
+        """Restriction of processing: no AI, analytics or training while it holds."""
+        self._check_owned(contact)
+        contact.restricted = restricted
         self._session.add(contact)
 
     def latest_consent(self, contact_id: int) -> ConsentRecord | None:
@@ -183,6 +204,7 @@ class OrgData:
         return conversation
 
     def update_conversation(self, conversation: Conversation, **changes: Any) -> None:
+        """Deprecated: use ``TurnData.touch_conversation``/``add_routed_handoff``; see #10."""
         self._check_owned(conversation)
         for name, value in changes.items():
             setattr(conversation, name, value)
@@ -233,7 +255,8 @@ class OrgData:
         ).all()
 
     def add_message(self, *, flush: bool = True, **fields: Any) -> Message:
-        """Add a message; ``flush=False`` defers the insert (and its id) to the next flush."""
+        """Deprecated: use ``TurnData.add_inbound``/``add_bot_reply`` or
+        ``DeliveryRepository.store_outbound``; goes at the end of issue 10."""
         message = Message(org_id=self.org_id, **fields)
         self._session.add(message)
         if flush:
@@ -244,6 +267,8 @@ class OrgData:
         self._session.flush()
 
     def update_message(self, message: Message, **changes: Any) -> None:
+        """Deprecated: use ``TurnData.correct_reply`` or ``DeliveryRepository``'s
+        ``shorten``/``record_attempt``/``apply_report``; goes at the end of issue 10."""
         self._check_owned(message)
         for name, value in changes.items():
             setattr(message, name, value)
@@ -251,7 +276,7 @@ class OrgData:
 
     def count_turn(self, *, analytics_ref: str, day: str, answers: int, handoffs: int) -> None:
         """Add one inbound message and its outcome to the day's anonymous counts."""
-        table = AnalyticsDaily.__table__
+        table = table_of(AnalyticsDaily)
         dialect = self._session.get_bind().dialect.name
         insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
         statement = insert(table).values(
@@ -295,6 +320,7 @@ class OrgData:
         legal_hold: bool = False,
         **routing: Any,
     ) -> Handoff:
+        """Deprecated: use ``TurnData.add_routed_handoff``; goes at the end of issue 10."""
         handoff = Handoff(
             org_id=self.org_id,
             conversation_id=conversation_id,

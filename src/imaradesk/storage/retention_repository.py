@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, FromClause, delete, inspect, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, update
 from sqlmodel import SQLModel, col, select
 
 from imaradesk.storage.compliance_repository import ComplianceData
@@ -41,6 +41,7 @@ from imaradesk.storage.models import (
     RoutingRule,
     Team,
 )
+from imaradesk.storage.tables import table_of
 
 # Children before parents: messages point at agents, handoffs at teams and agents.
 _ORGANIZATION_TABLES: tuple[type[SQLModel], ...] = (
@@ -76,10 +77,6 @@ class ExpiryResult:
     skipped_on_hold: Counter[str] = field(default_factory=Counter)
     # Their traces outside the database (state, export files) are the caller's to remove.
     erased_contact_ids: list[int] = field(default_factory=list)
-
-
-def _table(model: type[SQLModel]) -> FromClause:
-    return inspect(model).local_table
 
 
 class RetentionData(ComplianceData):
@@ -130,7 +127,7 @@ class RetentionData(ComplianceData):
 
     def _expired(self, model: type[SQLModel], now: datetime, *extra: str) -> Sequence[Any]:
         """(id, legal_hold, *extra) of the organization's rows of ``model`` past retention."""
-        c = _table(model).c
+        c = table_of(model).c
         return self._session.execute(
             select(c.id, c.legal_hold, *(c[name] for name in extra)).where(
                 c.org_id == self.org_id, c.retain_until <= now
@@ -140,7 +137,7 @@ class RetentionData(ComplianceData):
     def _delete_ids(self, model: type[SQLModel], ids: Sequence[int]) -> int:
         if not ids:
             return 0
-        table = _table(model)
+        table = table_of(model)
         return self._rowcount(delete(table).where(table.c.id.in_(ids)))
 
     def _expire_messages(self, now: datetime, result: ExpiryResult) -> None:
@@ -241,14 +238,14 @@ class RetentionData(ComplianceData):
             update(Message).where(col(Message.org_id) == self.org_id).values(reply_to_id=None)
         )
         for model in _ORGANIZATION_TABLES:
-            table = _table(model)
+            table = table_of(model)
             self._session.execute(delete(table).where(table.c.org_id == self.org_id))
         self._session.execute(delete(Organization).where(col(Organization.id) == self.org_id))
 
     # -- helpers -----------------------------------------------------------------------------------
 
     def _exists(self, model: type[SQLModel], *where: ColumnElement[bool]) -> bool:
-        query = select(_table(model).c.id).where(*where).limit(1)
+        query = select(table_of(model).c.id).where(*where).limit(1)
         return self._session.execute(query).first() is not None
 
     def _rowcount(self, statement: Executable) -> int:

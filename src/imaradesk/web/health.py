@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, url_for
+from flask.typing import ResponseReturnValue
 
 from imaradesk.storage.liveness import check_database
 from imaradesk.web.common import services
@@ -11,7 +12,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():  # noqa: ANN201
+def healthz() -> ResponseReturnValue:
     svc = services()
     check_database(svc.database)
     if svc.redis is not None:
@@ -20,7 +21,7 @@ def healthz():  # noqa: ANN201
 
 
 @bp.get("/")
-def home():  # noqa: ANN201
+def home() -> ResponseReturnValue:
     """Where a newcomer lands: the demo chat if there is one, else the console."""
     if services().organizations.by_slug("demo") is not None:
         return redirect(url_for("webchat.page", org_slug="demo"))
