@@ -11,16 +11,17 @@ from typing import Any
 
 import redis
 
+from imaradesk.analytics.knowledge_insights import KnowledgeInsights
 from imaradesk.bot.background_turns import BackgroundTurns
 from imaradesk.bot.compose import GroundedWriter
 from imaradesk.bot.decide import Decider
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.bot.effects import TurnEffects
+from imaradesk.bot.handoff_router import HandoffRouter
+from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.bot.observe import Observer
 from imaradesk.bot.record import TurnRecorder
 from imaradesk.bot.route import HandoffRouting
-from imaradesk.bot.handoff_router import HandoffRouter
-from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.channels.rasa_rest import RasaRestChannel
 from imaradesk.channels.twilio import TwilioChannel
 from imaradesk.channels.twilio_sender import TwilioSender
@@ -39,7 +40,6 @@ from imaradesk.delivery.status import DeliveryTracker
 from imaradesk.knowledge_index.curation import KnowledgeCuration
 from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
 from imaradesk.knowledge_index.ingestion import IngestionService
-from imaradesk.analytics.knowledge_insights import KnowledgeInsights
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
@@ -58,8 +58,8 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.delivery_repository import DeliveryRepository, PollOutbox
 from imaradesk.storage.desk_repository import DeskRepository
 from imaradesk.storage.encryption import MasterKeyring
-from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
+from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.tenants.api_tokens import ApiTokens
 from imaradesk.tenants.organizations import OrganizationService
 
@@ -217,6 +217,85 @@ def build_outbound(settings: Settings, database: Database, clock: Clock) -> Outb
     )
 
 
+def open_database(settings: Settings) -> Database:
+    return Database.from_url(
+        settings.resolved_database_url,
+        keyring=master_keyring(settings),
+        encrypt_at_rest=settings.encrypt_at_rest,
+    )
+
+
+@dataclass(frozen=True)
+class ConversationStores:
+    """Conversation state and locks: Redis when configured, this process's memory otherwise."""
+
+    state: ConversationStateStore
+    locks: LockManager
+    redis: redis.Redis | None
+
+
+def conversation_stores(settings: Settings) -> ConversationStores:
+    if not settings.redis_url:
+        return ConversationStores(
+            InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds),
+            InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds),
+            None,
+        )
+    client = redis.Redis.from_url(settings.redis_url)
+    return ConversationStores(
+        RedisConversationState(client, ttl_seconds=settings.conversation_state_ttl_seconds),
+        RedisLockManager(client, wait_seconds=settings.conversation_lock_timeout_seconds),
+        client,
+    )
+
+
+def job_queue(settings: Settings, client: redis.Redis | None) -> JobQueue:
+    if settings.job_queue == "redis":
+        assert client is not None  # the settings refuse "redis" without a URL
+        return RQJobQueue(client)
+    # Uploads one at a time (each already uses both cores to embed); turns of LLM-writing
+    # organizations on their own threads.
+    return InProcessJobQueue(workers=1, turn_workers=4)
+
+
+def mailer(settings: Settings) -> SmtpMailer:
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpMailer(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            username=settings.smtp_username,
+            password=password,
+            starttls=settings.smtp_starttls,
+        )
+    )
+
+
+def privacy_desk(
+    settings: Settings,
+    *,
+    database: Database,
+    state: ConversationStateStore,
+    clock: Clock,
+    signing_secret: str,
+) -> PrivacyDesk:
+    exports = SubjectExports(
+        directory=settings.data_dir / "exports",
+        keystore=database.keystore,
+        secret=signing_secret,
+        ttl_seconds=settings.export_link_ttl_seconds,
+        clock=clock,
+    )
+    return PrivacyDesk(
+        database=database,
+        state=state,
+        exports=exports,
+        clock=clock,
+        public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
+    )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -224,13 +303,10 @@ def build_services(
     clock: Clock | None = None,
     database: Database | None = None,
 ) -> Services:
+    """Every long-lived part, built once from the settings and handed to whoever needs it."""
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = database or Database.from_url(
-        settings.resolved_database_url,
-        keyring=master_keyring(settings),
-        encrypt_at_rest=settings.encrypt_at_rest,
-    )
+    database = database or open_database(settings)
     database.create_schema()
     organizations = OrganizationService(database, clock)
     organizations.ensure_data_keys()
@@ -246,48 +322,17 @@ def build_services(
         answering=answering_settings(settings),
         clock=clock,
     )
-    redis_client: redis.Redis | None = None
-    state: ConversationStateStore
-    locks: LockManager
-    if settings.redis_url:
-        redis_client = redis.Redis.from_url(settings.redis_url)
-        state = RedisConversationState(
-            redis_client, ttl_seconds=settings.conversation_state_ttl_seconds
-        )
-        locks = RedisLockManager(
-            redis_client, wait_seconds=settings.conversation_lock_timeout_seconds
-        )
-    else:
-        state = InMemoryConversationState(ttl_seconds=settings.conversation_state_ttl_seconds)
-        locks = InProcessLockManager(wait_seconds=settings.conversation_lock_timeout_seconds)
+    stores = conversation_stores(settings)
     ai = AIGateway(
         llm_provider(settings),
         usage=UsageLog(database, clock),
         timeout_s=settings.llm_timeout_seconds,
     )
     signing_secret = session_secret(settings)
-    exports = SubjectExports(
-        directory=settings.data_dir / "exports",
-        keystore=database.keystore,
-        secret=signing_secret,
-        ttl_seconds=settings.export_link_ttl_seconds,
-        clock=clock,
+    privacy = privacy_desk(
+        settings, database=database, state=stores.state, clock=clock, signing_secret=signing_secret
     )
-    privacy = PrivacyDesk(
-        database=database,
-        state=state,
-        exports=exports,
-        clock=clock,
-        public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
-    )
-    jobs: JobQueue
-    if settings.job_queue == "redis":
-        assert redis_client is not None  # the settings refuse "redis" without a URL
-        jobs = RQJobQueue(redis_client)
-    else:
-        # Uploads one at a time (each already uses both cores to embed); turns of LLM-writing
-        # organizations on their own threads.
-        jobs = InProcessJobQueue(workers=1, turn_workers=4)
+    jobs = job_queue(settings, stores.redis)
     ingestion = IngestionService(
         database=database,
         knowledge=knowledge,
@@ -296,42 +341,8 @@ def build_services(
         upload_dir=settings.upload_dir,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    stewardship = Stewardship(
-        database=database,
-        knowledge=knowledge,
-        state=state,
-        exports=exports,
-        uploads=ingestion,
-        clock=clock,
-    )
     router = HandoffRouter(database=database, knowledge=knowledge)
-    base_url = settings.public_base_url or "http://127.0.0.1:5000"
     outbound = build_outbound(settings, database, clock)
-    mailer = SmtpMailer(
-        SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.smtp_sender,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            starttls=settings.smtp_starttls,
-        )
-    )
-    accounts = AccountService(
-        database=database,
-        organizations=organizations,
-        mailer=mailer,
-        clock=clock,
-        secret=signing_secret,
-        public_base_url=base_url,
-    )
-    desk = AgentDesk(
-        repository=DeskRepository(database),
-        knowledge=knowledge,
-        outbound=outbound,
-        state=state,
-        clock=clock,
-    )
     intents = IntentBackends(
         timeout=settings.rasa_timeout_seconds, min_confidence=settings.rasa_min_confidence
     )
@@ -339,8 +350,8 @@ def build_services(
         settings,
         database=database,
         knowledge=knowledge,
-        state=state,
-        locks=locks,
+        state=stores.state,
+        locks=stores.locks,
         clock=clock,
         ai=ai,
         privacy=privacy,
@@ -353,19 +364,39 @@ def build_services(
         database=database,
         embedder=embedder,
         knowledge=knowledge,
-        state=state,
-        locks=locks,
+        state=stores.state,
+        locks=stores.locks,
         dialogue=dialogue,
         organizations=organizations,
         deliveries=DeliveryTracker(DeliveryRepository(database), clock),
         ai=ai,
         privacy=privacy,
-        exports=exports,
-        stewardship=stewardship,
+        exports=privacy.exports,
+        stewardship=Stewardship(
+            database=database,
+            knowledge=knowledge,
+            state=stores.state,
+            exports=privacy.exports,
+            uploads=ingestion,
+            clock=clock,
+        ),
         router=router,
         outbound=outbound,
-        accounts=accounts,
-        desk=desk,
+        accounts=AccountService(
+            database=database,
+            organizations=organizations,
+            mailer=mailer(settings),
+            clock=clock,
+            secret=signing_secret,
+            public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
+        ),
+        desk=AgentDesk(
+            repository=DeskRepository(database),
+            knowledge=knowledge,
+            outbound=outbound,
+            state=stores.state,
+            clock=clock,
+        ),
         signing_secret=signing_secret,
         jobs=jobs,
         ingestion=ingestion,
@@ -380,7 +411,7 @@ def build_services(
             queue=jobs,
         ),
         intents=intents,
-        redis=redis_client,
+        redis=stores.redis,
     )
     if isinstance(jobs, InProcessJobQueue):
         jobs.bind(lambda task, arguments: run_named_task(services, task, arguments))

@@ -73,6 +73,11 @@ class PrivacyDesk:
         self._clock = clock
         self._base_url = public_base_url.rstrip("/")
 
+    @property
+    def exports(self) -> SubjectExports:
+        """The store of the subject exports this desk writes (the retention sweep clears it)."""
+        return self._exports
+
     # -- requests ----------------------------------------------------------------------------
 
     def open_request(
