@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import bcrypt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -123,9 +124,20 @@ class AccountService:
                 now=now,
             )
 
-    def invite(self, org_id: int, **fields: object) -> AgentAccount:
+    def invite(
+        self,
+        org_id: int,
+        *,
+        email: str,
+        name: str,
+        role: str,
+        team: str | None = None,
+        languages: list[str] | None = None,
+    ) -> AgentAccount:
         """Create an account without a password and email a link to choose one."""
-        account = self.create(org_id, **fields)  # type: ignore[arg-type]
+        account = self.create(
+            org_id, email=email, name=name, role=role, team=team, languages=languages
+        )
         assert account.id is not None
         link = f"{self._base}/console/reset/{self.reset_token(account)}"
         org = self._orgs.get(org_id)
@@ -298,13 +310,17 @@ class AccountService:
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self._secret, salt=f"imaradesk-{purpose}")
 
-    def _load(self, purpose: str, token: str, max_age: int) -> dict:
+    def _load(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
+        """The claims of a link we signed (JSON values)."""
         try:
-            return self._serializer(purpose).loads(token, max_age=max_age)
+            claims = self._serializer(purpose).loads(token, max_age=max_age)
         except SignatureExpired as e:
             raise TokenInvalid("this link has expired") from e
         except BadSignature as e:
             raise TokenInvalid("this link is not valid") from e
+        if not isinstance(claims, dict):
+            raise TokenInvalid("this link is not valid")
+        return claims
 
 
 def normalise_email(email: str) -> str:

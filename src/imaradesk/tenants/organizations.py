@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
@@ -10,7 +12,11 @@ from imaradesk.runtime.clock import Clock
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization
-from imaradesk.storage.organization_repository import Organizations, check_settings
+from imaradesk.storage.organization_repository import (
+    Organizations,
+    OrganizationSettings,
+    check_settings,
+)
 
 
 class OrganizationExists(ValueError):
@@ -66,8 +72,9 @@ class OrganizationService:
         assert found is not None
         return found
 
-    def update(self, org_id: int, **changes: object) -> Organization:
-        """Change settings by name (see ``OrganizationSettings``); AttributeError for others."""
+    def update(self, org_id: int, **changes: Unpack[OrganizationSettings]) -> Organization:
+        """Change settings by name; AttributeError for a name that is not a setting."""
+        # Checked at run time too: the CLI passes the names its options map to.
         settings = check_settings(changes)
         with self._db.write() as session:
             return Organizations(session).change_settings(org_id, settings)
