@@ -18,17 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from imaradesk.runtime.clock import Clock
-from imaradesk.storage.compliance_repository import ComplianceData
+from imaradesk.storage.backup_repository import BackupData
 from imaradesk.storage.db import Database
-from imaradesk.storage.models import Contact, ErasureTombstone, OrgKey
 
 MAGIC = b"IMDKBAK1"
 CHUNK = 1024 * 1024
@@ -121,14 +119,9 @@ class BackupService:
     def restore(self, path: Path) -> RestoreReport:
         """Replace the database with a backup's contents, keeping the live data keys."""
         started = time.perf_counter()
+        # Read without the keystore: nothing sealed is needed, and no key need be opened.
         with Session(self._db.engine) as session:
-            live_keys = [
-                OrgKey.model_validate(k.model_dump()) for k in session.exec(select(OrgKey)).all()
-            ]
-            live_tombstones = [
-                t.model_dump(exclude={"id", "privacy_request_id"})
-                for t in session.exec(select(ErasureTombstone)).all()
-            ]
+            live = BackupData(session).live_state()
         with tempfile.TemporaryDirectory(prefix="imaradesk-restore-") as tmp:
             plain = Path(tmp) / "dump"
             kind = self._decrypt(path, plain)
@@ -141,58 +134,8 @@ class BackupService:
                 raise BackupError(f"unknown backup kind {kind}")
         self._db.engine.dispose()
         with self._db.write() as session:
-            session.execute(text("DELETE FROM orgkey"))
-            for key in live_keys:
-                session.add(key)
-            session.flush()
-            # An organization shredded since the backup stays shredded.
-            session.execute(
-                text(
-                    "UPDATE organization SET data_destroyed_at = "
-                    "(SELECT MAX(destroyed_at) FROM orgkey WHERE orgkey.org_id = organization.id) "
-                    "WHERE id IN (SELECT org_id FROM orgkey WHERE wrapped IS NULL)"
-                )
-            )
-            reapplied = self._reapply_erasures(session, live_tombstones)
-            if self._db.dialect == "postgresql":
-                # Keys were inserted with their ids; move the sequence past them.
-                session.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('orgkey', 'id'), "
-                        "COALESCE(MAX(id), 1)) FROM orgkey"
-                    )
-                )
-        return RestoreReport(path, time.perf_counter() - started, len(live_keys), reapplied)
-
-    @staticmethod
-    def _reapply_erasures(session: Session, live_tombstones: list[dict[str, Any]]) -> int:
-        """Erase again whoever was erased after the backup was taken.
-
-        A contact created after its tombstone is a customer who came back, and stays.
-        """
-        restored = {
-            (t.org_id, t.identity_hash, t.erased_at)
-            for t in session.exec(select(ErasureTombstone)).all()
-        }
-        for live in live_tombstones:
-            key = (live["org_id"], live["identity_hash"], live["erased_at"])
-            if key not in restored:
-                session.add(ErasureTombstone(**live))
-        session.flush()
-        erased = 0
-        for tombstone in session.exec(select(ErasureTombstone)).all():
-            contacts = session.exec(
-                select(Contact).where(
-                    col(Contact.org_id) == tombstone.org_id,
-                    col(Contact.address_hash) == tombstone.identity_hash,
-                    col(Contact.created_at) < tombstone.erased_at,
-                )
-            ).all()
-            for contact in contacts:
-                assert contact.id is not None
-                ComplianceData(session, tombstone.org_id).erase_contact_rows(contact.id)
-                erased += 1
-        return erased
+            reapplied = BackupData(session).put_back(live, dialect=self._db.dialect)
+        return RestoreReport(path, time.perf_counter() - started, len(live.keys), reapplied)
 
     def _restore_sqlite(self, plain: Path) -> None:
         if self._db.dialect != "sqlite":
