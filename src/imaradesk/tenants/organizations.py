@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Unpack
+from typing import Protocol, Unpack
 
-from imaradesk.compliance.subject_export import SubjectExports
-from imaradesk.knowledge_index.ingestion import IngestionService
-from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
 from imaradesk.runtime.clock import Clock
-from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization
 from imaradesk.storage.organization_repository import (
@@ -21,6 +17,13 @@ from imaradesk.storage.organization_repository import (
 
 class OrganizationExists(ValueError):
     pass
+
+
+class HoldsOrganizationData(Protocol):
+    """Anything that keeps an organization's data outside the database (the knowledge index,
+    conversation state, export files, uploads): shredding removes it there too."""
+
+    def erase_organization(self, org_id: int) -> None: ...
 
 
 class OrganizationService:
@@ -83,10 +86,10 @@ class OrganizationService:
         self,
         org_id: int,
         *,
-        knowledge: KnowledgeBase,
-        state: ConversationStateStore,
-        exports: SubjectExports,
-        uploads: IngestionService,
+        knowledge: HoldsOrganizationData,
+        state: HoldsOrganizationData,
+        exports: HoldsOrganizationData,
+        uploads: HoldsOrganizationData,
     ) -> None:
         """Crypto-shred: destroy the data key, then everything derived outside the database."""
         now = self._clock.now()
