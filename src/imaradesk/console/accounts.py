@@ -7,7 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, Unpack
 
 import bcrypt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -17,8 +17,8 @@ from imaradesk.runtime.clock import Clock
 from imaradesk.storage.account_repository import Accounts
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import AgentAccount, AgentRole, Organization
+from imaradesk.storage.organization_repository import OrganizationSettings
 from imaradesk.storage.setup_repository import DeskConfig
-from imaradesk.tenants.organizations import OrganizationService
 
 BCRYPT_COST = 12
 MAX_FAILED_LOGINS = 5
@@ -30,6 +30,18 @@ RESET_TTL = 3600
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A fixed hash to check against when the email is unknown, so both cases take as long.
 _DUMMY_HASH = bcrypt.hashpw(b"not a real password", bcrypt.gensalt(BCRYPT_COST))
+
+
+class Organizations(Protocol):
+    """What sign-up needs of the organizations (``tenants.OrganizationService``)."""
+
+    def get(self, org_id: int) -> Organization | None: ...
+
+    def by_slug(self, slug: str) -> Organization | None: ...
+
+    def create(self, slug: str, *, name: str) -> Organization: ...
+
+    def update(self, org_id: int, **changes: Unpack[OrganizationSettings]) -> Organization: ...
 
 
 class AccountError(Exception):
@@ -75,7 +87,7 @@ class AccountService:
         self,
         *,
         database: Database,
-        organizations: OrganizationService,
+        organizations: Organizations,
         mailer: Mailer,
         clock: Clock,
         secret: str,
