@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from imaradesk.cli.base import _Context, _org_or_exit, console, pass_ctx
-from imaradesk.cli.organizations import org
 from imaradesk.nlu.base import NLUError
 from imaradesk.nlu.rasa_http import RasaNLU
 from imaradesk.storage.models import Organization
@@ -13,7 +12,7 @@ from imaradesk.storage.models import Organization
 MAX_URL = 500  # Organization.rasa_url's column
 
 
-@org.command("rasa")
+@click.command("rasa")
 @click.option("--org", "slug", required=True, help="The organization's slug.")
 @click.option("--url", default=None, help="The Rasa server's base URL (rasa run --enable-api).")
 @click.option("--off", is_flag=True, help="Stop asking a Rasa server; our retrieval answers alone.")

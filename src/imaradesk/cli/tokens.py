@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from imaradesk.cli.base import _Context, _org_or_exit, console, main, pass_ctx
+from imaradesk.cli.base import _Context, _org_or_exit, console, pass_ctx
 from imaradesk.tenants.api_tokens import TokenError
 
 
-@main.group()
+@click.group("token")
 def token() -> None:
     """API tokens: bearer tokens for /api/v1, one organization each."""
 

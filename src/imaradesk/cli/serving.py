@@ -1,0 +1,162 @@
+"""Long-running processes: ``imaradesk serve``, ``imaradesk demo`` and ``imaradesk worker``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import click
+
+from imaradesk.cli.base import _Context, console, err_console, pass_ctx
+from imaradesk.demo.seed import (
+    DEMO_ADMIN,
+    DEMO_NAME,
+    DEMO_PASSWORD,
+    DEMO_SLUG,
+    DEMO_TWILIO_TOKEN,
+    seed_demo,
+)
+from imaradesk.services import Services
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Processes; more than one needs Redis.",
+)
+@click.option("--dev", is_flag=True, help="Use Flask's development server.")
+@pass_ctx
+def serve(ctx: _Context, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
+    """Serve the webhooks and APIs."""
+    _serve(ctx.services, host=host, port=port, threads=threads, workers=workers, dev=dev)
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@pass_ctx
+def demo(ctx: _Context, host: str, port: int) -> None:
+    """Seed the demo organization (once) and serve it."""
+    services = ctx.services
+    if services.settings.environment == "production":
+        # The demo admin's password is published in the README.
+        raise click.ClickException("the demo is not for production: use `imaradesk serve`")
+    seed_demo(services)
+    base = f"http://{host}:{port}"
+    console.print(
+        f"\n[bold]ImaraDesk is running on {base}[/] with the demo organization "
+        f"[bold]{DEMO_SLUG}[/] ({DEMO_NAME}, a mobile-money wallet).\n"
+        "Try it:\n"
+        f"  open {base}/chat/{DEMO_SLUG} in a browser, or\n"
+        f"  curl -s {base}/channels/webchat/{DEMO_SLUG}/messages \\\n"
+        "       -H 'Content-Type: application/json' \\\n"
+        '       -d \'{"sender": "me", "text": "How do I reset my PIN?"}\'\n'
+        f"  .venv/bin/imaradesk chat --org {DEMO_SLUG}          (in another terminal)\n"
+        f"Agent console: {base}/console  (sign in as {DEMO_ADMIN} / {DEMO_PASSWORD})\n"
+        f"Twilio webhook: {base}/channels/twilio/{DEMO_SLUG}/messages "
+        f"(auth token {DEMO_TWILIO_TOKEN!r}; set your own with org create)\n",
+        highlight=False,
+    )
+    _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
+
+
+def _serve(
+    services: Services, *, host: str, port: int, threads: int, workers: int, dev: bool
+) -> None:
+    from imaradesk.app import create_app
+
+    if workers > 1 and not services.settings.redis_url:
+        raise click.ClickException(
+            "more than one worker needs Redis (set REDIS_URL) for shared locks"
+        )
+    # Load the model before the first customer waits for it.
+    services.embedder.embed(["warm up"])
+    app = create_app(services=services)
+
+    def resume_uploads() -> None:
+        # Uploads a stopped server was reading are read again (with Redis, RQ keeps them). In
+        # the process that serves: threads started before a fork would not exist after it.
+        if services.settings.job_queue == "thread" and workers == 1:
+            resumed = services.ingestion.resume_unfinished()
+            if resumed:
+                console.print(f"Resumed {resumed} unfinished upload(s).")
+
+    if dev:
+        resume_uploads()
+        app.run(host=host, port=port, threaded=True)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("post_worker_init", lambda _worker: resume_uploads())
+
+        def load(self):
+            return app
+
+    _Gunicorn().run()
+
+
+@click.command("worker")
+@click.option(
+    "--every", "interval", default=3600, show_default=True, type=int, help="Seconds between sweeps."
+)
+@click.option("--once", is_flag=True, help="Sweep once and exit.")
+@click.option(
+    "--jobs",
+    "background_jobs",
+    is_flag=True,
+    help="Instead, run queued background work from Redis (RQ): customers' turns, uploads.",
+)
+@click.option("--burst", is_flag=True, help="With --jobs: stop when the queues are empty.")
+@pass_ctx
+def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burst: bool) -> None:
+    """Run scheduled jobs: the retention sweep (one worker at a time when Redis is configured).
+
+    With --jobs, run the background work the web processes queue instead (IMARADESK_JOB_QUEUE
+    =redis): turns of organizations whose answers an LLM writes, and document ingestion.
+    """
+    services = ctx.services
+    if background_jobs:
+        _work_on_queues(services, burst=burst)
+        return
+    while True:
+        try:
+            with services.locks.hold("job:retention-sweep"):
+                report = services.stewardship.sweep()
+            err_console.print(json.dumps(report.as_dict()))
+        except Exception:  # the worker outlives a bad run; the next one tries again
+            logging.getLogger(__name__).exception("retention sweep failed")
+        if once:
+            return
+        time.sleep(interval)
+
+
+def _work_on_queues(services: Services, *, burst: bool) -> None:
+    from rq import SimpleWorker
+
+    from imaradesk.runtime.jobs import RQJobQueue
+    from imaradesk.services import use_services
+
+    if not isinstance(services.jobs, RQJobQueue) or services.redis is None:
+        raise click.ClickException(
+            "--jobs needs IMARADESK_JOB_QUEUE=redis and IMARADESK_REDIS_URL: without them the "
+            "web process runs its background work itself"
+        )
+    # Tasks use these services (loaded model, open pools) instead of building their own; a
+    # SimpleWorker runs jobs in this process, so they are built once, not once per job.
+    use_services(services)
+    SimpleWorker(services.jobs.queues, connection=services.redis).work(burst=burst)
