@@ -21,13 +21,13 @@ class FakeMonotonic:
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def state_store(request: pytest.FixtureRequest):  # noqa: ANN201
+def state_store(request: pytest.FixtureRequest):
     if request.param == "memory":
         return InMemoryConversationState(ttl_seconds=60)
     return RedisConversationState(request.getfixturevalue("redis_client"), ttl_seconds=60)
 
 
-def test_state_is_per_contact_and_merges_updates(state_store) -> None:  # noqa: ANN001
+def test_state_is_per_contact_and_merges_updates(state_store) -> None:
     assert state_store.get(1, 10) == {}
     state_store.update(1, 10, {"clarifications": "1"})
     state_store.update(1, 10, {"suggestions": "4,5"})
@@ -38,7 +38,7 @@ def test_state_is_per_contact_and_merges_updates(state_store) -> None:  # noqa: 
     assert state_store.get(2, 10) == {"clarifications": "3"}
 
 
-def test_erasing_a_subject_or_an_organization_removes_only_theirs(state_store) -> None:  # noqa: ANN001
+def test_erasing_a_subject_or_an_organization_removes_only_theirs(state_store) -> None:
     for org, contact in [(1, 10), (1, 11), (2, 10)]:
         state_store.update(org, contact, {"k": "v"})
     state_store.erase_subject(1, 10)
@@ -58,18 +58,18 @@ def test_in_memory_state_expires() -> None:
 
 
 @pytest.mark.redis
-def test_redis_state_has_a_ttl(redis_client) -> None:  # noqa: ANN001
+def test_redis_state_has_a_ttl(redis_client) -> None:
     store = RedisConversationState(redis_client, ttl_seconds=60)
     store.update(1, 10, {"k": "v"})
     assert 0 < redis_client.ttl("imaradesk:state:1:10") <= 60
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def locks_factory(request: pytest.FixtureRequest):  # noqa: ANN201
+def locks_factory(request: pytest.FixtureRequest):
     if request.param == "memory":
         shared = {}
 
-        def memory(wait: float):  # noqa: ANN202
+        def memory(wait: float):
             # In-process locks are shared by one manager's threads.
             return shared.setdefault(wait, InProcessLockManager(wait_seconds=wait))
 
@@ -78,7 +78,7 @@ def locks_factory(request: pytest.FixtureRequest):  # noqa: ANN201
     return lambda wait: RedisLockManager(client, wait_seconds=wait)
 
 
-def test_a_lock_excludes_other_holders_of_the_same_key(locks_factory) -> None:  # noqa: ANN001
+def test_a_lock_excludes_other_holders_of_the_same_key(locks_factory) -> None:
     inside = []
     overlaps = []
 
@@ -98,13 +98,13 @@ def test_a_lock_excludes_other_holders_of_the_same_key(locks_factory) -> None:  
     assert overlaps == []
 
 
-def test_different_keys_do_not_wait_for_each_other(locks_factory) -> None:  # noqa: ANN001
+def test_different_keys_do_not_wait_for_each_other(locks_factory) -> None:
     manager = locks_factory(0.2)
     with manager.hold("a"), manager.hold("b"):
         pass
 
 
-def test_waiting_too_long_raises(locks_factory) -> None:  # noqa: ANN001
+def test_waiting_too_long_raises(locks_factory) -> None:
     manager = locks_factory(0.2)
     entered = threading.Event()
     release = threading.Event()
@@ -129,7 +129,7 @@ def test_waiting_too_long_raises(locks_factory) -> None:  # noqa: ANN001
 
 
 @pytest.mark.redis
-def test_a_held_conversation_lock_does_not_put_the_phone_number_in_redis(redis_client) -> None:  # noqa: ANN001
+def test_a_held_conversation_lock_does_not_put_the_phone_number_in_redis(redis_client) -> None:
     """Proves Redis (and a LockTimeout's message) see a digest of the sender, while each
     conversation still gets its own lock."""
     manager = RedisLockManager(redis_client, wait_seconds=0.2)
