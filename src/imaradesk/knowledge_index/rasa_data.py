@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from imaradesk.knowledge_index.documents import (
     MAX_ANSWER_CHARS,
     MAX_FILE_BYTES,
@@ -33,6 +31,7 @@ from imaradesk.knowledge_index.documents import (
     normalise_question,
 )
 from imaradesk.knowledge_index.drafts import EntryDraft
+from imaradesk.knowledge_index.yaml_lines import LinedMap, line_of, load_yaml
 
 RASA_SUFFIXES = (".yml", ".yaml")
 _RASA_KEYS = {"nlu", "responses", "intents", "rules", "stories"}
@@ -71,62 +70,6 @@ class _Collected:
     warnings: list[str] = field(default_factory=list)
 
 
-# -- YAML with line numbers --------------------------------------------------------------------
-
-
-class _Map(dict):  # type: ignore[type-arg]
-    """A mapping that remembers the 1-based line of itself and of each of its values."""
-
-    line: int = 0
-    value_lines: dict[str, int]
-    # "|" or ">" for block scalars, whose text starts on the line after the indicator
-    value_styles: dict[str, str | None]
-
-
-class _LineLoader(yaml.SafeLoader):
-    """PyYAML's safe loader (no arbitrary objects), which also records where mappings are."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Map:
-        plain = super().construct_mapping(node, deep=deep)
-        mapping = _Map(plain)
-        mapping.line = node.start_mark.line + 1
-        mapping.value_lines = {}
-        mapping.value_styles = {}
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode):
-                mapping.value_lines[str(key_node.value)] = value_node.start_mark.line + 1
-                mapping.value_styles[str(key_node.value)] = getattr(value_node, "style", None)
-        return mapping
-
-
-def _construct_deep_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Map:
-    return loader.construct_mapping(node, deep=True)
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_deep_mapping)
-
-
-def _load_yaml(data: bytes, source: str) -> Any:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ImportFormatError(source, data[: e.start].count(b"\n") + 1, "not valid UTF-8") from e
-    try:
-        return yaml.load(text, Loader=_LineLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise ImportFormatError(source, line, f"malformed YAML: {e.problem or e}") from e
-    except yaml.YAMLError as e:
-        raise ImportFormatError(source, 0, f"malformed YAML: {e}") from e
-
-
-def _line(value: Any, key: str | None = None) -> int:
-    if isinstance(value, _Map):
-        return value.value_lines.get(key, value.line) if key else value.line
-    return 0
-
-
 # -- public entry points ---------------------------------------------------------------------
 
 
@@ -160,11 +103,11 @@ def parse_rasa(files: Iterable[tuple[str, bytes]]) -> RasaImport:
     sources: list[str] = []
     for source, data in files:
         sources.append(source)
-        document = _load_yaml(data, source)
+        document = load_yaml(data, source)
         if not isinstance(document, dict) or not (_RASA_KEYS & set(document)):
             raise ImportFormatError(
                 source,
-                _line(document),
+                line_of(document),
                 "not Rasa training data: expected nlu, responses, intents, rules or stories",
             )
         _read_nlu(document, source, collected)
@@ -182,11 +125,13 @@ def _read_nlu(document: dict[str, Any], source: str, out: _Collected) -> None:
     if items is None:
         return
     if not isinstance(items, list):
-        raise ImportFormatError(source, _line(document, "nlu"), "'nlu' must be a list")
+        raise ImportFormatError(source, line_of(document, "nlu"), "'nlu' must be a list")
     for item in items:
         if not isinstance(item, dict):
-            raise ImportFormatError(source, _line(document, "nlu"), "each 'nlu' item is a mapping")
-        line = _line(item)
+            raise ImportFormatError(
+                source, line_of(document, "nlu"), "each 'nlu' item is a mapping"
+            )
+        line = line_of(item)
         if "intent" in item:
             name = _name(item["intent"], source, line, "intent")
             examples = _examples(item, source)
@@ -239,11 +184,11 @@ def _name(value: Any, source: str, line: int, what: str) -> str:
 def _examples(item: dict[str, Any], source: str) -> list[tuple[str, int]]:
     """The examples of an item: Rasa's "- text" block, or a list of texts or {text: ...}."""
     raw = item.get("examples")
-    first = _line(item, "examples")
+    first = line_of(item, "examples")
     if raw is None:
-        raise ImportFormatError(source, _line(item), "the item has no 'examples'")
+        raise ImportFormatError(source, line_of(item), "the item has no 'examples'")
     if isinstance(raw, str):
-        block = isinstance(item, _Map) and item.value_styles.get("examples") in ("|", ">")
+        block = isinstance(item, LinedMap) and item.value_styles.get("examples") in ("|", ">")
         offset = first + 1 if block else first
         out: list[tuple[str, int]] = []
         for i, line_text in enumerate(raw.splitlines()):
@@ -262,9 +207,9 @@ def _examples(item: dict[str, Any], source: str) -> list[tuple[str, int]]:
             text = entry.get("text") if isinstance(entry, dict) else entry
             if not isinstance(text, str):
                 raise ImportFormatError(
-                    source, _line(entry) or first, "each example must be text or {text: ...}"
+                    source, line_of(entry) or first, "each example must be text or {text: ...}"
                 )
-            out.append((text.strip(), _line(entry) or first))
+            out.append((text.strip(), line_of(entry) or first))
         return out
     raise ImportFormatError(source, first, "'examples' must be a '- text' block or a list")
 
@@ -301,21 +246,23 @@ def _read_domain(document: dict[str, Any], source: str, out: _Collected) -> None
     intents = document.get("intents")
     if intents is not None:
         if not isinstance(intents, list):
-            raise ImportFormatError(source, _line(document, "intents"), "'intents' must be a list")
+            raise ImportFormatError(
+                source, line_of(document, "intents"), "'intents' must be a list"
+            )
         for item in intents:
             # "- greet" or "- greet: {use_entities: []}"
             name = next(iter(item), None) if isinstance(item, dict) else item
-            line = _line(item) or _line(document, "intents")
+            line = line_of(item) or line_of(document, "intents")
             out.domain_intents.setdefault(_name(name, source, line, "intent"), (source, line))
     responses = document.get("responses")
     if responses is None:
         return
     if not isinstance(responses, dict):
         raise ImportFormatError(
-            source, _line(document, "responses"), "'responses' must be a mapping"
+            source, line_of(document, "responses"), "'responses' must be a mapping"
         )
     for name, variants in responses.items():
-        line = _line(responses, str(name))
+        line = line_of(responses, str(name))
         if not isinstance(variants, list):
             raise ImportFormatError(source, line, f"response {name!r} must be a list of variants")
         text = _first_text(variants)
@@ -354,7 +301,7 @@ def _read_flows(document: dict[str, Any], key: str, source: str, out: _Collected
     if flows is None:
         return
     if not isinstance(flows, list):
-        raise ImportFormatError(source, _line(document, key), f"'{key}' must be a list")
+        raise ImportFormatError(source, line_of(document, key), f"'{key}' must be a list")
     for flow in flows:
         steps = flow.get("steps") if isinstance(flow, dict) else None
         if not isinstance(steps, list):
