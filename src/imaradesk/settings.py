@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from imaradesk.knowledge_index.embedder import DEFAULT_EMBEDDING_MODEL
+from imaradesk.knowledge_index.defaults import DEFAULT_EMBEDDING_MODEL
 
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development-only-secret"}
 

@@ -13,13 +13,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:  # a heavy import, only needed once a model is loaded
-    from sentence_transformers import SentenceTransformer
-
+from imaradesk.knowledge_index.defaults import DEFAULT_EMBEDDING_MODEL
 from imaradesk.knowledge_index.errors import EmbedderError as EmbedderError
 
-# The model a new installation uses (settings default to it).
-DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+if TYPE_CHECKING:  # a heavy import, only needed once a model is loaded
+    from sentence_transformers import SentenceTransformer
 
 
 class Embedder(Protocol):
