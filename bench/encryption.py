@@ -30,8 +30,8 @@ from imaradesk.services import Services, build_services  # noqa: E402
 from imaradesk.settings import Settings  # noqa: E402
 from imaradesk.storage.backup import BackupService  # noqa: E402
 from imaradesk.storage.encryption import generate_master_key_spec  # noqa: E402
-from imaradesk.storage.models import Direction, LawfulBasis  # noqa: E402
-from imaradesk.storage.repositories import OrgData  # noqa: E402
+from imaradesk.storage.models import LawfulBasis  # noqa: E402
+from imaradesk.storage.turn_repository import TurnData  # noqa: E402
 
 DEMO_FAQ = Path(__file__).parents[1] / "src" / "imaradesk" / "demo" / "faq.csv"
 QUESTIONS = [
@@ -116,7 +116,7 @@ def backup_restore(tmp: Path, *, messages: int, database_url: str | None) -> dic
     written = 0
     while written < messages:
         with services.database.write() as session:
-            data = OrgData(session, org.id)
+            data = TurnData(session, org.id)
             for _ in range(batch // per_contact):
                 n = written // per_contact
                 contact = data.add_contact(
@@ -129,26 +129,46 @@ def backup_restore(tmp: Path, *, messages: int, database_url: str | None) -> dic
                 conversation = data.add_conversation(
                     contact_id=contact.id, channel="whatsapp", now=now, retain_until=now
                 )
+                inbound = None
                 for k in range(per_contact):
-                    data.add_message(
-                        conversation_id=conversation.id,
-                        contact_id=contact.id,
-                        direction=Direction.INBOUND if k % 2 == 0 else Direction.OUTBOUND,
-                        channel="whatsapp",
-                        provider_message_id=f"SMb{written}",
-                        kind="text",
-                        body=f"message {written}: how do I reset my PIN? my number is +2547{n:08d}",
-                        lawful_basis=LawfulBasis.CONSENT,
-                        created_at=now,
-                        retain_until=now,
-                    )
+                    body = f"message {written}: how do I reset my PIN? my number is +2547{n:08d}"
+                    if inbound is None or k % 2 == 0:
+                        inbound = data.add_inbound(
+                            conversation_id=conversation.id,
+                            contact_id=contact.id,
+                            channel="whatsapp",
+                            provider_message_id=f"SMb{written}",
+                            kind="text",
+                            body=body,
+                            media=[],
+                            button_payload=None,
+                            ai_processed=False,
+                            consent_record_id=None,
+                            lawful_basis=LawfulBasis.CONSENT,
+                            created_at=now,
+                            retain_until=now,
+                            legal_hold=False,
+                        )
+                    else:
+                        data.add_bot_reply(
+                            inbound=inbound,
+                            position=0,
+                            kind="answer",
+                            body=body,
+                            outcome="answered",
+                            handoff_reason=None,
+                            sources=[],
+                            handoff=False,
+                            lawful_basis=LawfulBasis.CONSENT,
+                            created_at=now,
+                        )
                     written += 1
     populate = time.perf_counter() - started
     backups = BackupService(services.database, directory=tmp / "backups", clock=services.clock)
     report = backups.create()
     restored = backups.restore(report.path)
     with services.database.read() as session:
-        count = OrgData(session, org.id).count_messages()
+        count = TurnData(session, org.id).count_messages()
     services.close()
     return {
         "messages": count,

@@ -11,7 +11,8 @@ provider message ids, so that a replayed webhook cannot bring the contact back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,7 +98,7 @@ class PrivacyDesk:
         with self._db.write() as session:
             data = ComplianceData(session, org.id)
             done = status in (PrivacyRequestStatus.COMPLETED, PrivacyRequestStatus.REFUSED)
-            request = data.add_privacy_request(
+            request = data.open_privacy_request(
                 contact_id=contact_id,
                 right=right.value,
                 status=status.value,
@@ -143,7 +144,7 @@ class PrivacyDesk:
                 PrivacyRequestStatus.REFUSED,
                 PrivacyRequestStatus.CANCELLED,
             )
-            data.update_privacy_request(
+            data.set_request_status(
                 request,
                 status=status.value,
                 outcome=outcome or request.outcome,
@@ -178,7 +179,8 @@ class PrivacyDesk:
     def rectify(
         self, org: Organization, contact_id: int, correction: Correction, *, channel: str
     ) -> None:
-        self._update_contact(org, contact_id, **{correction.field: correction.value})
+        with self._contact_to_change(org, contact_id) as (data, contact):
+            data.correct_contact(contact, field=correction.field, value=correction.value)
         self.open_request(
             org,
             contact_id=contact_id,
@@ -191,7 +193,8 @@ class PrivacyDesk:
     def set_restricted(
         self, org: Organization, contact_id: int, restricted: bool, *, channel: str
     ) -> None:
-        self._update_contact(org, contact_id, restricted=restricted)
+        with self._contact_to_change(org, contact_id) as (data, contact):
+            data.set_restricted(contact, restricted=restricted)
         self.open_request(
             org,
             contact_id=contact_id,
@@ -203,14 +206,18 @@ class PrivacyDesk:
             else "processing allowed again",
         )
 
-    def _update_contact(self, org: Organization, contact_id: int, **changes: object) -> None:
+    @contextmanager
+    def _contact_to_change(
+        self, org: Organization, contact_id: int
+    ) -> Iterator[tuple[ComplianceData, Contact]]:
+        """The contact, in a write transaction that commits the change made to it."""
         assert org.id is not None
         with self._db.write() as session:
             data = ComplianceData(session, org.id)
             contact = data.contact(contact_id)
             if contact is None:
                 raise PrivacyError(f"no contact #{contact_id}")
-            data.update_contact(contact, **changes)
+            yield data, contact
 
     # -- erasure -------------------------------------------------------------------------------
 
@@ -268,7 +275,7 @@ class PrivacyDesk:
             if request_id is not None:
                 request = data.privacy_request(request_id)
                 if request is not None:
-                    data.update_privacy_request(
+                    data.set_request_status(
                         request,
                         status=PrivacyRequestStatus.COMPLETED.value,
                         completed_at=started,

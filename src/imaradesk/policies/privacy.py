@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from imaradesk.policies.text import fold
 
@@ -247,7 +248,7 @@ def is_no(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Correction:
-    field: str  # "display_name", "email" or "preferred_language"
+    field: Literal["display_name", "email", "preferred_language"]
     value: str
 
 

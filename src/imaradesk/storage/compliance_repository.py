@@ -45,13 +45,6 @@ class ErasedCounts:
 class ComplianceData(OrgData):
     # -- privacy requests -------------------------------------------------------------------
 
-    def add_privacy_request(self, **fields: object) -> PrivacyRequest:
-        """Deprecated: use ``open_privacy_request``; goes at the end of issue 10."""
-        request = PrivacyRequest(org_id=self.org_id, **fields)  # type: ignore[arg-type]
-        self._session.add(request)
-        self._session.flush()
-        return request
-
     def open_privacy_request(
         self,
         *,
@@ -102,13 +95,6 @@ class ComplianceData(OrgData):
             .where(PrivacyRequest.org_id == self.org_id, PrivacyRequest.contact_id == contact_id)
             .order_by(col(PrivacyRequest.id))
         ).all()
-
-    def update_privacy_request(self, request: PrivacyRequest, **changes: object) -> None:
-        """Deprecated: use ``set_request_status``; goes at the end of issue 10."""
-        self._check_owned(request)
-        for name, value in changes.items():
-            setattr(request, name, value)
-        self._session.add(request)
 
     def set_request_status(
         self,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 
 class ConversationStateStore(Protocol):
@@ -92,7 +93,9 @@ class RedisConversationState:
     def update(self, org_id: int, contact_id: int, fields: dict[str, str]) -> None:
         key = _key(self._prefix, org_id, contact_id)
         with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
+            # In redis-py's own key and value types (its stubs refuse a dict[str, str]).
+            mapping: dict[FieldT, EncodableT] = {k: v for k, v in fields.items()}
+            pipe.hset(key, mapping=mapping)
             pipe.expire(key, self._ttl)
             pipe.execute()
 

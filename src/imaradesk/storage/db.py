@@ -21,11 +21,11 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from imaradesk.storage import migrations, models, sealing  # noqa: F401 - sealing registers events
 from imaradesk.storage.encryption import Keystore, MasterKeyring
+
 # Re-exported: callers imported them from here before storage.errors existed.
 from imaradesk.storage.errors import AppendOnlyViolation as AppendOnlyViolation
-from imaradesk.storage.errors import StorageError as StorageError
 from imaradesk.storage.errors import DuplicateRecord, IntegrityViolation
-
+from imaradesk.storage.errors import StorageError as StorageError
 
 _APPEND_ONLY = (models.ConsentRecord,)
 
@@ -177,7 +177,8 @@ class Database:
                 # Not the driver's message: PostgreSQL's names the key's values.
                 if _is_unique_violation(e):
                     raise DuplicateRecord(f"a unique key is taken ({_constraint(e)})") from e
-                raise IntegrityViolation(f"a constraint refused the write ({_constraint(e)})") from e
+                refused = f"a constraint refused the write ({_constraint(e)})"
+                raise IntegrityViolation(refused) from e
             except BaseException:
                 session.rollback()
                 raise

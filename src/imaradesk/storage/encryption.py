@@ -175,7 +175,8 @@ def is_sealed(value: object) -> bool:
 
 
 def _key_id_of(blob: bytes) -> int:
-    return _KEY_ID.unpack(blob[: _KEY_ID.size])[0]
+    key_id: int = _KEY_ID.unpack(blob[: _KEY_ID.size])[0]
+    return key_id
 
 
 class Keystore:
@@ -290,6 +291,8 @@ class Keystore:
                     continue
                 old = self._keyring.get(row.master_key_id)
                 aad = _wrap_aad(row.org_id, row.version)
+                # The query selected wrapped keys only; a destroyed key has neither.
+                assert row.wrap_nonce is not None and row.wrapped is not None
                 try:
                     raw = AESGCM(old.key).decrypt(row.wrap_nonce, row.wrapped, aad)
                 except InvalidTag as e:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC and always returns them aware (SQLite forgets the zone)."""
 
     impl = DateTime(timezone=True)
@@ -231,6 +231,10 @@ class Message(SQLModel, table=True):
     answer_entry_id: int | None = Field(default=None, foreign_key="knowledgeentry.id")
     answer_score: float | None = None
     handoff: bool = False
+    # What a bot reply did (channels.messages.Outcome: answered, clarify, offered_choices, ...)
+    # and, when its turn handed off, why; reports read these, never the reply's words.
+    outcome: str | None = Field(default=None, max_length=32, index=True)
+    handoff_reason: str | None = Field(default=None, max_length=32)
     ai_processed: bool = False
     # Set on replies written by a person in the console.
     agent_id: int | None = Field(default=None, foreign_key="agentaccount.id")

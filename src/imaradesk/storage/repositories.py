@@ -110,13 +110,6 @@ class OrgData:
         self._session.flush()
         return contact
 
-    def update_contact(self, contact: Contact, **changes: Any) -> None:
-        """Deprecated: use the typed methods below (or ``TurnData``'s); goes at the end of #10."""
-        self._check_owned(contact)
-        for name, value in changes.items():
-            setattr(contact, name, value)
-        self._session.add(contact)
-
     def correct_contact(self, contact: Contact, *, field: CorrectableField, value: str) -> None:
         """Rectification: replace one profile field the customer asked us to correct."""
         self._check_owned(contact)
@@ -203,13 +196,6 @@ class OrgData:
         self._session.flush()
         return conversation
 
-    def update_conversation(self, conversation: Conversation, **changes: Any) -> None:
-        """Deprecated: use ``TurnData.touch_conversation``/``add_routed_handoff``; see #10."""
-        self._check_owned(conversation)
-        for name, value in changes.items():
-            setattr(conversation, name, value)
-        self._session.add(conversation)
-
     def conversations_of(self, contact_id: int) -> Sequence[Conversation]:
         return self._session.exec(
             select(Conversation)
@@ -254,25 +240,8 @@ class OrgData:
             .order_by(col(Message.created_at), col(Message.id))
         ).all()
 
-    def add_message(self, *, flush: bool = True, **fields: Any) -> Message:
-        """Deprecated: use ``TurnData.add_inbound``/``add_bot_reply`` or
-        ``DeliveryRepository.store_outbound``; goes at the end of issue 10."""
-        message = Message(org_id=self.org_id, **fields)
-        self._session.add(message)
-        if flush:
-            self._session.flush()
-        return message
-
     def flush(self) -> None:
         self._session.flush()
-
-    def update_message(self, message: Message, **changes: Any) -> None:
-        """Deprecated: use ``TurnData.correct_reply`` or ``DeliveryRepository``'s
-        ``shorten``/``record_attempt``/``apply_report``; goes at the end of issue 10."""
-        self._check_owned(message)
-        for name, value in changes.items():
-            setattr(message, name, value)
-        self._session.add(message)
 
     def count_turn(self, *, analytics_ref: str, day: str, answers: int, handoffs: int) -> None:
         """Add one inbound message and its outcome to the day's anonymous counts."""
@@ -307,34 +276,6 @@ class OrgData:
                 Handoff.status == HandoffStatus.OPEN,
             )
         ).first()
-
-    def add_handoff(
-        self,
-        *,
-        conversation_id: int,
-        contact_id: int,
-        reason: str,
-        detail: str | None,
-        now: datetime,
-        retain_until: datetime,
-        legal_hold: bool = False,
-        **routing: Any,
-    ) -> Handoff:
-        """Deprecated: use ``TurnData.add_routed_handoff``; goes at the end of issue 10."""
-        handoff = Handoff(
-            org_id=self.org_id,
-            conversation_id=conversation_id,
-            contact_id=contact_id,
-            reason=reason,
-            detail=detail,
-            created_at=now,
-            retain_until=retain_until,
-            legal_hold=legal_hold,
-            **routing,
-        )
-        self._session.add(handoff)
-        self._session.flush()
-        return handoff
 
     def handoff(self, handoff_id: int) -> Handoff | None:
         return self._session.exec(

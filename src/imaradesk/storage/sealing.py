@@ -95,9 +95,9 @@ def _forget_pending(session: OrmSession) -> None:
 
 def _open(target: Any, session: OrmSession | None, fields: tuple[str, ...]) -> None:
     keystore: Keystore | None = session.info.get("keystore") if session is not None else None
-    if keystore is None:
-        return
     org_id = _org_id(target)
+    if keystore is None or org_id is None:
+        return  # a row without an organization seals nothing
     for field in fields:
         value = target.__dict__.get(field)
         if is_sealed(value) and not keystore.enabled:

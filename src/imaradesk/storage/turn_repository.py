@@ -30,8 +30,23 @@ class HandoffRoute:
     team_id: int | None
     assigned_agent_id: int | None
     routing_reasons: tuple[str, ...]
-    summary: str
+    summary: str | None
     suggested_entry_ids: tuple[int, ...]
+
+
+# A handoff nobody routed: the organization's queue, as the columns' defaults say.
+UNROUTED = HandoffRoute(
+    topic=None,
+    language=None,
+    sentiment=None,
+    urgency="normal",
+    priority=0,
+    team_id=None,
+    assigned_agent_id=None,
+    routing_reasons=(),
+    summary=None,
+    suggested_entry_ids=(),
+)
 
 
 class TurnData(OrgData):
@@ -154,20 +169,7 @@ class TurnData(OrgData):
     ) -> Handoff:
         """Hand ``conversation`` to people; the bot stays quiet until they resolve it."""
         assert conversation.id is not None
-        routed: dict[str, Any] = {}
-        if route is not None:
-            routed = {
-                "topic": route.topic[:100] if route.topic else None,
-                "language": route.language,
-                "sentiment": route.sentiment,
-                "urgency": route.urgency,
-                "priority": route.priority,
-                "team_id": route.team_id,
-                "assigned_agent_id": route.assigned_agent_id,
-                "routing_reasons": list(route.routing_reasons),
-                "summary": route.summary,
-                "suggested_entry_ids": list(route.suggested_entry_ids),
-            }
+        route = route or UNROUTED
         handoff = Handoff(
             org_id=self.org_id,
             conversation_id=conversation.id,
@@ -177,7 +179,16 @@ class TurnData(OrgData):
             created_at=now,
             retain_until=retain_until,
             legal_hold=legal_hold,
-            **routed,
+            topic=route.topic[:100] if route.topic else None,
+            language=route.language,
+            sentiment=route.sentiment,
+            urgency=route.urgency,
+            priority=route.priority,
+            team_id=route.team_id,
+            assigned_agent_id=route.assigned_agent_id,
+            routing_reasons=list(route.routing_reasons),
+            summary=route.summary,
+            suggested_entry_ids=list(route.suggested_entry_ids),
         )
         self._session.add(handoff)
         self._check_owned(conversation)
