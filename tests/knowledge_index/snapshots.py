@@ -36,7 +36,9 @@ PHRASINGS = [
 
 
 def rows(revision: int = 1, phrasings: list[tuple[int, int, str]] | None = None) -> KnowledgeRows:
-    return KnowledgeRows(revision, dict(ENTRIES), list(PHRASINGS if phrasings is None else phrasings))
+    return KnowledgeRows(
+        revision, dict(ENTRIES), list(PHRASINGS if phrasings is None else phrasings)
+    )
 
 
 def build(

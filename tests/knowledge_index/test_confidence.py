@@ -19,7 +19,7 @@ from imaradesk.knowledge_index.confidence import (
 from imaradesk.knowledge_index.lexical import LexicalIndex
 
 
-def clusters(n_entries: int, per_entry: int, *, noise: float, seed: int, centers=None):  # noqa: ANN001, ANN201
+def clusters(n_entries: int, per_entry: int, *, noise: float, seed: int, centers=None):
     rng = np.random.default_rng(seed)
     if centers is None:
         centers = rng.normal(size=(n_entries, 64))
@@ -34,15 +34,15 @@ def clusters(n_entries: int, per_entry: int, *, noise: float, seed: int, centers
     return vectors.astype(np.float32), np.array(labels), centers
 
 
-def judge_all(  # noqa: ANN201
-    model,  # noqa: ANN001
-    train_vectors,  # noqa: ANN001
-    train_labels,  # noqa: ANN001
-    queries,  # noqa: ANN001
+def judge_all(
+    model,
+    train_vectors,
+    train_labels,
+    queries,
     *,
-    min_similarity=0.0,  # noqa: ANN001
-    train_texts=None,  # noqa: ANN001
-    query_texts=None,  # noqa: ANN001
+    min_similarity=0.0,
+    train_texts=None,
+    query_texts=None,
 ):
     """Judge each query as the knowledge base does: dense top 20, and BM25 when texts are given."""
     sims = queries @ train_vectors.T
@@ -68,7 +68,7 @@ def judge_all(  # noqa: ANN201
     return out
 
 
-def keyword_texts(labels, *, keyword_share: float, seed: int) -> list[str]:  # noqa: ANN001
+def keyword_texts(labels, *, keyword_share: float, seed: int) -> list[str]:
     """Phrasings whose words carry what the vectors blur: the entry's own rare word (a product
     name), in ``keyword_share`` of them, among words every entry uses."""
     rng = np.random.default_rng(seed)
@@ -82,7 +82,7 @@ def keyword_texts(labels, *, keyword_share: float, seed: int) -> list[str]:  # n
     return texts
 
 
-def train(vectors, labels, texts=None, target=0.05):  # noqa: ANN001, ANN201
+def train(vectors, labels, texts=None, target=0.05):
     return train_answer_model(
         vectors,
         labels,
@@ -204,10 +204,10 @@ def test_hybrid_model_uses_rare_words_the_vectors_blur_and_keeps_the_wrong_answe
         hybrid, vectors, labels, queries, train_texts=texts, query_texts=query_texts
     )
 
-    def top1(judgements) -> float:  # noqa: ANN001
+    def top1(judgements) -> float:
         return np.mean([j.entry_id == t for j, t in zip(judgements, truth, strict=True)])
 
-    def answered(judgements, right: bool) -> float:  # noqa: ANN001
+    def answered(judgements, right: bool) -> float:
         return np.mean(
             [
                 j.confident and (j.entry_id == t) == right

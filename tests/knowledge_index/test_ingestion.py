@@ -30,13 +30,13 @@ def _docx(paragraphs: list[tuple[str, str]]) -> bytes:
     return out.getvalue()
 
 
-def _upload(services, org_id: int, name: str, data: bytes):  # noqa: ANN001, ANN202
+def _upload(services, org_id: int, name: str, data: bytes):
     job = services.ingestion.submit(org_id, name, data, uploaded_by="km@acme.test")
     services.jobs.wait(timeout=60)
     return services.ingestion.job(org_id, job.id)
 
 
-def _answers(services, slug: str, text: str) -> str | None:  # noqa: ANN001
+def _answers(services, slug: str, text: str) -> str | None:
     org = services.organizations.by_slug(slug)
     result = services.knowledge.search(org.id, text, revision=org.kb_revision)
     return result.best.answer if result.confident else None
@@ -150,7 +150,7 @@ def test_jobs_left_by_a_stopped_process_resume_or_fail_clearly(
 )
 def test_uploads_refused_before_queueing(
     make_services, sqlite_database, name, data, reason
-) -> None:  # noqa: ANN001
+) -> None:
     """Wrong type, empty file or no name: refused with a reason, nothing recorded."""
     services = make_services(sqlite_database)
     org = seed_org(services, "acme", faq_csv=None)

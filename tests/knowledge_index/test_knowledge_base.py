@@ -22,7 +22,7 @@ from imaradesk.storage.repositories import OrgData
 from tests.helpers import SCHOOL_FAQ, WALLET_FAQ, CountingEmbedder, seed_org
 
 
-def another_process(services, embedder=None, **answering) -> KnowledgeBase:  # noqa: ANN001, ANN003
+def another_process(services, embedder=None, **answering) -> KnowledgeBase:
     """A second KnowledgeBase on the same database and files, as another process would have
     (``answering`` overrides its settings, as another configuration would)."""
     settings: Settings = services.settings
@@ -185,7 +185,7 @@ def test_knowledge_is_per_organization(make_services, database: Database) -> Non
 
 def test_a_reused_row_id_never_brings_back_a_deleted_phrasings_vector(
     make_services, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     # SQLite gives a new row the id of the highest deleted one; the index must notice the text changed.
     services = make_services(sqlite_database)
     two = "question,answer\nHow do I check my balance?,Dial *483*1#.\nHow do I apply for a loan?,Dial *483*3#.\n"
@@ -245,7 +245,7 @@ class CodeBlindEmbedder(HashingEmbedder):
     def name(self) -> str:
         return "code-blind-hashing"
 
-    def embed(self, texts):  # noqa: ANN001, ANN201
+    def embed(self, texts):
         return super().embed([re.sub(r"\S*\d\S*", " ", t) for t in texts])
 
 
@@ -338,7 +338,7 @@ def test_switching_to_dense_deletes_the_lexical_file(make_services, database: Da
     assert not (directory / "lexical.bm25").exists()
 
 
-def open_lexical(services, org_id: int) -> LexicalIndex:  # noqa: ANN001
+def open_lexical(services, org_id: int) -> LexicalIndex:
     path = services.settings.index_dir / f"org-{org_id}" / "lexical.bm25"
     data = services.database.keystore.open_bytes(org_id, path.read_bytes(), "index/lexical.bm25")
     return LexicalIndex.from_bytes(data)
@@ -477,7 +477,7 @@ def test_a_large_upload_answers_exact_phrasings_while_its_model_is_calibrated(
     revision = services.organizations.by_slug("bank").kb_revision
     seen: list[tuple[str, bool, bool]] = []
 
-    def during_calibration(snapshot) -> None:  # noqa: ANN001
+    def during_calibration(snapshot) -> None:
         exact = services.knowledge.search(
             org.id, f"How do I {verbs[3]} my {nouns[7]}?", revision=revision
         )

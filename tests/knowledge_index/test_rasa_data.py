@@ -228,7 +228,7 @@ def test_a_domain_without_nlu_data_or_nlu_without_responses_is_refused() -> None
         parse(("nlu.yml", NLU))
 
 
-def test_rasa_data_imports_into_the_knowledge_base_and_answers(make_services) -> None:  # noqa: ANN001
+def test_rasa_data_imports_into_the_knowledge_base_and_answers(make_services) -> None:
     """The parsed documents go through the ordinary import path and the bot answers from them."""
     from tests.helpers import Chat, seed_org
 

@@ -15,11 +15,11 @@ def unit(rows: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(params=IMPLEMENTATIONS, ids=lambda cls: cls.__name__)
-def index(request: pytest.FixtureRequest):  # noqa: ANN201
+def index(request: pytest.FixtureRequest):
     return request.param(8)
 
 
-def test_search_finds_the_nearest_with_cosine_scores(index) -> None:  # noqa: ANN001
+def test_search_finds_the_nearest_with_cosine_scores(index) -> None:
     vectors = unit(np.eye(8)[:4] + 0.01)
     index.upsert([10, 20, 30, 40], vectors)
     scores, ids = index.search(vectors[2:3], 2)
@@ -28,7 +28,7 @@ def test_search_finds_the_nearest_with_cosine_scores(index) -> None:  # noqa: AN
     assert len(index) == 4
 
 
-def test_upsert_replaces_in_place_and_remove_deletes(index) -> None:  # noqa: ANN001
+def test_upsert_replaces_in_place_and_remove_deletes(index) -> None:
     vectors = unit(np.eye(8)[:3] + 0.01)
     index.upsert([1, 2, 3], vectors)
     index.upsert([2], vectors[0:1])  # id 2 now points where id 1 does
@@ -42,17 +42,17 @@ def test_upsert_replaces_in_place_and_remove_deletes(index) -> None:  # noqa: AN
         index.vectors([1])
 
 
-def test_empty_index_returns_no_ids(index) -> None:  # noqa: ANN001
+def test_empty_index_returns_no_ids(index) -> None:
     scores, ids = index.search(unit(np.ones((1, 8))), 3)
     assert ids.tolist() == [[-1, -1, -1]]
 
 
-def test_wrong_shape_is_refused(index) -> None:  # noqa: ANN001
+def test_wrong_shape_is_refused(index) -> None:
     with pytest.raises(VectorIndexError):
         index.upsert([1, 2], unit(np.ones((1, 8))))
 
 
-def test_bytes_round_trip(index) -> None:  # noqa: ANN001
+def test_bytes_round_trip(index) -> None:
     vectors = unit(np.random.default_rng(0).normal(size=(50, 8)))
     index.upsert(list(range(100, 150)), vectors)
     loaded = type(index).from_bytes(index.to_bytes())

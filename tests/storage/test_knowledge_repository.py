@@ -123,7 +123,12 @@ def test_an_upload_is_recorded_started_and_finished(
     with database.write() as session:
         data = DocumentData(session, org.id)
         same = data.record_upload(
-            "faq.csv", media_type="text/csv", size_bytes=9, sha256="cd", uploaded_by="ann", now=later
+            "faq.csv",
+            media_type="text/csv",
+            size_bytes=9,
+            sha256="cd",
+            uploaded_by="ann",
+            now=later,
         )
         assert same.id == document.id
         assert (same.status, same.size_bytes, same.uploaded_by) == (DocumentStatus.QUEUED, 9, "ann")
@@ -133,7 +138,10 @@ def test_rows_of_another_organization_are_refused(
     make_services: MakeServices, database: Database
 ) -> None:
     services = make_services(database)
-    acme, other = seed_org(services, "acme", faq_csv=None), seed_org(services, "other", faq_csv=None)
+    acme, other = (
+        seed_org(services, "acme", faq_csv=None),
+        seed_org(services, "other", faq_csv=None),
+    )
     now = services.clock.now()
     with database.write() as session:
         document = DocumentData(session, acme.id).record_upload(

@@ -195,7 +195,6 @@ class CalibratedClassifierModel:
         return buffer.getvalue()
 
 
-
 def load_answer_model(data: bytes) -> AnswerModel:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         method = str(npz["method"])

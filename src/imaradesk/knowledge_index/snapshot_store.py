@@ -118,9 +118,7 @@ class SnapshotStore:
         if lexical is not None and set(lexical.ids().tolist()) != set(entry_of):
             return None
         entries = {
-            int(k): EntryInfo(
-                int(k), v[0], v[1], v[2], v[3], source=v[4], kind=v[5], location=v[6]
-            )
+            int(k): EntryInfo(int(k), v[0], v[1], v[2], v[3], source=v[4], kind=v[5], location=v[6])
             for k, v in manifest["entries"].items()
         }
         return assemble_snapshot(
