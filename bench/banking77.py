@@ -36,11 +36,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from imaradesk.channels.messages import InboundMessage, ReplyKind  # noqa: E402
-from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
-from imaradesk.knowledge_index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from imaradesk.services import Services, build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
+from imaradesk.channels.messages import InboundMessage, ReplyKind
+from imaradesk.knowledge_index.documents import parse_file
+from imaradesk.knowledge_index.embedder import SentenceTransformerEmbedder
+from imaradesk.services import Services, build_services
+from imaradesk.settings import Settings
 
 MODES = ("dense", "hybrid")
 # import_s is reported per mode but not compared: the imports run one after the other, so

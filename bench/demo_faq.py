@@ -23,10 +23,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from imaradesk.channels.messages import InboundMessage, ReplyKind  # noqa: E402
-from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
-from imaradesk.services import build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
+from imaradesk.channels.messages import InboundMessage, ReplyKind
+from imaradesk.knowledge_index.documents import parse_file
+from imaradesk.services import build_services
+from imaradesk.settings import Settings
 
 PARAPHRASES = Path(__file__).with_name("demo_paraphrases.csv")
 

@@ -23,15 +23,15 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from imaradesk.channels.messages import InboundMessage  # noqa: E402
-from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
-from imaradesk.knowledge_index.embedder import HashingEmbedder, SentenceTransformerEmbedder  # noqa: E402
-from imaradesk.services import Services, build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
-from imaradesk.storage.backup import BackupService  # noqa: E402
-from imaradesk.storage.encryption import generate_master_key_spec  # noqa: E402
-from imaradesk.storage.models import LawfulBasis  # noqa: E402
-from imaradesk.storage.turn_repository import TurnData  # noqa: E402
+from imaradesk.channels.messages import InboundMessage
+from imaradesk.knowledge_index.documents import parse_file
+from imaradesk.knowledge_index.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from imaradesk.services import Services, build_services
+from imaradesk.settings import Settings
+from imaradesk.storage.backup import BackupService
+from imaradesk.storage.encryption import generate_master_key_spec
+from imaradesk.storage.models import LawfulBasis
+from imaradesk.storage.turn_repository import TurnData
 
 DEMO_FAQ = Path(__file__).parents[1] / "src" / "imaradesk" / "demo" / "faq.csv"
 QUESTIONS = [
@@ -45,7 +45,7 @@ QUESTIONS = [
 
 def _services(
     tmp: Path, name: str, *, encrypt: bool, embedder, database_url: str | None
-) -> Services:  # noqa: ANN001
+) -> Services:
     settings = Settings(
         environment="test",
         data_dir=tmp / name,
@@ -60,7 +60,7 @@ def _services(
     return services
 
 
-def turn_latencies(tmp: Path, *, embedder, messages: int, database_url: str | None) -> dict:  # noqa: ANN001
+def turn_latencies(tmp: Path, *, embedder, messages: int, database_url: str | None) -> dict:
     runs = {
         encrypt: _services(
             tmp,

@@ -35,17 +35,17 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from fpdf import FPDF  # noqa: E402
+from fpdf import FPDF
 
-from imaradesk.knowledge_index.documents import parse_bytes  # noqa: E402
-from imaradesk.knowledge_index.embedder import (  # noqa: E402
+from imaradesk.knowledge_index.documents import parse_bytes
+from imaradesk.knowledge_index.embedder import (
     Embedder,
     HashingEmbedder,
     SentenceTransformerEmbedder,
 )
-from imaradesk.knowledge_index.passages import read_pdf, split_passages  # noqa: E402
-from imaradesk.services import build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
+from imaradesk.knowledge_index.passages import read_pdf, split_passages
+from imaradesk.services import build_services
+from imaradesk.settings import Settings
 
 WORDS_PER_PAGE = 300
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from imaradesk.channels.messages import InboundMessage  # noqa: E402
-from imaradesk.knowledge_index.documents import parse_file  # noqa: E402
-from imaradesk.knowledge_index.embedder import HashingEmbedder  # noqa: E402
-from imaradesk.services import build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
-from imaradesk.storage.compliance_repository import ComplianceData  # noqa: E402
-from imaradesk.storage.encryption import generate_master_key_spec  # noqa: E402
+from imaradesk.channels.messages import InboundMessage
+from imaradesk.knowledge_index.documents import parse_file
+from imaradesk.knowledge_index.embedder import HashingEmbedder
+from imaradesk.services import build_services
+from imaradesk.settings import Settings
+from imaradesk.storage.compliance_repository import ComplianceData
+from imaradesk.storage.encryption import generate_master_key_spec
 
 DEMO_FAQ = Path(__file__).parents[1] / "src" / "imaradesk" / "demo" / "faq.csv"
 SCRIPTS = {

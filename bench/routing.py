@@ -26,11 +26,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from imaradesk.channels.messages import InboundMessage  # noqa: E402
-from imaradesk.demo.seed import DEMO_SLUG, seed_demo  # noqa: E402
-from imaradesk.services import build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
-from imaradesk.storage.encryption import generate_master_key_spec  # noqa: E402
+from imaradesk.channels.messages import InboundMessage
+from imaradesk.demo.seed import DEMO_SLUG, seed_demo
+from imaradesk.services import build_services
+from imaradesk.settings import Settings
+from imaradesk.storage.encryption import generate_master_key_spec
 
 SETS = ("routing_cases.csv", "routing_cases_test.csv")
 
@@ -77,7 +77,7 @@ def run(samples: int) -> dict:
     }
 
 
-def _evaluate(router, org, path: Path) -> dict:  # noqa: ANN001
+def _evaluate(router, org, path: Path) -> dict:
     with path.open(newline="") as f:
         cases = list(csv.DictReader(f))
     right: Counter[str] = Counter()

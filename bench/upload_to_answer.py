@@ -29,13 +29,13 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import requests  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
+import requests
+from werkzeug.serving import make_server
 
-from bench.banking77 import write_faq  # noqa: E402
-from imaradesk.app import create_app  # noqa: E402
-from imaradesk.services import build_services  # noqa: E402
-from imaradesk.settings import Settings  # noqa: E402
+from bench.banking77 import write_faq
+from imaradesk.app import create_app
+from imaradesk.services import build_services
+from imaradesk.settings import Settings
 
 
 def _right(preview: dict, category: str) -> bool:

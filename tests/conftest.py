@@ -192,7 +192,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def make_services(tmp_path: Path, clock: FrozenClock):  # noqa: ANN201
+def make_services(tmp_path: Path, clock: FrozenClock):
     """Build Services on a given database, with the fast embedder unless told otherwise."""
     built: list[Services] = []
 
@@ -226,7 +226,7 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server_factory():  # noqa: ANN201
+def live_server_factory():
     """Serve an app on a real loopback port in a thread."""
     from imaradesk.app import create_app
 

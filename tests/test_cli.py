@@ -18,10 +18,10 @@ from tests.helpers import WALLET_FAQ
 
 
 @pytest.fixture
-def cli(make_services, sqlite_database: Database):  # noqa: ANN001, ANN201
+def cli(make_services, sqlite_database: Database):
     services = make_services(sqlite_database)
 
-    def run(*args: str, input: str | None = None):  # noqa: A002, ANN202
+    def run(*args: str, input: str | None = None):
         return CliRunner().invoke(
             main, list(args), obj=_Context(services), input=input, catch_exceptions=False
         )
@@ -30,13 +30,13 @@ def cli(make_services, sqlite_database: Database):  # noqa: ANN001, ANN201
     return run
 
 
-def entries(cli) -> list:  # noqa: ANN001
+def entries(cli) -> list:
     org = cli.services.organizations.by_slug("acme")
     with cli.services.database.read() as session:
         return list(OrgData(session, org.id).entries())
 
 
-def test_org_create_and_duplicate(cli) -> None:  # noqa: ANN001
+def test_org_create_and_duplicate(cli) -> None:
     result = cli("org", "create", "acme", "--name", "Acme Ltd", "--twilio-auth-token", "tok")
     assert result.exit_code == 0, result.output
     assert "/channels/twilio/acme/messages" in result.output
@@ -47,7 +47,7 @@ def test_org_create_and_duplicate(cli) -> None:  # noqa: ANN001
     assert cli.services.organizations.by_slug("acme").twilio_auth_token == "tok"
 
 
-def test_agent_create_then_disable_and_an_unknown_account_is_refused(cli) -> None:  # noqa: ANN001
+def test_agent_create_then_disable_and_an_unknown_account_is_refused(cli) -> None:
     cli("org", "create", "acme", "--name", "Acme")
     created = cli(
         "agent", "create", "--org", "acme", "wanjiru@acme.example",
@@ -64,7 +64,7 @@ def test_agent_create_then_disable_and_an_unknown_account_is_refused(cli) -> Non
     assert unknown.exit_code != 0 and "no account" in unknown.output
 
 
-def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:
     cli("org", "create", "acme", "--name", "Acme")
     faq = tmp_path / "faq.csv"
     faq.write_text(WALLET_FAQ)
@@ -79,7 +79,7 @@ def test_kb_import_then_reimport_updates(cli, tmp_path: Path) -> None:  # noqa: 
     assert len(entries(cli)) == 5
 
 
-def test_a_malformed_file_fails_alone_with_its_line(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_malformed_file_fails_alone_with_its_line(cli, tmp_path: Path) -> None:
     """The good file is imported; the bad one is reported with its line and the exit code is 1."""
     cli("org", "create", "acme", "--name", "Acme")
     good = tmp_path / "good.csv"
@@ -97,14 +97,14 @@ def test_a_malformed_file_fails_alone_with_its_line(cli, tmp_path: Path) -> None
     assert refused.exit_code == 1 and "unsupported file type" in refused.output
 
 
-def test_import_into_unknown_org_fails_clearly(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_import_into_unknown_org_fails_clearly(cli, tmp_path: Path) -> None:
     faq = tmp_path / "faq.csv"
     faq.write_text(WALLET_FAQ)
     result = cli("kb", "import", "--org", "ghost", str(faq))
     assert result.exit_code == 1 and "unknown organization 'ghost'" in result.output
 
 
-def test_terminal_chat_uses_the_dialogue_manager_and_shows_the_source(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_terminal_chat_uses_the_dialogue_manager_and_shows_the_source(cli, tmp_path: Path) -> None:
     cli("org", "create", "acme", "--name", "Acme")
     faq = tmp_path / "faq.csv"
     faq.write_text(WALLET_FAQ)
@@ -145,7 +145,7 @@ def test_the_installed_console_script_imports_and_chats_with_the_real_model(tmp_
     assert (tmp_path / "var" / "imaradesk.db").exists()
 
 
-def test_kb_import_reads_rasa_training_data_as_entries(cli, tmp_path: Path) -> None:  # noqa: ANN001
+def test_kb_import_reads_rasa_training_data_as_entries(cli, tmp_path: Path) -> None:
     """nlu.yml intents become entries answered by domain.yml's utter_<intent> responses."""
     cli("org", "create", "acme", "--name", "Acme")
     nlu = tmp_path / "nlu.yml"
@@ -172,7 +172,7 @@ def test_kb_import_reads_rasa_training_data_as_entries(cli, tmp_path: Path) -> N
     )
 
 
-def test_api_tokens_from_the_command_line(cli) -> None:  # noqa: ANN001
+def test_api_tokens_from_the_command_line(cli) -> None:
     """A token printed once opens the organization's API; listed by prefix; revoked, it fails."""
     cli("org", "create", "acme", "--name", "Acme")
     created = cli("token", "create", "--org", "acme", "wiki sync")

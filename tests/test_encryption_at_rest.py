@@ -40,7 +40,7 @@ How do I check my balance?,Dial *483*1#.
 """
 
 
-def converse(server, token: str = "test-auth-token") -> None:  # noqa: ANN001
+def converse(server, token: str = "test-auth-token") -> None:
     url = f"{server.url}/channels/twilio/acme/messages"
     for body in (
         f"Hello, my name is {CANARY_NAME}. {CANARY_MESSAGE}",
@@ -100,7 +100,7 @@ def test_sqlite_index_backup_and_logs_hold_no_canary(
 @pytest.mark.postgres
 def test_postgres_tables_hold_no_canary(
     make_services, live_server_factory, postgres_database: Database, postgres_schema
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(postgres_database)
     seed_org(services, "acme", faq_csv=FAQ)
     converse(live_server_factory(services))
@@ -200,7 +200,7 @@ def test_a_backup_restores_what_it_holds(make_services, database: Database, tmp_
 
 def test_backups_older_than_30_days_are_removed_and_damaged_ones_refused(
     make_services, sqlite_database: Database, tmp_path: Path, clock
-) -> None:  # noqa: ANN001
+) -> None:
     from datetime import timedelta
 
     services = make_services(sqlite_database)

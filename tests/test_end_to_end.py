@@ -33,7 +33,7 @@ def bodies(response: requests.Response) -> list[str]:
 @pytest.mark.redis
 def test_whatsapp_customer_gets_the_right_answer_on_postgres_and_redis(
     make_services, live_server_factory, postgres_database, redis_url, redis_client, real_embedder
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(postgres_database, embedder=real_embedder, redis_url=redis_url)
     seed_demo(services)
     server = live_server_factory(services)
@@ -62,7 +62,7 @@ def test_whatsapp_customer_gets_the_right_answer_on_postgres_and_redis(
 
 def test_demo_faq_paraphrases_are_answered_right_and_off_topic_left_alone(
     make_services, sqlite_database, real_embedder
-) -> None:  # noqa: ANN001
+) -> None:
     from tests.helpers import Chat
 
     services = make_services(sqlite_database, embedder=real_embedder)

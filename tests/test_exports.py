@@ -8,7 +8,7 @@ from tests.helpers import SCHOOL_FAQ, Chat, seed_org
 
 def test_excluded_organizations_never_appear_and_questions_are_redacted(
     make_services, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     school = seed_org(services, "school", faq_csv=SCHOOL_FAQ)

@@ -15,7 +15,7 @@ CANARY = "CANARY-LOG-7Q2X"
 
 def test_a_full_conversation_leaves_nothing_personal_in_the_logs(
     make_services, live_server_factory, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     stream = io.StringIO()
     configure_logging(level=logging.DEBUG, stream=stream)
     try:

@@ -20,7 +20,7 @@ def _set_outcome(database: Database, inbound_text_id: int, outcome: str) -> None
         )
 
 
-def test_gaps_follow_the_recorded_code(make_services, database: Database, clock) -> None:  # noqa: ANN001
+def test_gaps_follow_the_recorded_code(make_services, database: Database, clock) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
     chat = Chat(services, "acme")

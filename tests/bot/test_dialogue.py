@@ -327,7 +327,7 @@ def test_messages_of_one_conversation_are_handled_one_at_a_time(
     overlaps = []
     original = services.knowledge.search
 
-    def slow_search(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def slow_search(*args, **kwargs):
         active.append(1)
         if len(active) > 1:
             overlaps.append(len(active))

@@ -11,7 +11,7 @@ from imaradesk.storage.models import AgentAccount, Handoff
 from tests.helpers import Chat, seed_org
 
 
-def setup_org(services):  # noqa: ANN001, ANN201
+def setup_org(services):
     org = seed_org(services, "acme")
     setup = DeskSetup(services.database)
     setup.add_topic_rule(
@@ -58,17 +58,17 @@ def setup_org(services):  # noqa: ANN001, ANN201
     return org
 
 
-def all_handoffs(services) -> list[Handoff]:  # noqa: ANN001
+def all_handoffs(services) -> list[Handoff]:
     with services.database.read() as session:
         return list(session.exec(select(Handoff).order_by(Handoff.id)).all())
 
 
-def agent_id(services, email: str) -> int:  # noqa: ANN001
+def agent_id(services, email: str) -> int:
     with services.database.read() as session:
         return session.exec(select(AgentAccount).where(AgentAccount.email == email)).one().id
 
 
-def test_an_always_human_topic_is_never_answered_by_the_bot(make_services, sqlite_database) -> None:  # noqa: ANN001
+def test_an_always_human_topic_is_never_answered_by_the_bot(make_services, sqlite_database) -> None:
     services = make_services(sqlite_database)
     setup_org(services)
     replies = Chat(services, "acme").send("I think I was hacked, there is money missing")
@@ -85,7 +85,7 @@ def test_an_always_human_topic_is_never_answered_by_the_bot(make_services, sqlit
 
 def test_handoffs_go_to_the_least_loaded_agent_who_speaks_the_language(
     make_services, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     setup_org(services)
     Chat(services, "acme", sender="+254700000001").send("this is a scam!")
@@ -102,7 +102,7 @@ def test_handoffs_go_to_the_least_loaded_agent_who_speaks_the_language(
     )
 
 
-def test_nobody_available_leaves_it_in_the_queue(make_services, sqlite_database) -> None:  # noqa: ANN001
+def test_nobody_available_leaves_it_in_the_queue(make_services, sqlite_database) -> None:
     services = make_services(sqlite_database)
     org = setup_org(services)
     with services.database.write() as session:
@@ -122,7 +122,7 @@ def test_nobody_available_leaves_it_in_the_queue(make_services, sqlite_database)
 
 def test_a_frustrated_customer_is_handed_off_with_a_summary_and_suggestions(
     make_services, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     setup_org(services)
     chat = Chat(services, "acme")
@@ -138,7 +138,7 @@ def test_a_frustrated_customer_is_handed_off_with_a_summary_and_suggestions(
     ]
 
 
-def test_a_restricted_contact_is_routed_without_any_model(make_services, sqlite_database) -> None:  # noqa: ANN001
+def test_a_restricted_contact_is_routed_without_any_model(make_services, sqlite_database) -> None:
     from tests.helpers import CountingEmbedder
 
     embedder = CountingEmbedder()

@@ -17,7 +17,7 @@ from imaradesk.storage.models import ConsentRecord, Contact, Direction, Message
 from tests.helpers import Chat, next_sid, seed_org
 
 
-def _two_processes(make_services, database: Database):  # noqa: ANN001, ANN202
+def _two_processes(make_services, database: Database):
     first = make_services(database)
     seed_org(first, "acme")
     second = make_services(database)
@@ -26,7 +26,7 @@ def _two_processes(make_services, database: Database):  # noqa: ANN001, ANN202
     for number, services in enumerate((first, second)):
         original = services.knowledge.search
 
-        def search(*args, _original=original, _number=number, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def search(*args, _original=original, _number=number, **kwargs):
             searches.append(_number)
             result = _original(*args, **kwargs)
             barrier.wait()  # both turns have decided; neither has stored anything yet
@@ -36,7 +36,7 @@ def _two_processes(make_services, database: Database):  # noqa: ANN001, ANN202
     return first, second, searches
 
 
-def _race(jobs) -> list[Turn]:  # noqa: ANN001
+def _race(jobs) -> list[Turn]:
     results: list[Turn] = []
     threads = [threading.Thread(target=lambda job=job: results.append(job())) for job in jobs]
     for t in threads:
@@ -47,7 +47,7 @@ def _race(jobs) -> list[Turn]:  # noqa: ANN001
     return results
 
 
-def _rows(database: Database, model):  # noqa: ANN001, ANN202
+def _rows(database: Database, model):
     with database.read() as session:
         return list(session.exec(select(model)).all())
 

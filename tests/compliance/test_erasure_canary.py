@@ -28,7 +28,7 @@ PHONE = "+254733918273"
 PHONE_FORMS = ("733918273", "733 918 273", PHONE)
 
 
-def run_customer(server) -> tuple[str, list[str]]:  # noqa: ANN001
+def run_customer(server) -> tuple[str, list[str]]:
     """Talk, export, erase; return the export link path and the sealed bodies seen before."""
     url = f"{server.url}/channels/twilio/acme/messages"
 
@@ -66,7 +66,7 @@ def assert_gone(blob: bytes, where: str, sealed: list[str]) -> None:
 @pytest.mark.redis
 def test_erasure_leaves_no_trace_on_sqlite_redis_files_and_logs(
     make_services, live_server_factory, sqlite_database: Database, redis_url, redis_client
-) -> None:  # noqa: ANN001
+) -> None:
     stream = io.StringIO()
     configure_logging(level=logging.DEBUG, stream=stream)
     try:
@@ -103,7 +103,7 @@ def test_erasure_leaves_no_trace_on_sqlite_redis_files_and_logs(
 @pytest.mark.postgres
 def test_erasure_leaves_no_trace_in_postgres(
     make_services, live_server_factory, postgres_database: Database, postgres_schema
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(postgres_database)
     seed_org(services, "acme")
     server = live_server_factory(services)

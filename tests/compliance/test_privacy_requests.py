@@ -29,7 +29,7 @@ PHONE = "+254722555111"
 class Customer:
     """A WhatsApp customer of ``acme`` talking to the live server."""
 
-    def __init__(self, server, phone: str = PHONE) -> None:  # noqa: ANN001
+    def __init__(self, server, phone: str = PHONE) -> None:
         self.server = server
         self.phone = phone
         self.sent: list[dict[str, str]] = []
@@ -46,31 +46,31 @@ class Customer:
 
 
 @pytest.fixture
-def acme(make_services, live_server_factory, database: Database):  # noqa: ANN001, ANN201
+def acme(make_services, live_server_factory, database: Database):
     services = make_services(database, embedder=CountingEmbedder())
     seed_org(services, "acme")
     server = live_server_factory(services)
     return server
 
 
-def requests_of(server) -> list[PrivacyRequest]:  # noqa: ANN001
+def requests_of(server) -> list[PrivacyRequest]:
     org = server.services.organizations.by_slug("acme")
     with server.services.database.read() as session:
         return list(ComplianceData(session, org.id).privacy_requests())
 
 
-def contact_row(server, phone: str = PHONE) -> Contact | None:  # noqa: ANN001
+def contact_row(server, phone: str = PHONE) -> Contact | None:
     org = server.services.organizations.by_slug("acme")
     with server.services.database.read() as session:
         return ComplianceData(session, org.id).find_contact("whatsapp", phone)
 
 
-def fetch_export(server, reply: str, **params: str) -> requests.Response:  # noqa: ANN001
+def fetch_export(server, reply: str, **params: str) -> requests.Response:
     link = next(word for word in reply.split() if "/privacy/exports/" in word)
     return requests.get(f"{server.url}{urlparse(link).path}", params=params, timeout=10)
 
 
-def test_access_gives_a_signed_link_to_everything_held(acme) -> None:  # noqa: ANN001
+def test_access_gives_a_signed_link_to_everything_held(acme) -> None:
     customer = Customer(acme)
     customer.say("How do I check my balance?", ProfileName="Wanjiru Kamau")
     [reply] = customer.say("send me my data")
@@ -93,7 +93,7 @@ def test_access_gives_a_signed_link_to_everything_held(acme) -> None:  # noqa: A
     assert requests.get(f"{acme.url}/privacy/exports/abc.def.ghi", timeout=10).status_code == 404
 
 
-def test_an_export_link_expires(acme, tmp_path) -> None:  # noqa: ANN001
+def test_an_export_link_expires(acme, tmp_path) -> None:
     from imaradesk.compliance.subject_export import ExportLinkExpired, SubjectExports
     from imaradesk.runtime.clock import FrozenClock
 
@@ -125,7 +125,7 @@ def test_an_export_link_expires(acme, tmp_path) -> None:  # noqa: ANN001
         ("jina langu si sahihi ni Achieng Otieno", "display_name", "Achieng Otieno"),
     ],
 )
-def test_rectification_from_the_chat(acme, message: str, field: str, value: str) -> None:  # noqa: ANN001
+def test_rectification_from_the_chat(acme, message: str, field: str, value: str) -> None:
     customer = Customer(acme)
     customer.say("hello", ProfileName="Wanjru")
     [reply] = customer.say(message)
@@ -135,7 +135,7 @@ def test_rectification_from_the_chat(acme, message: str, field: str, value: str)
     assert (request.right, request.status) == ("rectification", "completed")
 
 
-def test_a_correction_we_cannot_apply_goes_to_a_person(acme) -> None:  # noqa: ANN001
+def test_a_correction_we_cannot_apply_goes_to_a_person(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     [reply] = customer.say("my surname is incorrect in your records")
@@ -146,7 +146,7 @@ def test_a_correction_we_cannot_apply_goes_to_a_person(acme) -> None:  # noqa: A
         assert [h.reason for h in session.exec(select(Handoff)).all()] == ["privacy_request"]
 
 
-def test_restriction_stops_ai_processing_until_lifted(acme) -> None:  # noqa: ANN001
+def test_restriction_stops_ai_processing_until_lifted(acme) -> None:
     embedder = acme.services.embedder
     customer = Customer(acme)
     customer.say("hello")
@@ -166,7 +166,7 @@ def test_restriction_stops_ai_processing_until_lifted(acme) -> None:  # noqa: AN
     ]
 
 
-def test_erasure_asks_for_yes_then_removes_everything_and_a_replay_does_not_resurrect(acme) -> None:  # noqa: ANN001
+def test_erasure_asks_for_yes_then_removes_everything_and_a_replay_does_not_resurrect(acme) -> None:
     customer = Customer(acme)
     customer.say("How do I check my balance?", ProfileName="Wanjiru")
     first_form = customer.sent[0]
@@ -194,7 +194,7 @@ def test_erasure_asks_for_yes_then_removes_everything_and_a_replay_does_not_resu
     assert "STOP" in replies[0] and contact_row(acme) is not None
 
 
-def test_erasure_is_not_done_without_yes(acme) -> None:  # noqa: ANN001
+def test_erasure_is_not_done_without_yes(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     customer.say("futa data yangu")
@@ -206,7 +206,7 @@ def test_erasure_is_not_done_without_yes(acme) -> None:  # noqa: ANN001
     assert [r.status for r in requests_of(acme)] == ["cancelled", "cancelled"]
 
 
-def test_a_legal_hold_blocks_erasure_and_leaves_it_to_a_person(acme) -> None:  # noqa: ANN001
+def test_a_legal_hold_blocks_erasure_and_leaves_it_to_a_person(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     org = acme.services.organizations.by_slug("acme")
@@ -227,7 +227,7 @@ def test_a_legal_hold_blocks_erasure_and_leaves_it_to_a_person(acme) -> None:  #
         assert "privacy_request" in [h.reason for h in session.exec(select(Handoff)).all()]
 
 
-def test_a_request_about_someone_else_is_refused_with_a_reason(acme) -> None:  # noqa: ANN001
+def test_a_request_about_someone_else_is_refused_with_a_reason(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     [reply] = customer.say("delete the data of 0733 444 555")
@@ -241,7 +241,7 @@ def test_a_request_about_someone_else_is_refused_with_a_reason(acme) -> None:  #
     assert contact_row(acme) is not None
 
 
-def test_requests_are_heard_after_stop(acme) -> None:  # noqa: ANN001
+def test_requests_are_heard_after_stop(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     customer.say("STOP")
@@ -250,7 +250,7 @@ def test_requests_are_heard_after_stop(acme) -> None:  # noqa: ANN001
     assert "/privacy/exports/" in reply
 
 
-def test_due_dates_follow_the_organizations_policy_and_overdue_is_flagged(acme, clock) -> None:  # noqa: ANN001
+def test_due_dates_follow_the_organizations_policy_and_overdue_is_flagged(acme, clock) -> None:
     services = acme.services
     org = services.organizations.by_slug("acme")
     services.organizations.update(org.id, privacy_due_days={"rectification": 7})
@@ -295,7 +295,7 @@ def test_recognition_holds_on_the_independent_test_set() -> None:
 
 def test_restoring_an_older_backup_does_not_bring_an_erased_customer_back(
     acme, tmp_path, clock
-) -> None:  # noqa: ANN001
+) -> None:
     from imaradesk.storage.backup import BackupService
 
     services = acme.services
@@ -327,7 +327,7 @@ def test_restoring_an_older_backup_does_not_bring_an_erased_customer_back(
 
 def test_delete_my_account_gets_the_faq_answer_with_an_offer_to_erase(
     make_services, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     from tests.helpers import Chat
 
     services = make_services(sqlite_database)
@@ -348,19 +348,19 @@ def test_delete_my_account_gets_the_faq_answer_with_an_offer_to_erase(
     assert "Reply YES" in confirm.text
 
 
-def requests_of_db(services) -> list:  # noqa: ANN001
+def requests_of_db(services) -> list:
     with services.database.read() as session:
         return list(session.exec(select(PrivacyRequest)).all())
 
 
-def test_a_failed_erasure_never_leaves_a_reply_saying_it_was_done(acme) -> None:  # noqa: ANN001
+def test_a_failed_erasure_never_leaves_a_reply_saying_it_was_done(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     customer.say("delete my data")
     desk = acme.services.privacy
     original = desk.erase
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def broken(*args, **kwargs):
         raise OSError("disk full")
 
     desk.erase = broken  # the database refuses at the worst moment

@@ -21,11 +21,11 @@ KEY = "sk-ant-secret-key-0042"
 
 
 @pytest.fixture
-def cli(make_services, sqlite_database: Database):  # noqa: ANN001, ANN201
+def cli(make_services, sqlite_database: Database):
     services = make_services(sqlite_database)
     seed_org(services, "acme")
 
-    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None):  # noqa: A002, ANN202
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None):
         return CliRunner().invoke(
             main, list(args), obj=_Context(services), input=input, env=env, catch_exceptions=False
         )
@@ -34,14 +34,14 @@ def cli(make_services, sqlite_database: Database):  # noqa: ANN001, ANN201
     return run
 
 
-def raw_key_column(cli) -> str | None:  # noqa: ANN001
+def raw_key_column(cli) -> str | None:
     with cli.services.database.engine.connect() as conn:
         return conn.execute(
             text("SELECT ai_api_key FROM organization WHERE slug = 'acme'")
         ).scalar()
 
 
-def test_the_key_from_an_environment_variable_is_stored_encrypted(cli) -> None:  # noqa: ANN001
+def test_the_key_from_an_environment_variable_is_stored_encrypted(cli) -> None:
     result = cli(
         "org", "ai", "--org", "acme", "--provider", "anthropic", "--model", "claude-haiku-4-5",
         "--api-key-env", "ACME_AI_KEY", "--generative",
@@ -61,7 +61,7 @@ def test_the_key_from_an_environment_variable_is_stored_encrypted(cli) -> None: 
     assert raw and KEY not in raw
 
 
-def test_without_an_environment_variable_the_key_is_asked_for_hidden(cli) -> None:  # noqa: ANN001
+def test_without_an_environment_variable_the_key_is_asked_for_hidden(cli) -> None:
     result = cli(
         "org", "ai", "--org", "acme", "--provider", "openai", "--model", "gpt-4o-mini",
         input=KEY + "\n",
@@ -71,7 +71,7 @@ def test_without_an_environment_variable_the_key_is_asked_for_hidden(cli) -> Non
     assert cli.services.organizations.by_slug("acme").ai_api_key == KEY
 
 
-def test_there_is_no_option_that_takes_the_key_itself(cli) -> None:  # noqa: ANN001
+def test_there_is_no_option_that_takes_the_key_itself(cli) -> None:
     result = CliRunner().invoke(
         main,
         ["org", "ai", "--org", "acme", "--provider", "openai", "--model", "m", "--api-key", KEY],
@@ -80,7 +80,7 @@ def test_there_is_no_option_that_takes_the_key_itself(cli) -> None:  # noqa: ANN
     assert result.exit_code == 2 and "No such option" in result.output
 
 
-def test_mistakes_are_refused(cli) -> None:  # noqa: ANN001
+def test_mistakes_are_refused(cli) -> None:
     missing_env = cli(
         "org", "ai", "--org", "acme", "--provider", "gemini", "--model", "gemini-2.5-flash",
         "--api-key-env", "NOT_SET_ANYWHERE",
@@ -98,7 +98,7 @@ def test_mistakes_are_refused(cli) -> None:  # noqa: ANN001
     assert cli.services.organizations.by_slug("acme").ai_provider is None
 
 
-def test_provider_none_removes_the_organizations_provider_and_key(cli) -> None:  # noqa: ANN001
+def test_provider_none_removes_the_organizations_provider_and_key(cli) -> None:
     cli(
         "org", "ai", "--org", "acme", "--provider", "openai", "--model", "gpt-4o-mini",
         "--base-url", "https://gateway.example/v1", input="k-1\n",
@@ -111,7 +111,7 @@ def test_provider_none_removes_the_organizations_provider_and_key(cli) -> None: 
     assert raw_key_column(cli) is None
 
 
-def test_usage_reports_tokens_per_provider_model_and_day(cli) -> None:  # noqa: ANN001
+def test_usage_reports_tokens_per_provider_model_and_day(cli) -> None:
     """Real turns through the dialogue to a fake Anthropic server, on two days."""
     services = cli.services
     with FakeAnthropic(api_key=KEY) as fake:
@@ -140,6 +140,6 @@ def test_usage_reports_tokens_per_provider_model_and_day(cli) -> None:  # noqa: 
     ]
 
 
-def test_usage_with_no_calls_says_so(cli) -> None:  # noqa: ANN001
+def test_usage_with_no_calls_says_so(cli) -> None:
     result = cli("org", "usage", "--org", "acme")
     assert result.exit_code == 0 and "No AI calls for acme" in result.output

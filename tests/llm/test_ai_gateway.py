@@ -43,7 +43,7 @@ def sent_texts(server: HTTPServer) -> str:
     return " ".join(request.get_data(as_text=True) for request, _ in server.log)
 
 
-def services_with_llm(make_services, database, server: HTTPServer, **settings):  # noqa: ANN001, ANN201
+def services_with_llm(make_services, database, server: HTTPServer, **settings):
     return make_services(
         database,
         llm_provider="gemini",
@@ -56,7 +56,7 @@ def services_with_llm(make_services, database, server: HTTPServer, **settings): 
 
 def test_an_allowed_org_gets_help_from_the_llm_and_it_sees_no_personal_data(
     make_services, sqlite_database, gemini
-) -> None:  # noqa: ANN001
+) -> None:
     services = services_with_llm(make_services, sqlite_database, gemini)
     org = seed_org(services, "acme", faq_csv=FAQ)
     services.organizations.update(org.id, external_ai_allowed=True)
@@ -80,7 +80,7 @@ def test_an_allowed_org_gets_help_from_the_llm_and_it_sees_no_personal_data(
     )
 
 
-def test_no_external_ai_means_nothing_leaves(make_services, sqlite_database, gemini) -> None:  # noqa: ANN001
+def test_no_external_ai_means_nothing_leaves(make_services, sqlite_database, gemini) -> None:
     services = services_with_llm(make_services, sqlite_database, gemini)
     seed_org(services, "acme", faq_csv=FAQ)  # external_ai_allowed is off by default
     chat = Chat(services, "acme")
@@ -90,7 +90,7 @@ def test_no_external_ai_means_nothing_leaves(make_services, sqlite_database, gem
     assert len(gemini.log) == 0
 
 
-def test_an_opted_out_contact_never_reaches_the_llm(make_services, sqlite_database, gemini) -> None:  # noqa: ANN001
+def test_an_opted_out_contact_never_reaches_the_llm(make_services, sqlite_database, gemini) -> None:
     services = services_with_llm(make_services, sqlite_database, gemini)
     org = seed_org(services, "acme", faq_csv=FAQ)
     services.organizations.update(org.id, external_ai_allowed=True)
@@ -102,7 +102,7 @@ def test_an_opted_out_contact_never_reaches_the_llm(make_services, sqlite_databa
 
 def test_a_failing_provider_falls_back_to_the_local_bot(
     make_services, sqlite_database, httpserver: HTTPServer
-) -> None:  # noqa: ANN001
+) -> None:
     httpserver.expect_request(GEMINI_PATH, method="POST").respond_with_data(
         "upstream down", status=500
     )
@@ -118,7 +118,7 @@ def test_a_failing_provider_falls_back_to_the_local_bot(
 
 def test_an_answer_of_none_is_respected(
     make_services, sqlite_database, httpserver: HTTPServer
-) -> None:  # noqa: ANN001
+) -> None:
     httpserver.expect_request(GEMINI_PATH, method="POST").respond_with_json(gemini_reply("0"))
     services = services_with_llm(make_services, sqlite_database, httpserver)
     org = seed_org(services, "acme", faq_csv=FAQ)

@@ -57,7 +57,7 @@ def gemini() -> Iterator[FakeLLMServer]:
         yield server
 
 
-def configure(services, slug: str, fake: FakeLLMServer, **changes: object):  # noqa: ANN001, ANN201
+def configure(services, slug: str, fake: FakeLLMServer, **changes: object):
     """An organization with its own provider (the fake), allowed and generating by default."""
     org = services.organizations.by_slug(slug)
     settings: dict[str, object] = {
@@ -72,12 +72,12 @@ def configure(services, slug: str, fake: FakeLLMServer, **changes: object):  # n
     return services.organizations.update(org.id, **settings)
 
 
-def usage_rows(services, org_id: int) -> list[AIUsage]:  # noqa: ANN001
+def usage_rows(services, org_id: int) -> list[AIUsage]:
     with services.database.read() as session:
         return list(session.exec(select(AIUsage).where(AIUsage.org_id == org_id)).all())
 
 
-def last(replies):  # noqa: ANN001, ANN201
+def last(replies):
     return replies[-1]
 
 
@@ -86,7 +86,7 @@ def last(replies):  # noqa: ANN001, ANN201
 
 def test_each_provider_writes_the_answer_with_a_citation(
     make_services, sqlite_database, fake: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """A confident turn gets the model's text, citation marks replaced by our source line, the
     entry as its source, and one usage row with the tokens the provider reported."""
     services = make_services(sqlite_database)
@@ -110,7 +110,7 @@ def test_each_provider_writes_the_answer_with_a_citation(
 
 def test_the_prompt_holds_only_the_retrieved_passages_and_no_personal_data(
     make_services, sqlite_database, fake: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """The customer's name, number and email never leave; the passages sent are exactly the
     entries retrieval ranked for the question (the best, then those close to it)."""
     services = make_services(sqlite_database)
@@ -135,7 +135,7 @@ def test_the_prompt_holds_only_the_retrieved_passages_and_no_personal_data(
 
 def test_no_answer_in_the_passages_says_so_and_offers_a_person(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """NO_ANSWER becomes our sentence and an offer; "yes" then hands off to a person."""
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
@@ -153,7 +153,7 @@ def test_no_answer_in_the_passages_says_so_and_offers_a_person(
     assert handoff.reason == "customer_request"
 
 
-def test_declining_the_offer_keeps_the_bot(make_services, sqlite_database, gemini) -> None:  # noqa: ANN001
+def test_declining_the_offer_keeps_the_bot(make_services, sqlite_database, gemini) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     configure(services, "acme", gemini)
@@ -170,7 +170,7 @@ def test_declining_the_offer_keeps_the_bot(make_services, sqlite_database, gemin
 
 def test_a_swahili_customer_is_answered_and_offered_a_person_in_swahili(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """The language comes from the customer's message (lingua); the prompt asks for Swahili."""
     services = make_services(sqlite_database)
     seed_org(services, "acme", faq_csv=SWAHILI_FAQ)
@@ -189,7 +189,7 @@ def test_a_swahili_customer_is_answered_and_offered_a_person_in_swahili(
 
 def test_a_citation_of_a_passage_not_given_falls_back_to_the_extractive_answer(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
     configure(services, "acme", gemini)
@@ -204,7 +204,7 @@ def test_a_citation_of_a_passage_not_given_falls_back_to_the_extractive_answer(
 @pytest.mark.parametrize("status", [401, 429, 500])
 def test_provider_errors_fall_back_to_the_extractive_answer(
     make_services, sqlite_database, fake: FakeLLMServer, status: int
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
     configure(services, "acme", fake)
@@ -216,7 +216,7 @@ def test_provider_errors_fall_back_to_the_extractive_answer(
 
 def test_a_slow_provider_times_out_and_the_extractive_answer_goes_out(
     make_services, sqlite_database, fake: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """The fake would answer after 30 s; the turn gives up at the 0.5 s timeout instead."""
     services = make_services(sqlite_database, llm_timeout_seconds=0.5)
     org = seed_org(services, "acme")
@@ -232,7 +232,7 @@ def test_a_slow_provider_times_out_and_the_extractive_answer_goes_out(
 
 def test_unsure_turns_can_be_answered_from_the_plausible_entries(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """Where the bot would list "did you mean" entries, the model may answer from them."""
     services = make_services(sqlite_database)
     seed_org(services, "acme")
@@ -249,7 +249,7 @@ def test_unsure_turns_can_be_answered_from_the_plausible_entries(
 
 def test_an_org_without_external_ai_never_calls_the_provider(
     make_services, sqlite_database, fake: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
     configure(services, "acme", fake, external_ai_allowed=False)
@@ -260,7 +260,7 @@ def test_an_org_without_external_ai_never_calls_the_provider(
 
 def test_generative_answers_off_means_the_extractive_answer(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     configure(services, "acme", gemini, generative_answers=False)
@@ -270,7 +270,7 @@ def test_generative_answers_off_means_the_extractive_answer(
 
 def test_a_restricted_contact_never_reaches_the_provider(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     org = seed_org(services, "acme")
     configure(services, "acme", gemini)
@@ -288,7 +288,7 @@ def test_a_restricted_contact_never_reaches_the_provider(
 
 def test_the_operator_provider_serves_orgs_without_their_own(
     make_services, sqlite_database
-) -> None:  # noqa: ANN001
+) -> None:
     with FakeOpenAI(api_key="sk-operator") as operator:
         services = make_services(
             sqlite_database,
@@ -306,7 +306,7 @@ def test_the_operator_provider_serves_orgs_without_their_own(
 
 def test_an_orgs_own_provider_replaces_the_operators_and_is_never_mixed(
     make_services, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """An organization that chose a provider uses it; half configured (no key), it gets no AI
     at all rather than the operator's vendor."""
     with FakeOpenAI(api_key="sk-operator") as operator:
@@ -333,7 +333,7 @@ def test_an_orgs_own_provider_replaces_the_operators_and_is_never_mixed(
 # -- records and secrets ---------------------------------------------------------------------
 
 
-def test_usage_is_recorded_per_organization(make_services, database: Database) -> None:  # noqa: ANN001
+def test_usage_is_recorded_per_organization(make_services, database: Database) -> None:
     """Two organizations, two providers: each row belongs to the organization that called,
     with the tokens its provider reported (SQLite and PostgreSQL)."""
     with FakeGemini(api_key="k-acme") as acme_fake, FakeOpenAI(api_key="k-shule") as shule_fake:
@@ -363,7 +363,7 @@ def test_usage_is_recorded_per_organization(make_services, database: Database) -
 
 def test_the_api_key_is_stored_encrypted_and_still_reaches_the_provider(
     make_services, database: Database, fake: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(database)
     org = seed_org(services, "acme")
     configure(services, "acme", fake)
@@ -379,7 +379,7 @@ def test_the_api_key_is_stored_encrypted_and_still_reaches_the_provider(
 
 def test_the_provider_is_called_with_no_write_transaction_open(
     make_services, sqlite_database: Database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     """While the fake handles the request, another connection can take SQLite's write lock:
     the turn holds none during the call (the probe is shown to detect a held one first)."""
     path = sqlite_database.engine.url.database
@@ -414,7 +414,7 @@ def test_the_provider_is_called_with_no_write_transaction_open(
 
 def test_web_chat_on_a_real_server_gets_the_generated_answer(
     make_services, live_server_factory, sqlite_database, fake: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     configure(services, "acme", fake)
@@ -434,7 +434,7 @@ def test_web_chat_on_a_real_server_gets_the_generated_answer(
 
 def test_web_chat_answers_within_budget_when_the_provider_hangs(
     make_services, live_server_factory, sqlite_database, gemini: FakeLLMServer
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database, llm_timeout_seconds=0.5)
     seed_org(services, "acme")
     configure(services, "acme", gemini)

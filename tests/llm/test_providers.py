@@ -26,7 +26,7 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeLLMServer]:
         yield server
 
 
-def provider_for(fake: FakeLLMServer, *, api_key: str = "sk-test-123", timeout_s: float = 5):  # noqa: ANN201
+def provider_for(fake: FakeLLMServer, *, api_key: str = "sk-test-123", timeout_s: float = 5):
     return create_provider(
         fake.name,
         api_key=api_key,

@@ -87,7 +87,7 @@ class _Server(ThreadingHTTPServer):
 @contextmanager
 def serve(fake: FakeRasa) -> Iterator[FakeRasa]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             fake.paths.append(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"{}")

@@ -23,7 +23,7 @@ def with_rasa(services: Services, slug: str, url: str | None) -> None:
 
 
 def test_rasa_intent_answers_with_the_entry_it_names_where_retrieval_would_not(
-    make_services,  # noqa: ANN001
+    make_services,
 ) -> None:
     services = make_services()
     org = seed_org(services, "wallet")
@@ -39,7 +39,7 @@ def test_rasa_intent_answers_with_the_entry_it_names_where_retrieval_would_not(
     assert fake.received == [{"text": ODD}]
 
 
-def test_personal_data_is_redacted_before_it_reaches_the_rasa_server(make_services) -> None:  # noqa: ANN001
+def test_personal_data_is_redacted_before_it_reaches_the_rasa_server(make_services) -> None:
     services = make_services()
     seed_org(services, "wallet")
     with serve(FakeRasa()) as fake:
@@ -50,7 +50,7 @@ def test_personal_data_is_redacted_before_it_reaches_the_rasa_server(make_servic
     assert "[PHONE_1]" in sent["text"]
 
 
-def test_an_unsure_or_unknown_intent_leaves_the_turn_to_retrieval(make_services) -> None:  # noqa: ANN001
+def test_an_unsure_or_unknown_intent_leaves_the_turn_to_retrieval(make_services) -> None:
     """Below the minimum confidence, or an intent that names no entry, retrieval decides: the
     odd message gets a clarifying question and an FAQ question its FAQ answer."""
     services = make_services()
@@ -70,7 +70,7 @@ def test_an_unsure_or_unknown_intent_leaves_the_turn_to_retrieval(make_services)
     assert len(fake.received) == 2
 
 
-def test_a_slow_broken_or_absent_server_leaves_the_turn_to_retrieval(make_services) -> None:  # noqa: ANN001
+def test_a_slow_broken_or_absent_server_leaves_the_turn_to_retrieval(make_services) -> None:
     services = make_services(rasa_timeout_seconds=0.2)
     seed_org(services, "wallet")
     question = "How do I check my balance?"
@@ -89,7 +89,7 @@ def test_a_slow_broken_or_absent_server_leaves_the_turn_to_retrieval(make_servic
     assert Chat(services, "wallet").send(question)[-1].text == BALANCE
 
 
-def test_without_a_rasa_url_no_server_is_asked(make_services) -> None:  # noqa: ANN001
+def test_without_a_rasa_url_no_server_is_asked(make_services) -> None:
     services = make_services()
     seed_org(services, "wallet")
     seed_org(services, "school", faq_csv="question,answer\nWhen is term?,In January.\n")
@@ -100,7 +100,7 @@ def test_without_a_rasa_url_no_server_is_asked(make_services) -> None:  # noqa: 
     assert fake.received == []
 
 
-def test_an_intent_names_only_the_organizations_own_entries(make_services) -> None:  # noqa: ANN001
+def test_an_intent_names_only_the_organizations_own_entries(make_services) -> None:
     """Another organization's entry with the intent's name is never an answer."""
     services = make_services()
     seed_org(services, "wallet")
@@ -111,7 +111,7 @@ def test_an_intent_names_only_the_organizations_own_entries(make_services) -> No
     assert reply.kind is ReplyKind.CLARIFY and BALANCE not in reply.text
 
 
-def test_settings_reach_the_backends(make_services) -> None:  # noqa: ANN001
+def test_settings_reach_the_backends(make_services) -> None:
     services = make_services(rasa_timeout_seconds=0.7, rasa_min_confidence=0.8)
     intents: IntentBackends = services.intents
     assert (intents.timeout, intents.min_confidence) == (0.7, 0.8)

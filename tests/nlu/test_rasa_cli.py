@@ -12,22 +12,22 @@ from tests.nlu.fake_rasa import FakeRasa, serve
 
 
 @pytest.fixture
-def cli(make_services):  # noqa: ANN001, ANN201
+def cli(make_services):
     services = make_services()
     seed_org(services, "wallet", faq_csv=None)
 
-    def run(*args: str):  # noqa: ANN202
+    def run(*args: str):
         return CliRunner().invoke(main, list(args), obj=_Context(services))
 
     run.services = services  # type: ignore[attr-defined]
     return run
 
 
-def rasa_url(cli) -> str | None:  # noqa: ANN001
+def rasa_url(cli) -> str | None:
     return cli.services.organizations.by_slug("wallet").rasa_url
 
 
-def test_set_and_switch_off(cli) -> None:  # noqa: ANN001
+def test_set_and_switch_off(cli) -> None:
     result = cli("org", "rasa", "--org", "wallet", "--url", "http://127.0.0.1:5005/?token=abc")
     assert result.exit_code == 0, result.output
     assert rasa_url(cli) == "http://127.0.0.1:5005/?token=abc"
@@ -45,18 +45,18 @@ def test_set_and_switch_off(cli) -> None:  # noqa: ANN001
         (["--url", "http://x", "--off"], "either --url URL or --off"),
     ],
 )
-def test_unusable_arguments_are_refused(cli, args: list[str], message: str) -> None:  # noqa: ANN001
+def test_unusable_arguments_are_refused(cli, args: list[str], message: str) -> None:
     result = cli("org", "rasa", "--org", "wallet", *args)
     assert result.exit_code == 2 and message in result.output
     assert rasa_url(cli) is None
 
 
-def test_unknown_organization(cli) -> None:  # noqa: ANN001
+def test_unknown_organization(cli) -> None:
     result = cli("org", "rasa", "--org", "nobody", "--off")
     assert result.exit_code == 1 and "unknown organization" in result.output
 
 
-def test_check_asks_the_server_before_saving(cli) -> None:  # noqa: ANN001
+def test_check_asks_the_server_before_saving(cli) -> None:
     with serve(FakeRasa(intents={"hello": ("greet", 0.97)})) as fake:
         ok = cli("org", "rasa", "--org", "wallet", "--url", fake.url, "--check")
     assert ok.exit_code == 0 and "intent 'greet' (0.97)" in ok.output

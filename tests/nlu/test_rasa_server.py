@@ -223,7 +223,7 @@ def rasa_server(rasa_project: Path) -> Iterator[RasaServer]:
 
 
 @pytest.fixture
-def wallet(make_services, rasa_server: RasaServer):  # noqa: ANN001, ANN201
+def wallet(make_services, rasa_server: RasaServer):
     services = make_services()
     org = seed_org(services, "wallet", faq_csv=FAQ)
     services.organizations.update(org.id, rasa_url=rasa_server.url)
@@ -250,7 +250,7 @@ def test_the_files_rasa_trained_on_import_with_the_intents_it_ranks(
     assert any("lookup 'city' skipped" in w for w in imported.warnings)
 
 
-def test_the_dialogue_answers_with_the_entry_rasa_names_where_retrieval_would_not(wallet) -> None:  # noqa: ANN001
+def test_the_dialogue_answers_with_the_entry_rasa_names_where_retrieval_would_not(wallet) -> None:
     org = wallet.organizations.by_slug("wallet")
     retrieval = wallet.knowledge.search(org.id, COLLOQUIAL, revision=org.kb_revision)
     assert not (retrieval.confident and retrieval.best.external_id == "check_balance"), (
@@ -265,7 +265,7 @@ def test_the_dialogue_answers_with_the_entry_rasa_names_where_retrieval_would_no
 
 
 def test_a_paused_server_times_out_and_retrieval_answers_then_rasa_again(
-    make_services,  # noqa: ANN001
+    make_services,
     rasa_server: RasaServer,
 ) -> None:
     services = make_services(rasa_timeout_seconds=0.5)
@@ -288,7 +288,7 @@ def test_a_paused_server_times_out_and_retrieval_answers_then_rasa_again(
     assert chat.send(COLLOQUIAL)[-1].sources[0].external_id == "check_balance"
 
 
-def test_a_tiny_timeout_falls_back_to_retrieval(make_services, rasa_server: RasaServer) -> None:  # noqa: ANN001
+def test_a_tiny_timeout_falls_back_to_retrieval(make_services, rasa_server: RasaServer) -> None:
     services = make_services(rasa_timeout_seconds=0.0005)
     org = seed_org(services, "wallet", faq_csv=FAQ)
     services.organizations.update(org.id, rasa_url=rasa_server.url)
@@ -299,7 +299,7 @@ def test_a_tiny_timeout_falls_back_to_retrieval(make_services, rasa_server: Rasa
 
 
 def test_a_server_stopped_mid_conversation_leaves_the_turns_to_retrieval(
-    wallet,  # noqa: ANN001
+    wallet,
     rasa_server: RasaServer,
 ) -> None:
     """Runs last: it stops the module's server for good."""

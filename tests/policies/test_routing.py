@@ -43,32 +43,32 @@ def tools() -> tuple[LanguageDetector, SentimentAnalyzer]:
     return LanguageDetector(), SentimentAnalyzer()
 
 
-def run(text: str, tools, category: str | None = None, recent: tuple[str, ...] = ()):  # noqa: ANN001, ANN201
+def run(text: str, tools, category: str | None = None, recent: tuple[str, ...] = ()):
     language, sentiment = tools
     return classify(
         text, recent, rules=RULES, kb_category=category, language=language, sentiment=sentiment
     )
 
 
-def test_keyword_topics_win_and_make_it_urgent(tools) -> None:  # noqa: ANN001
+def test_keyword_topics_win_and_make_it_urgent(tools) -> None:
     c = run("I think this is a scam, someone hacked my wallet", tools, category="Payments")
     assert (c.topic, c.urgency, c.topic_rule) == ("fraud", "high", FRAUD)
     assert choose_team(c, RULES).team_id == 1
 
 
-def test_without_a_rule_the_faq_category_is_the_topic(tools) -> None:  # noqa: ANN001
+def test_without_a_rule_the_faq_category_is_the_topic(tools) -> None:
     c = run("How do I pay my electricity bill?", tools, category="Payments")
     assert (c.topic, c.urgency, c.language) == ("Payments", "normal", "en")
     assert choose_team(c, RULES).team_id is None
 
 
-def test_language_routes_when_the_topic_does_not(tools) -> None:  # noqa: ANN001
+def test_language_routes_when_the_topic_does_not(tools) -> None:
     c = run("Habari, nataka kujua jinsi ya kulipa bili ya maji", tools, category="Payments")
     assert c.language == "sw"
     assert choose_team(c, RULES).team_id == 3
 
 
-def test_earlier_messages_count_for_the_topic(tools) -> None:  # noqa: ANN001
+def test_earlier_messages_count_for_the_topic(tools) -> None:
     c = run("nataka kuongea na mtu", tools, recent=("pesa imepotea tangu jana",))
     assert c.topic == "lost money" and c.language == "sw"
 
@@ -85,7 +85,7 @@ def test_earlier_messages_count_for_the_topic(tools) -> None:  # noqa: ANN001
         ("THANK YOU SO MUCH!!!", False),
     ],
 )
-def test_frustration(text: str, frustrated: bool, tools) -> None:  # noqa: ANN001
+def test_frustration(text: str, frustrated: bool, tools) -> None:
     assert tools[1].analyse(text).frustrated is frustrated
 
 

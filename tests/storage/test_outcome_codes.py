@@ -31,7 +31,7 @@ def _codes(database: Database) -> dict[int, tuple[str | None, str | None]]:
     return {row.id: (row.outcome, row.handoff_reason) for row in rows}
 
 
-def _conversations(services) -> None:  # noqa: ANN001
+def _conversations(services) -> None:
     """Turns that produce every reply the bot gives without an AI."""
     seed_org(services, "acme")
     chat = Chat(services, "acme", sender="+254700000101")

@@ -80,7 +80,7 @@ class ConsoleSession:
         )
 
 
-def build_world(make_services, live_server_factory, database, **settings) -> ConsoleWorld:  # noqa: ANN001
+def build_world(make_services, live_server_factory, database, **settings) -> ConsoleWorld:
     twilio = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
     smtp = LocalSmtp().start()
     services = make_services(

@@ -21,7 +21,7 @@ from tests.helpers import seed_org
 
 def test_api_survives_schemathesis(
     make_services, live_server_factory, sqlite_database: Database, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(sqlite_database, max_upload_bytes=100_000)
     org = seed_org(services, "acme")
     token = services.api_tokens.issue(org.id, "fuzz").secret

@@ -14,19 +14,19 @@ from tests.web.console_helpers import PASSWORD, SENDER, build_world
 
 
 @pytest.fixture
-def world(make_services, live_server_factory, sqlite_database):  # noqa: ANN001, ANN201
+def world(make_services, live_server_factory, sqlite_database):
     world = build_world(make_services, live_server_factory, sqlite_database)
     yield world
     world.twilio.stop()
     world.smtp.stop()
 
 
-def handoffs(world) -> list[Handoff]:  # noqa: ANN001
+def handoffs(world) -> list[Handoff]:
     with world.services.database.read() as session:
         return list(session.exec(select(Handoff).order_by(Handoff.id)).all())
 
 
-def test_repeated_wrong_passwords_lock_the_account(world) -> None:  # noqa: ANN001
+def test_repeated_wrong_passwords_lock_the_account(world) -> None:
     from tests.web.console_helpers import ConsoleSession
 
     attacker = ConsoleSession(world.url)
@@ -38,7 +38,7 @@ def test_repeated_wrong_passwords_lock_the_account(world) -> None:  # noqa: ANN0
     assert unknown.status_code == 401 and "wrong email or password" in unknown.text
 
 
-def test_disabling_an_account_ends_its_live_session_and_its_sign_in(world) -> None:  # noqa: ANN001
+def test_disabling_an_account_ends_its_live_session_and_its_sign_in(world) -> None:
     """Proves offboarding works at once: a signed-in agent's next request is sent to sign-in,
     the right password no longer opens the console, and their open conversation is released."""
     from tests.web.console_helpers import ConsoleSession
@@ -59,7 +59,7 @@ def test_disabling_an_account_ends_its_live_session_and_its_sign_in(world) -> No
     assert released.assigned_agent_id is None, "their open conversation goes back to the queue"
 
 
-def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_password(world) -> None:  # noqa: ANN001
+def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_password(world) -> None:
     """Proves a reset locks out whoever had the old password and is signed in with it."""
     from tests.web.console_helpers import ConsoleSession
 
@@ -78,7 +78,7 @@ def test_a_password_reset_ends_the_sessions_signed_in_with_the_old_password(worl
     )
 
 
-def test_the_session_cookie_is_httponly_and_samesite(world) -> None:  # noqa: ANN001
+def test_the_session_cookie_is_httponly_and_samesite(world) -> None:
     from tests.web.console_helpers import ConsoleSession
 
     session = ConsoleSession(world.url)
@@ -93,7 +93,7 @@ def test_the_session_cookie_is_httponly_and_samesite(world) -> None:  # noqa: AN
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
 
 
-def test_the_console_refuses_to_be_framed_while_the_chat_page_may_be_embedded(world) -> None:  # noqa: ANN001
+def test_the_console_refuses_to_be_framed_while_the_chat_page_may_be_embedded(world) -> None:
     """Proves the clickjacking defence covers the console and leaves the web-chat embeddable."""
     import requests
 
@@ -106,7 +106,7 @@ def test_the_console_refuses_to_be_framed_while_the_chat_page_may_be_embedded(wo
     assert chat.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_every_form_needs_its_csrf_token(world) -> None:  # noqa: ANN001
+def test_every_form_needs_its_csrf_token(world) -> None:
     world.customer_says("I want to talk to an agent")
     session = world.login("amina@acme.example")
     [handoff] = handoffs(world)
@@ -126,7 +126,7 @@ def test_every_form_needs_its_csrf_token(world) -> None:  # noqa: ANN001
     assert no_token_login.status_code == 400
 
 
-def test_a_handoff_appears_routed_and_the_reply_reaches_twilio(world) -> None:  # noqa: ANN001
+def test_a_handoff_appears_routed_and_the_reply_reaches_twilio(world) -> None:
     world.customer_says(
         "My money is missing, I sent 5000 yesterday and it was not received", ProfileName="Wanjiru"
     )
@@ -155,7 +155,7 @@ def test_a_handoff_appears_routed_and_the_reply_reaches_twilio(world) -> None:  
     assert all(m.provider_message_id and m.delivery_status == "queued" for m in agent_messages)
 
 
-def test_a_failed_send_is_shown_and_can_be_retried(world) -> None:  # noqa: ANN001
+def test_a_failed_send_is_shown_and_can_be_retried(world) -> None:
     world.customer_says("agent please")
     [handoff] = handoffs(world)
     session = world.login("amina@acme.example")
@@ -177,7 +177,7 @@ def test_a_failed_send_is_shown_and_can_be_retried(world) -> None:  # noqa: ANN0
     assert [m["Body"] for m in world.twilio.received] == ["Hello from Amina"]
 
 
-def test_after_24_hours_only_templates_go_out(world, clock) -> None:  # noqa: ANN001
+def test_after_24_hours_only_templates_go_out(world, clock) -> None:
     from imaradesk.console.setup import DeskSetup
 
     DeskSetup(world.services.database).add_template(
@@ -211,7 +211,7 @@ def test_after_24_hours_only_templates_go_out(world, clock) -> None:  # noqa: AN
     )
 
 
-def test_resolving_hands_back_to_the_bot_which_asks_for_a_rating(world) -> None:  # noqa: ANN001
+def test_resolving_hands_back_to_the_bot_which_asks_for_a_rating(world) -> None:
     world.customer_says("agent please")
     assert world.customer_says("hello? anyone?") == [], "the bot stays out while a person owns it"
     [handoff] = handoffs(world)
@@ -229,7 +229,7 @@ def test_resolving_hands_back_to_the_bot_which_asks_for_a_rating(world) -> None:
     ]
 
 
-def test_an_agent_of_one_organization_sees_nothing_of_another(world) -> None:  # noqa: ANN001
+def test_an_agent_of_one_organization_sees_nothing_of_another(world) -> None:
     from tests.helpers import seed_org
 
     other = seed_org(world.services, "other", twilio_auth_token="test-auth-token")
@@ -261,7 +261,7 @@ def test_an_agent_of_one_organization_sees_nothing_of_another(world) -> None:  #
     assert world.twilio.received == [] and handoffs(world)[0].status == "open"
 
 
-def test_roles_limit_what_each_account_may_do(world) -> None:  # noqa: ANN001
+def test_roles_limit_what_each_account_may_do(world) -> None:
     kim = world.login("kim@acme.example")
     assert kim.get("/console/inbox/rows").status_code == 403
     assert kim.get("/console/team").status_code == 403
@@ -304,7 +304,7 @@ def test_roles_limit_what_each_account_may_do(world) -> None:  # noqa: ANN001
     assert amina.get("/console/team").status_code == 403
 
 
-def test_sign_up_verify_sign_in_and_reset_follow_the_real_emails(world) -> None:  # noqa: ANN001
+def test_sign_up_verify_sign_in_and_reset_follow_the_real_emails(world) -> None:
     from tests.web.console_helpers import ConsoleSession
 
     visitor = ConsoleSession(world.url)
@@ -339,7 +339,7 @@ def test_sign_up_verify_sign_in_and_reset_follow_the_real_emails(world) -> None:
     )
 
 
-def test_an_admin_invites_an_agent_who_chooses_a_password(world) -> None:  # noqa: ANN001
+def test_an_admin_invites_an_agent_who_chooses_a_password(world) -> None:
     from tests.web.console_helpers import ConsoleSession
 
     admin = world.login("chebet@acme.example")
@@ -364,7 +364,7 @@ def test_an_admin_invites_an_agent_who_chooses_a_password(world) -> None:  # noq
     assert "Sign out" in newcomer.login("otieno@acme.example", "otieno's passphrase").text
 
 
-def test_a_web_chat_visitor_gets_the_agents_reply_on_the_next_poll(world) -> None:  # noqa: ANN001
+def test_a_web_chat_visitor_gets_the_agents_reply_on_the_next_poll(world) -> None:
     import requests
 
     chat = f"{world.url}/channels/webchat/acme/messages"

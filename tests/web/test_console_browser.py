@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def browser():  # noqa: ANN201
+def browser():
     if not CHROMIUM.exists():
         if REQUIRE_SERVICES:
             pytest.fail(
@@ -44,14 +44,14 @@ def browser():  # noqa: ANN201
 
 
 @pytest.fixture
-def world(make_services, live_server_factory, sqlite_database):  # noqa: ANN001, ANN201
+def world(make_services, live_server_factory, sqlite_database):
     world = build_world(make_services, live_server_factory, sqlite_database)
     yield world
     world.twilio.stop()
     world.smtp.stop()
 
 
-def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_path) -> None:  # noqa: ANN001
+def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_path) -> None:
     page = browser.new_page()
     page.goto(f"{world.url}/console/login")
     page.fill("#email", "amina@acme.example")
@@ -103,7 +103,7 @@ def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_
     )
 
 
-def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:  # noqa: ANN001
+def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:
     page = browser.new_page()
     page.goto(f"{world.url}/chat/acme")
     page.fill("#text", "How do I check my balance?")
@@ -122,7 +122,7 @@ def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:  # no
     page.wait_for_selector(".bubble.agent >> text=Hello from Amina", timeout=10_000)
 
 
-def test_a_knowledge_manager_uploads_watches_it_finish_and_tries_it(world, browser) -> None:  # noqa: ANN001
+def test_a_knowledge_manager_uploads_watches_it_finish_and_tries_it(world, browser) -> None:
     """In the browser: the uploaded file appears with its job's state and turns ready without a
     reload (htmx polling of the job record); try-it then shows the answer and its scores."""
     page = browser.new_page()

@@ -10,7 +10,7 @@ from tests.web.console_helpers import build_world
 
 
 @pytest.fixture
-def world(make_services, live_server_factory, sqlite_database):  # noqa: ANN001, ANN201
+def world(make_services, live_server_factory, sqlite_database):
     world = build_world(make_services, live_server_factory, sqlite_database)
     yield world
     world.twilio.stop()
@@ -23,7 +23,7 @@ def _entry_id(page: str, question: str) -> int:
     return int(match.group(1))
 
 
-def test_add_edit_disable_and_delete_an_entry_change_the_bots_answers(world) -> None:  # noqa: ANN001
+def test_add_edit_disable_and_delete_an_entry_change_the_bots_answers(world) -> None:
     """Each edit in the console is what customers get on their next message."""
     kim = world.login("kim@acme.example")
     added = kim.post(
@@ -61,7 +61,7 @@ def test_add_edit_disable_and_delete_an_entry_change_the_bots_answers(world) -> 
     assert kim.get(f"/console/knowledge/entries/{entry_id}").status_code == 404
 
 
-def test_invalid_entry_is_refused_with_its_reason(world) -> None:  # noqa: ANN001
+def test_invalid_entry_is_refused_with_its_reason(world) -> None:
     kim = world.login("kim@acme.example")
     response = kim.post(
         "/console/knowledge/entries/new",
@@ -71,7 +71,7 @@ def test_invalid_entry_is_refused_with_its_reason(world) -> None:  # noqa: ANN00
     assert response.status_code == 400 and "question cannot be empty" in response.text
 
 
-def test_try_it_shows_the_answer_its_source_and_scores(world) -> None:  # noqa: ANN001
+def test_try_it_shows_the_answer_its_source_and_scores(world) -> None:
     kim = world.login("kim@acme.example")
     shown = kim.post(
         "/console/knowledge/try",
@@ -91,7 +91,7 @@ def test_try_it_shows_the_answer_its_source_and_scores(world) -> None:  # noqa: 
         )
 
 
-def test_unanswered_questions_are_grouped_and_masked(world) -> None:  # noqa: ANN001
+def test_unanswered_questions_are_grouped_and_masked(world) -> None:
     """Questions the bot could not answer appear grouped, without the customer's number."""
     for sender, text in [
         ("+254711000001", "Can I get a loan for my matatu business?"),
@@ -105,7 +105,7 @@ def test_unanswered_questions_are_grouped_and_masked(world) -> None:  # noqa: AN
     assert "0722 123 456" not in page and "Uganda" in page
 
 
-def test_tokens_are_made_shown_once_and_revoked_by_admins_only(world) -> None:  # noqa: ANN001
+def test_tokens_are_made_shown_once_and_revoked_by_admins_only(world) -> None:
     import requests
 
     chebet = world.login("chebet@acme.example")

@@ -17,7 +17,7 @@ What are your opening hours?,We open 8am to 5pm on weekdays.
 
 
 @pytest.fixture
-def api(make_services, live_server_factory, database: Database):  # noqa: ANN001, ANN201
+def api(make_services, live_server_factory, database: Database):
     services = make_services(database, max_upload_bytes=200_000)
     org = seed_org(services, "acme", faq_csv=None)
     other = seed_org(services, "other", faq_csv=SCHOOL_FAQ)
@@ -39,7 +39,7 @@ def _wait_for(session: requests.Session, url: str) -> dict:
     raise AssertionError("the job did not finish")
 
 
-def test_upload_poll_and_answer(api) -> None:  # noqa: ANN001
+def test_upload_poll_and_answer(api) -> None:
     """202 + Location to a job that reaches ready; the preview then answers from the upload.
     The file is larger than any webhook body may be (64 KiB): uploads have their own limit."""
     server, session, _, _ = api
@@ -69,7 +69,7 @@ def test_upload_poll_and_answer(api) -> None:  # noqa: ANN001
     assert documents[0]["latest_job"]["status"] == "ready"
 
 
-def test_entries_can_be_added_searched_edited_disabled_and_deleted(api) -> None:  # noqa: ANN001
+def test_entries_can_be_added_searched_edited_disabled_and_deleted(api) -> None:
     """Every change is live when the call returns: the preview follows each step."""
     server, session, _, _ = api
     base = f"{server.url}/api/v1"
@@ -111,7 +111,7 @@ def test_entries_can_be_added_searched_edited_disabled_and_deleted(api) -> None:
     assert session.get(f"{base}/entries/{entry['id']}", timeout=10).status_code == 404
 
 
-def test_delete_document_removes_its_answers_at_once(api) -> None:  # noqa: ANN001
+def test_delete_document_removes_its_answers_at_once(api) -> None:
     server, session, _, _ = api
     base = f"{server.url}/api/v1"
     response = session.post(f"{base}/documents", files={"file": ("accounts.csv", FAQ)}, timeout=10)
@@ -124,7 +124,7 @@ def test_delete_document_removes_its_answers_at_once(api) -> None:  # noqa: ANN0
     assert session.get(f"{base}/jobs/{job['id']}", timeout=10).status_code == 404
 
 
-def test_broken_upload_reports_its_reason(api) -> None:  # noqa: ANN001
+def test_broken_upload_reports_its_reason(api) -> None:
     server, session, _, _ = api
     response = session.post(
         f"{server.url}/api/v1/documents",
@@ -139,7 +139,7 @@ def test_broken_upload_reports_its_reason(api) -> None:  # noqa: ANN001
     assert rejected.status_code == 400 and "unsupported file type" in rejected.json()["message"]
 
 
-def test_tokens_are_required_scoped_and_revocable(api) -> None:  # noqa: ANN001
+def test_tokens_are_required_scoped_and_revocable(api) -> None:
     """No token, a wrong one or a revoked one: 401. Another org's token never sees our data."""
     server, session, other_token, services = api
     url = f"{server.url}/api/v1/entries"
@@ -163,7 +163,7 @@ def test_tokens_are_required_scoped_and_revocable(api) -> None:  # noqa: ANN001
     assert session.get(url, timeout=10).status_code == 401
 
 
-def test_bad_input_gets_clear_errors(api) -> None:  # noqa: ANN001
+def test_bad_input_gets_clear_errors(api) -> None:
     """Unknown fields, wrong types, blank text, huge ids and oversized uploads are refused."""
     server, session, _, services = api
     base = f"{server.url}/api/v1"
@@ -184,7 +184,7 @@ def test_bad_input_gets_clear_errors(api) -> None:  # noqa: ANN001
     assert services.ingestion.documents(services.organizations.by_slug("acme").id) == []
 
 
-def test_openapi_document_describes_the_api(api) -> None:  # noqa: ANN001
+def test_openapi_document_describes_the_api(api) -> None:
     server, _, _, _ = api
     document = requests.get(f"{server.url}/api/v1/openapi.json", timeout=10).json()
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

@@ -35,7 +35,7 @@ def snapshot(database: Database, org_id: int) -> tuple[int, int, list]:
 
 def test_every_route_refuses_org_a_credentials_for_org_b(
     make_services, live_server_factory, database: Database
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(database)
     seed_org(services, "org-a", twilio_auth_token=A_TOKEN)
     org_b = seed_org(services, "org-b", faq_csv=SCHOOL_FAQ, twilio_auth_token=B_TOKEN)
@@ -334,7 +334,7 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
     assert after[1] == before[1] + 2
 
 
-def server_app_rules(services):  # noqa: ANN001, ANN201
+def server_app_rules(services):
     from imaradesk.app import create_app
 
     return list(create_app(services=services).url_map.iter_rules())

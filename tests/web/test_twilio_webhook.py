@@ -26,17 +26,17 @@ def count(database: Database, model: type = Message) -> int:
 
 
 @pytest.fixture
-def server(make_services, live_server_factory, database: Database):  # noqa: ANN001, ANN201
+def server(make_services, live_server_factory, database: Database):
     services = make_services(database)
     seed_org(services, "acme")
     return live_server_factory(services)
 
 
-def inbound_url(server, org: str = "acme") -> str:  # noqa: ANN001
+def inbound_url(server, org: str = "acme") -> str:
     return f"{server.url}/channels/twilio/{org}/messages"
 
 
-def test_signed_message_is_answered_with_twiml(server, database: Database) -> None:  # noqa: ANN001
+def test_signed_message_is_answered_with_twiml(server, database: Database) -> None:
     response = post_signed(inbound_url(server), twilio_form(body="How do I check my balance?"))
     assert response.status_code == 200
     notice, answer = bodies(response)
@@ -49,7 +49,7 @@ def test_signed_message_is_answered_with_twiml(server, database: Database) -> No
 
 def test_forged_or_missing_signature_is_refused_and_nothing_stored(
     server, database: Database
-) -> None:  # noqa: ANN001
+) -> None:
     form = twilio_form(body="How do I check my balance?")
     forged = post_signed(inbound_url(server), form, token="not-the-token")
     assert forged.status_code == 403
@@ -69,12 +69,12 @@ def test_forged_or_missing_signature_is_refused_and_nothing_stored(
     assert count(database) == 0 and count(database, Contact) == 0
 
 
-def test_a_signed_field_we_do_not_know_yet_is_accepted(server) -> None:  # noqa: ANN001
+def test_a_signed_field_we_do_not_know_yet_is_accepted(server) -> None:
     form = twilio_form(body="hi", BrandNewTwilioField="42")
     assert post_signed(inbound_url(server), form).status_code == 200
 
 
-def test_unknown_organization_is_404(server, database: Database) -> None:  # noqa: ANN001
+def test_unknown_organization_is_404(server, database: Database) -> None:
     response = post_signed(inbound_url(server, "nobody"), twilio_form(body="hi"))
     assert response.status_code == 404
     assert "unknown organization" in response.json()["message"]
@@ -83,7 +83,7 @@ def test_unknown_organization_is_404(server, database: Database) -> None:  # noq
 
 def test_org_without_twilio_token_refuses_twilio_requests(
     make_services, live_server_factory, database
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(database)
     seed_org(services, "webonly", twilio_auth_token=None)
     server = live_server_factory(services)
@@ -92,14 +92,14 @@ def test_org_without_twilio_token_refuses_twilio_requests(
     assert count(database) == 0
 
 
-def test_oversized_body_is_413_and_nothing_stored(server, database: Database) -> None:  # noqa: ANN001
+def test_oversized_body_is_413_and_nothing_stored(server, database: Database) -> None:
     form = twilio_form(body="x" * 70_000)
     response = post_signed(inbound_url(server), form)
     assert response.status_code == 413
     assert count(database) == 0
 
 
-def test_malformed_but_signed_request_is_400(server, database: Database) -> None:  # noqa: ANN001
+def test_malformed_but_signed_request_is_400(server, database: Database) -> None:
     form = twilio_form(body="hi", NumMedia="lots")
     response = post_signed(inbound_url(server), form)
     assert response.status_code == 400
@@ -109,7 +109,7 @@ def test_malformed_but_signed_request_is_400(server, database: Database) -> None
 
 def test_replayed_message_sid_returns_the_same_reply_and_stores_nothing_twice(
     server, database: Database
-) -> None:  # noqa: ANN001
+) -> None:
     form = twilio_form(body="How do I reset my PIN?")
     first = post_signed(inbound_url(server), form)
     stored = count(database)
@@ -121,7 +121,7 @@ def test_replayed_message_sid_returns_the_same_reply_and_stores_nothing_twice(
 
 def test_two_deliveries_of_one_message_at_once_answer_alike_and_store_once(
     server, database: Database
-) -> None:  # noqa: ANN001
+) -> None:
     for attempt in range(3):
         form = twilio_form(body="How do I reset my PIN?", sender=f"whatsapp:+25471000000{attempt}")
         barrier = threading.Barrier(2)
@@ -145,7 +145,7 @@ def test_two_deliveries_of_one_message_at_once_answer_alike_and_store_once(
         assert len(inbound) == 1
 
 
-def test_media_only_message_is_answered_politely_and_media_kept(server, database: Database) -> None:  # noqa: ANN001
+def test_media_only_message_is_answered_politely_and_media_kept(server, database: Database) -> None:
     form = twilio_form(
         body="",
         NumMedia="1",
@@ -162,7 +162,7 @@ def test_media_only_message_is_answered_politely_and_media_kept(server, database
     assert inbound.media == [{"url": form["MediaUrl0"], "content_type": "image/jpeg"}]
 
 
-def test_status_callbacks_are_recorded_on_the_outbound_message(server, database: Database) -> None:  # noqa: ANN001
+def test_status_callbacks_are_recorded_on_the_outbound_message(server, database: Database) -> None:
     response = post_signed(inbound_url(server), twilio_form(body="How do I check my balance?"))
     action = ElementTree.fromstring(response.text).findall("Message")[-1].get("action")
     message_id = int(action.split("m=")[1])
@@ -197,7 +197,7 @@ def test_status_callbacks_are_recorded_on_the_outbound_message(server, database:
 
 def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(
     make_services, live_server_factory, database
-) -> None:  # noqa: ANN001
+) -> None:
     services = make_services(database, public_base_url="https://desk.example.com")
     seed_org(services, "acme")
     server = live_server_factory(services)
@@ -215,7 +215,7 @@ def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(
 
 def test_forwarded_headers_count_only_from_a_trusted_proxy(
     make_services, live_server_factory, database
-) -> None:  # noqa: ANN001
+) -> None:
     public = "https://desk.example.com/channels/twilio/acme/messages"
     headers = {
         "X-Forwarded-Proto": "https",

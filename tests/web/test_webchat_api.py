@@ -10,17 +10,17 @@ from tests.helpers import seed_org
 
 
 @pytest.fixture
-def server(make_services, live_server_factory, sqlite_database: Database):  # noqa: ANN001, ANN201
+def server(make_services, live_server_factory, sqlite_database: Database):
     services = make_services(sqlite_database)
     seed_org(services, "acme")
     return live_server_factory(services)
 
 
-def url(server, org: str = "acme") -> str:  # noqa: ANN001
+def url(server, org: str = "acme") -> str:
     return f"{server.url}/channels/webchat/{org}/messages"
 
 
-def test_answers_with_sources(server) -> None:  # noqa: ANN001
+def test_answers_with_sources(server) -> None:
     response = requests.post(
         url(server), json={"sender": "visitor-1", "text": "How do I check my balance?"}, timeout=10
     )
@@ -35,14 +35,14 @@ def test_answers_with_sources(server) -> None:  # noqa: ANN001
     assert isinstance(source["entry_id"], int) and 0 < source["score"] <= 1
 
 
-def test_retry_with_a_client_id_is_answered_from_the_stored_replies(server) -> None:  # noqa: ANN001
+def test_retry_with_a_client_id_is_answered_from_the_stored_replies(server) -> None:
     body = {"sender": "visitor-2", "text": "How do I reset my PIN?", "id": "client-msg-1"}
     first = requests.post(url(server), json=body, timeout=10).json()
     again = requests.post(url(server), json=body, timeout=10).json()
     assert first == again
 
 
-def test_handoff_is_flagged(server) -> None:  # noqa: ANN001
+def test_handoff_is_flagged(server) -> None:
     replies = requests.post(
         url(server), json={"sender": "v3", "text": "I want to talk to a human"}, timeout=10
     ).json()["replies"]
@@ -59,13 +59,13 @@ def test_handoff_is_flagged(server) -> None:  # noqa: ANN001
         ({"json": ["sender", "text"]}, "JSON object"),
     ],
 )
-def test_bad_requests_say_what_is_wrong(server, kwargs: dict, message: str) -> None:  # noqa: ANN001
+def test_bad_requests_say_what_is_wrong(server, kwargs: dict, message: str) -> None:
     response = requests.post(url(server), timeout=10, **kwargs)
     assert response.status_code == 400
     assert message in response.json()["message"]
 
 
-def test_unknown_org_and_oversized_body(server) -> None:  # noqa: ANN001
+def test_unknown_org_and_oversized_body(server) -> None:
     assert (
         requests.post(
             url(server, "nobody"), json={"sender": "v", "text": "hi"}, timeout=10
@@ -76,11 +76,11 @@ def test_unknown_org_and_oversized_body(server) -> None:  # noqa: ANN001
     assert huge.status_code == 413
 
 
-def test_health(server) -> None:  # noqa: ANN001
+def test_health(server) -> None:
     assert requests.get(f"{server.url}/healthz", timeout=10).json() == {"status": "ok"}
 
 
-def test_one_visitors_message_id_never_replays_another_visitors_reply(server) -> None:  # noqa: ANN001
+def test_one_visitors_message_id_never_replays_another_visitors_reply(server) -> None:
     # Web-chat ids come from the client: they are unique per visitor, not across visitors.
     requests.post(url(server), json={"sender": "visitor-a", "text": "hello", "id": "1"}, timeout=10)
     mine = requests.post(

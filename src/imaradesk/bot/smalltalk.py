@@ -29,7 +29,7 @@ _SW_GREETING = (
     r"(?:habari(?: yako| zenu| za asubuhi| za mchana| za jioni| gani)?|hujambo|hamjambo|jambo|"
     r"salama|mambo(?: vipi)?|niaje|sasa|vipi|shikamoo|salaam|sema|habari ya leo)"
 )
-_EN_THANKS = r"(?:thanks?(?: you)?(?: so much| very much| a lot)?|thank u|thx|thnx|ty|cheers|much appreciated|appreciated)"  # noqa: E501
+_EN_THANKS = r"(?:thanks?(?: you)?(?: so much| very much| a lot)?|thank u|thx|thnx|ty|cheers|much appreciated|appreciated)"
 _SW_THANKS = r"(?:asante(?: sana)?|ahsante(?: sana)?|shukran|shukrani|nashukuru|poa asante)"
 _EN_BYE = r"(?:bye+|goodbye|good bye|see you(?: later| soon)?|later|good night|take care|ok bye)"
 _SW_BYE = r"(?:kwaheri|kwa heri|tutaonana|usiku mwema|baadaye|siku njema)"

@@ -20,11 +20,11 @@ class HandoffReason(StrEnum):
 
 # English and Swahili (with common Sheng spellings) ways of asking for a person.
 _HUMAN_REQUEST = [
-    r"\b(talk|speak|chat)\s+(to|with)\s+(a|an|the|some|real)?\s*(human|person|agent|someone|somebody|representative|rep|operator|staff|customer care|customer service)\b",  # noqa: E501
+    r"\b(talk|speak|chat)\s+(to|with)\s+(a|an|the|some|real)?\s*(human|person|agent|someone|somebody|representative|rep|operator|staff|customer care|customer service)\b",
     r"\b(real|live|human)\s+(person|agent|human|being|support)\b",
-    r"\b(want|need|get|give me|connect me to|connect me with|transfer me to)\s+(a|an|to|the)?\s*(human|agent|person|representative|operator|customer care)\b",  # noqa: E501
+    r"\b(want|need|get|give me|connect me to|connect me with|transfer me to)\s+(a|an|to|the)?\s*(human|agent|person|representative|operator|customer care)\b",
     r"^(human|agent|operator|representative|customer care|customer service)( please| pls)?$",
-    r"\bnataka\s+(kuongea|kuzungumza|kuwasiliana|kuchat)\s+na\s+(mtu|binadamu|wakala|mhudumu|agent)\b",  # noqa: E501
+    r"\bnataka\s+(kuongea|kuzungumza|kuwasiliana|kuchat)\s+na\s+(mtu|binadamu|wakala|mhudumu|agent)\b",
     r"\b(niunganishe|nipe|nipatie|niongee)\s+na\s+(mtu|binadamu|wakala|mhudumu|agent)\b",
     r"\b(mtu|binadamu|mhudumu)\s+(halisi|wa kweli)\b",
     r"\bnataka\s+(mtu|binadamu|mhudumu|wakala|agent)\b",

@@ -1,10 +1,10 @@
 """Errors of the storage package, so that callers never need to import SQLAlchemy to catch one.
 
-    StorageError
-    ├── AppendOnlyViolation   a row of an append-only table was changed or deleted
-    ├── DuplicateRecord       a unique key is taken (a retried delivery stored by another process)
-    ├── IntegrityViolation    any other constraint refused the write
-    └── StorageUnavailable    the database did not answer or refused the statement
+StorageError
+├── AppendOnlyViolation   a row of an append-only table was changed or deleted
+├── DuplicateRecord       a unique key is taken (a retried delivery stored by another process)
+├── IntegrityViolation    any other constraint refused the write
+└── StorageUnavailable    the database did not answer or refused the statement
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http(error: HTTPException):  # noqa: ANN202
+    def _http(error: HTTPException):
         if request.path.startswith("/console"):
             # People get a page; machines (webhooks, the web chat) get JSON below.
             page = render_template("console/message.html", title=error.name, text=error.description)
@@ -31,7 +31,7 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(LockTimeout)
-    def _busy(_error: LockTimeout):  # noqa: ANN202
+    def _busy(_error: LockTimeout):
         # Providers retry a 503; the retry is deduplicated by its message id.
         response = jsonify(error="busy", message="the conversation is busy, retry shortly")
         response.status_code = 503
@@ -39,7 +39,7 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception):  # noqa: ANN202
+    def _unexpected(error: Exception):
         log.exception("unhandled error")
         response = jsonify(error="internal_error", message="something went wrong on our side")
         response.status_code = 500

@@ -8,10 +8,10 @@ Create Date: 2026-11-29 03:57:51.655867
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401 - autogenerate writes sqlmodel types
+import sqlmodel
 from alembic import op
 
-import imaradesk.storage.models  # noqa: F401 - autogenerate writes our column types
+import imaradesk.storage.models
 
 revision = "0001"
 down_revision = None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel  # noqa: F401 - autogenerate writes sqlmodel types
 from alembic import op
 
-import imaradesk.storage.models  # noqa: F401 - autogenerate writes our column types
+import imaradesk.storage.models
 
 revision = "0005"
 down_revision = "0004"
