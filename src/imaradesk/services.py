@@ -33,7 +33,6 @@ from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.console.accounts import AccountService
 from imaradesk.console.desk import AgentDesk
 from imaradesk.console.mailer import SmtpMailer, SmtpSettings
-from imaradesk.delivery.accounts import twilio_account
 from imaradesk.delivery.outbound import OutboundService
 from imaradesk.delivery.registry import ChannelRegistry
 from imaradesk.delivery.status import DeliveryTracker
@@ -62,6 +61,7 @@ from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLock
 from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.tenants.api_tokens import ApiTokens
 from imaradesk.tenants.organizations import OrganizationService
+from imaradesk.tenants.provider_accounts import twilio_account
 
 
 @dataclass
@@ -292,7 +292,35 @@ def privacy_desk(
         state=state,
         exports=exports,
         clock=clock,
-        public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
+        public_base_url=public_base_url(settings),
+    )
+
+
+def public_base_url(settings: Settings) -> str:
+    """Where links in messages and mails point (export links, sign-up and reset mails)."""
+    return settings.public_base_url or "http://127.0.0.1:5000"
+
+
+def prepare_database(database: Database, clock: Clock) -> OrganizationService:
+    """The schema at its newest revision and every organization's data key, checked."""
+    database.create_schema()
+    organizations = OrganizationService(database, clock)
+    organizations.ensure_data_keys()
+    # A wrong or missing master key must stop the service now, not fail customers later.
+    database.keystore.verify()
+    return organizations
+
+
+def knowledge_base(
+    settings: Settings, database: Database, embedder: Embedder | None, clock: Clock
+) -> KnowledgeBase:
+    return KnowledgeBase(
+        database=database,
+        embedder=embedder
+        or SentenceTransformerEmbedder(settings.embedding_model, device=settings.embedding_device),
+        index_dir=settings.index_dir,
+        answering=answering_settings(settings),
+        clock=clock,
     )
 
 
@@ -307,21 +335,8 @@ def build_services(
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = database or open_database(settings)
-    database.create_schema()
-    organizations = OrganizationService(database, clock)
-    organizations.ensure_data_keys()
-    # A wrong or missing master key must stop the service now, not fail customers later.
-    database.keystore.verify()
-    embedder = embedder or SentenceTransformerEmbedder(
-        settings.embedding_model, device=settings.embedding_device
-    )
-    knowledge = KnowledgeBase(
-        database=database,
-        embedder=embedder,
-        index_dir=settings.index_dir,
-        answering=answering_settings(settings),
-        clock=clock,
-    )
+    organizations = prepare_database(database, clock)
+    knowledge = knowledge_base(settings, database, embedder, clock)
     stores = conversation_stores(settings)
     ai = AIGateway(
         llm_provider(settings),
@@ -362,7 +377,7 @@ def build_services(
         settings=settings,
         clock=clock,
         database=database,
-        embedder=embedder,
+        embedder=knowledge.embedder,
         knowledge=knowledge,
         state=stores.state,
         locks=stores.locks,
@@ -388,7 +403,7 @@ def build_services(
             mailer=mailer(settings),
             clock=clock,
             secret=signing_secret,
-            public_base_url=settings.public_base_url or "http://127.0.0.1:5000",
+            public_base_url=public_base_url(settings),
         ),
         desk=AgentDesk(
             repository=DeskRepository(database),

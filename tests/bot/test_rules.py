@@ -10,8 +10,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any, cast
 
 import pytest
 
@@ -22,7 +20,7 @@ from imaradesk.bot.context import (
     NoDisambiguation,
     TurnContext,
 )
-from imaradesk.bot.decide import Decider, NoIntentRules
+from imaradesk.bot.decide import ordered_rules
 from imaradesk.bot.decision import Decision, Rule, decide
 from imaradesk.bot.handoff_offer import HandoffOfferRule
 from imaradesk.bot.privacy_rules import (
@@ -266,17 +264,11 @@ def _forget_lookups() -> None:
 
 
 def test_hand_built_rules_are_the_production_order() -> None:
-    """The list these tests run is the one Decider.rules gives an organization without NLU."""
-    decider = Decider(
-        knowledge=cast(Any, None),
-        privacy=cast(Any, None),
-        planner=cast(Any, None),
-        writer=cast(Any, None),
-        intents=NoIntentRules(),
-        low_confidence=LowConfidencePolicy(),
+    """The list these tests run is the one every organization without NLU gets."""
+    production = ordered_rules(
+        lookup=lambda entry_id: None, intent_rules=(), low_confidence=LowConfidencePolicy()
     )
-    org = cast(Any, SimpleNamespace(id=1, kb_revision=0))
-    assert [r.name for r in decider.rules(org)] == [r.name for r in RULES]
+    assert [r.name for r in production] == [r.name for r in RULES]
 
 
 # -- consent keywords -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ The first rule that applies decides. Data-protection requests and consent keywor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from imaradesk.bot.compose import AnswerWriter
@@ -99,25 +100,43 @@ class Decider:
             entry = knowledge.snapshot(org_id, revision=revision).entries.get(entry_id)
             return Candidate(entry, 1.0) if entry else None
 
-        return [
-            # A NO (or "cancel") to "Reply YES to erase" is an answer, not an opt-out keyword.
-            PendingErasureRule(),
-            ConsentKeywordRule(),
-            PrivacyRequestRule(),
-            OptedOutRule(),
-            HumanOwnsConversationRule(),
-            UnsupportedMediaRule(),
-            HumanRequestRule(),
-            CsatRule(),  # a rating needs no model, restricted or not
-            RestrictedProcessingRule(),
-            AlwaysHumanTopicRule(),
-            FrustrationRule(),
-            SuggestionChoiceRule(lookup),
-            HandoffOfferRule(),
-            SmallTalkRule(),
-            *self._intents.rules_for(org, knowledge),
-            KnowledgeRule(self._low_confidence),
-        ]
+        return ordered_rules(
+            lookup=lookup,
+            intent_rules=self._intents.rules_for(org, knowledge),
+            low_confidence=self._low_confidence,
+        )
+
+
+def ordered_rules(
+    *,
+    lookup: Callable[[int], Candidate | None],
+    intent_rules: Sequence[Rule],
+    low_confidence: LowConfidencePolicy,
+) -> list[Rule]:
+    """Every rule of a turn, in the order they are tried: the order is behaviour.
+
+    ``lookup`` finds an entry offered as a suggestion; ``intent_rules`` are the organization's
+    own NLU server's, tried just before our retrieval.
+    """
+    return [
+        # A NO (or "cancel") to "Reply YES to erase" is an answer, not an opt-out keyword.
+        PendingErasureRule(),
+        ConsentKeywordRule(),
+        PrivacyRequestRule(),
+        OptedOutRule(),
+        HumanOwnsConversationRule(),
+        UnsupportedMediaRule(),
+        HumanRequestRule(),
+        CsatRule(),  # a rating needs no model, restricted or not
+        RestrictedProcessingRule(),
+        AlwaysHumanTopicRule(),
+        FrustrationRule(),
+        SuggestionChoiceRule(lookup),
+        HandoffOfferRule(),
+        SmallTalkRule(),
+        *intent_rules,
+        KnowledgeRule(low_confidence),
+    ]
 
 
 class _OrgRetriever:

@@ -98,22 +98,7 @@ class TurnRecorder:
             replies = list(composition.replies)
             if notice is not None:
                 replies.insert(0, OutboundMessage(notice, ReplyKind.PRIVACY_NOTICE))
-            reason = decision.handoff_reason.value if decision.handoff_reason else None
-            rows = [
-                data.add_bot_reply(
-                    inbound=inbound_row,
-                    position=position,
-                    kind=reply.kind.value,
-                    body=reply.text,
-                    outcome=reply.outcome_code.value,
-                    handoff_reason=reason,
-                    sources=[_source_dict(s) for s in reply.sources],
-                    handoff=reply.handoff,
-                    lawful_basis=basis,
-                    created_at=now,
-                )
-                for position, reply in enumerate(replies)
-            ]
+            rows = self._add_replies(data, inbound_row, replies, decision, basis, now)
             data.flush()  # one round trip for all the replies; their ids are needed below
             self._hand_off(data, org, conversation, decision, plan, now, held)
             if decision.rating is not None:
@@ -128,6 +113,33 @@ class TurnRecorder:
                 )
         stored = tuple(_stored(reply, row) for reply, row in zip(replies, rows, strict=True))
         return Recorded(Turn(replies=stored, inbound_message_id=inbound_row.id), contact.id)
+
+    @staticmethod
+    def _add_replies(
+        data: TurnData,
+        inbound: Message,
+        replies: list[OutboundMessage],
+        decision: Decision,
+        basis: LawfulBasis,
+        now: datetime,
+    ) -> list[Message]:
+        # Every reply of a turn that hands off carries the reason, so reports need no join.
+        reason = decision.handoff_reason.value if decision.handoff_reason else None
+        return [
+            data.add_bot_reply(
+                inbound=inbound,
+                position=position,
+                kind=reply.kind.value,
+                body=reply.text,
+                outcome=reply.outcome_code.value,
+                handoff_reason=reason,
+                sources=[_source_dict(s) for s in reply.sources],
+                handoff=reply.handoff,
+                lawful_basis=basis,
+                created_at=now,
+            )
+            for position, reply in enumerate(replies)
+        ]
 
     def correct_last_reply(self, org: Organization, turn: Turn, text: str) -> Turn:
         """Replace the turn's last reply, stored and returned, so that a retry replays the truth."""
