@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader
 
 from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.signing import ClockedSigner
 from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.encryption import Keystore
 
@@ -134,17 +135,6 @@ def render_html(export: dict[str, Any]) -> str:
     return template.render(export=export, summary=summary_text(export))
 
 
-class _ClockedSigner(TimestampSigner):
-    """itsdangerous's timestamp signer, reading the time from our clock."""
-
-    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clock = clock
-
-    def get_timestamp(self) -> int:
-        return int(self._clock.now().timestamp())
-
-
 class SubjectExports:
     """Writes sealed export files and signs links to them."""
 
@@ -155,7 +145,7 @@ class SubjectExports:
         self._keystore = keystore
         self._clock = clock
         self._signer = URLSafeTimedSerializer(
-            secret, salt=_SALT, signer=_ClockedSigner, signer_kwargs={"clock": clock}
+            secret, salt=_SALT, signer=ClockedSigner, signer_kwargs={"clock": clock}
         )
         self.ttl_seconds = ttl_seconds
 

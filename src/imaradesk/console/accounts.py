@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from imaradesk.console.mailer import Mailer
 from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.signing import ClockedSigner
 from imaradesk.storage.account_repository import Accounts
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import AgentAccount, AgentRole, Organization
@@ -320,7 +321,13 @@ class AccountService:
             )
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self._secret, salt=f"imaradesk-{purpose}")
+        # Dated by our clock, like export links: a link's age is what the clock says.
+        return URLSafeTimedSerializer(
+            self._secret,
+            salt=f"imaradesk-{purpose}",
+            signer=ClockedSigner,
+            signer_kwargs={"clock": self._clock},
+        )
 
     def _load(self, purpose: str, token: str, max_age: int) -> dict[str, Any]:
         """The claims of a link we signed (JSON values)."""
