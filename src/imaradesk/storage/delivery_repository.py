@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.db import Database
@@ -231,31 +232,27 @@ class PollOutbox:
     ) -> list[Message]:
         """What we sent this customer outside the bot's replies since ``after_id`` (web chat
         polls by the last id it has); those waiting are now delivered."""
-        with self._db.write() as session:
-            conversation_ids = _conversation_ids(session, org_id, channel, address)
-            if not conversation_ids:
-                return []
-            rows = list(
-                session.exec(
-                    select(Message)
-                    .where(
-                        Message.org_id == org_id,
-                        col(Message.conversation_id).in_(conversation_ids),
-                        Message.direction == Direction.OUTBOUND,
-                        col(Message.reply_to_id).is_(None),
-                        Message.id > after_id,  # type: ignore[operator]
-                    )
-                    .order_by(col(Message.id))
-                ).all()
-            )
-            _mark_fetched(session, rows, now)
-            return rows
+        newer = col(Message.id) > after_id
+        return self._collect(org_id=org_id, channel=channel, address=address, now=now, only=newer)
 
     def collect_waiting(
         self, *, org_id: int, channel: str, address: str, now: datetime
     ) -> list[Message]:
         """What waits for this customer and was never fetched (Rasa REST has no ids to poll
         by); now delivered."""
+        waiting = col(Message.delivery_status).in_(_NOT_FETCHED)
+        return self._collect(org_id=org_id, channel=channel, address=address, now=now, only=waiting)
+
+    def _collect(
+        self,
+        *,
+        org_id: int,
+        channel: str,
+        address: str,
+        now: datetime,
+        only: ColumnElement[bool],
+    ) -> list[Message]:
+        """The customer's messages from people that ``only`` selects, marked delivered."""
         with self._db.write() as session:
             conversation_ids = _conversation_ids(session, org_id, channel, address)
             if not conversation_ids:
@@ -268,7 +265,7 @@ class PollOutbox:
                         col(Message.conversation_id).in_(conversation_ids),
                         Message.direction == Direction.OUTBOUND,
                         col(Message.reply_to_id).is_(None),
-                        col(Message.delivery_status).in_(_NOT_FETCHED),
+                        only,
                     )
                     .order_by(col(Message.id))
                 ).all()
