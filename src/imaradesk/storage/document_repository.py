@@ -10,18 +10,13 @@ from sqlmodel import Session, col, select
 
 from imaradesk.storage.knowledge_repository import KnowledgeData
 from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument
+from imaradesk.storage.scoped import OrgScoped
 
 UNFINISHED = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING)
 
 
-class DocumentData:
+class DocumentData(OrgScoped):
     """One organization's documents and jobs; every query names the organization."""
-
-    def __init__(self, session: Session, org_id: int) -> None:
-        if not isinstance(org_id, int):
-            raise TypeError("DocumentData needs an organization id")
-        self._session = session
-        self.org_id = org_id
 
     # -- documents -------------------------------------------------------------------------------
 
@@ -192,10 +187,6 @@ class DocumentData:
         job.done = job.total if not error else job.done
         job.finished_at = now
         self._session.add(job)
-
-    def _check_owned(self, row: KnowledgeDocument | IngestionJob) -> None:
-        if row.org_id != self.org_id:
-            raise PermissionError(f"{type(row).__name__} belongs to another organization")
 
 
 def unfinished_jobs(session: Session) -> list[tuple[int, int]]:

@@ -6,9 +6,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import col, or_, select
 
 from imaradesk.storage.models import Contact, Direction, Message
+from imaradesk.storage.scoped import OrgScoped
 
 
 @dataclass(frozen=True)
@@ -19,11 +20,7 @@ class AskedQuestion:
     display_name: str | None
 
 
-class InsightsData:
-    def __init__(self, session: Session, org_id: int) -> None:
-        self._session = session
-        self.org_id = org_id
-
+class InsightsData(OrgScoped):
     def questions_answered_by(
         self,
         *,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import delete, func, update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from imaradesk.storage.models import (
     KnowledgeEntry,
@@ -21,6 +21,7 @@ from imaradesk.storage.models import (
     Message,
     Organization,
 )
+from imaradesk.storage.scoped import OrgScoped
 
 
 class EntryConflict(ValueError):
@@ -86,14 +87,8 @@ class _SyncTally:
     removed: int = 0
 
 
-class KnowledgeData:
+class KnowledgeData(OrgScoped):
     """One organization's knowledge rows; like ``OrgData``, every query names the organization."""
-
-    def __init__(self, session: Session, org_id: int) -> None:
-        if not isinstance(org_id, int):
-            raise TypeError("KnowledgeData needs an organization id")
-        self._session = session
-        self.org_id = org_id
 
     def revision(self) -> int:
         """The organization's ``kb_revision``: bumped by every change of its knowledge."""

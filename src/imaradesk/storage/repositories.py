@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from imaradesk.storage.encryption import Keystore
 
@@ -45,20 +45,15 @@ from imaradesk.storage.models import (
 from imaradesk.storage.organization_repository import SLUG_PATTERN as SLUG_PATTERN
 from imaradesk.storage.organization_repository import InvalidSlug as InvalidSlug
 from imaradesk.storage.organization_repository import Organizations as Organizations
+from imaradesk.storage.scoped import OrgScoped
 from imaradesk.storage.tables import table_of
 
 CorrectableField = Literal["display_name", "email", "preferred_language"]
 CORRECTABLE_FIELDS: tuple[str, ...] = get_args(CorrectableField)
 
 
-class OrgData:
+class OrgData(OrgScoped):
     """All reads and writes of one organization's data."""
-
-    def __init__(self, session: Session, org_id: int) -> None:
-        if not isinstance(org_id, int):
-            raise TypeError("OrgData needs an organization id")
-        self._session = session
-        self.org_id = org_id
 
     # -- organization ----------------------------------------------------------------------
 
@@ -350,7 +345,3 @@ class OrgData:
         return KnowledgeData(self._session, self.org_id)
 
     # -- helpers ---------------------------------------------------------------------------------
-
-    def _check_owned(self, row: Any) -> None:
-        if getattr(row, "org_id", None) != self.org_id:
-            raise PermissionError(f"{type(row).__name__} belongs to another organization")

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import col, func, select
 
 from imaradesk.storage.models import AgentAccount, Handoff, HandoffStatus, RoutingRule
+from imaradesk.storage.scoped import OrgScoped
 
 
-class RoutingData:
-    def __init__(self, session: Session, org_id: int) -> None:
-        self._session = session
-        self.org_id = org_id
-
+class RoutingData(OrgScoped):
     def rules(self) -> Sequence[RoutingRule]:
         """The organization's routing rules, in the order they are tried."""
         return self._session.exec(

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import col, func, select
 
 from imaradesk.storage.models import MessageTemplate, RoutingRule, Team
+from imaradesk.storage.scoped import OrgScoped
 
 
-class DeskConfig:
+class DeskConfig(OrgScoped):
     """Reads and writes of one organization's teams, routing rules and templates."""
-
-    def __init__(self, session: Session, org_id: int) -> None:
-        self._session = session
-        self.org_id = org_id
 
     # -- teams ---------------------------------------------------------------------------------
 
