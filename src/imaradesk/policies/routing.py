@@ -16,14 +16,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from imaradesk.policies.language import SUPPORTED_LANGUAGES as SUPPORTED_LANGUAGES
+from imaradesk.policies.language import LanguageDetector as LanguageDetector
 from imaradesk.policies.text import fold
 
-if TYPE_CHECKING:
-    import lingua
-
-SUPPORTED_LANGUAGES = ("en", "sw")
 # Having to ask again: the count must be of asking or calling, not of wrong PIN entries.
 _REPEAT = re.compile(
     r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time (?:i|i'm|im|i am|asking|writing|calling)|"
@@ -94,34 +92,6 @@ class SentimentAnalyzer:
             or (len(manner) == 2 and score <= 0)
         )
         return Sentiment(score, frustrated, tuple(signals))
-
-
-class LanguageDetector:
-    """English or Swahili (lingua); short or unclear messages count as the default."""
-
-    def __init__(self, default: str = "en", min_confidence: float = 0.6) -> None:
-        self._default = default
-        self._min = min_confidence
-        self._lock = threading.Lock()
-
-    @cached_property
-    def _detector(self) -> lingua.LanguageDetector:
-        from lingua import Language, LanguageDetectorBuilder
-
-        return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.SWAHILI).build()
-
-    def detect(self, text: str) -> str:
-        if len(re.findall(r"\w+", text)) < 2:
-            return self._default
-        with self._lock:
-            confidences = self._detector.compute_language_confidence_values(text)
-        best = confidences[0]
-        if best.value < self._min:
-            return self._default
-        return str(best.language.iso_code_639_1.name).lower()
-
-    def warm_up(self) -> None:
-        self.detect("habari yako rafiki")
 
 
 @dataclass(frozen=True)
