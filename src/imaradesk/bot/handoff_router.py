@@ -83,9 +83,11 @@ class HandoffRouter:
             self._example_vectors = {key: vectors}  # one organization's set at a time is plenty
         if retrieval is None:
             retrieval = self._knowledge.search(org.id, text, revision=org.kb_revision)
+        # The examples' vectors are the main encoder's; a multilingual search's query is not.
+        same_encoder = retrieval.encoder in ("", self._knowledge.embedder.name)
         query = (
             retrieval.query
-            if retrieval.query is not None
+            if retrieval.query is not None and same_encoder
             else self._knowledge.embedder.embed([text])[0]
         )
         similarities = vectors @ query

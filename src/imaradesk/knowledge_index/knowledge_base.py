@@ -5,24 +5,28 @@ memory as an immutable snapshot and persisted under ``<data_dir>/index/org-<id>/
 carries the organization's ``kb_revision``; when the database moves ahead (an import by
 another process), the next search loads the newer files or rebuilds from the database.
 
-``KnowledgeBase`` composes the parts, one job each: ``snapshot_cache`` (in memory, per-org
-locks), ``snapshot_store`` (sealed files), ``index_builder`` (embedding and training) and
-``retrieval`` (searching a snapshot). The value types live in ``retrieval_types``.
+``KnowledgeBase`` composes the parts, one job each: an ``encoder_index`` per encoder (the main
+one and, optionally, the multilingual one; each with its ``snapshot_cache``, ``snapshot_store``
+and ``index_builder``), ``language_route`` (which of them judges a question) and ``retrieval``
+(searching a snapshot). The value types live in ``retrieval_types``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from imaradesk.knowledge_index.answer_models import SimilarityMarginModel
 from imaradesk.knowledge_index.documents import ParsedDocument
 from imaradesk.knowledge_index.embedder import Embedder
+from imaradesk.knowledge_index.encoder_index import EncoderIndex
 from imaradesk.knowledge_index.errors import EntryConflict
-from imaradesk.knowledge_index.index_builder import IndexBuilder, read_knowledge
+from imaradesk.knowledge_index.language_route import MultilingualSettings, Route, choose_route
+from imaradesk.knowledge_index.phrasing_languages import LanguageOf
 from imaradesk.knowledge_index.retrieval import retrieve
 
 # Re-exported: callers import the value types from here.
@@ -34,14 +38,10 @@ from imaradesk.knowledge_index.retrieval_types import OrgKnowledge as OrgKnowled
 from imaradesk.knowledge_index.retrieval_types import ProgressCallback as ProgressCallback
 from imaradesk.knowledge_index.retrieval_types import Retrieval as Retrieval
 from imaradesk.knowledge_index.retrieval_types import RetrievalMode as RetrievalMode
-from imaradesk.knowledge_index.snapshot_cache import SnapshotCache
-from imaradesk.knowledge_index.snapshot_store import SnapshotStore, fingerprint
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import NO_CHANGE, KnowledgeData
 from imaradesk.storage.knowledge_repository import EntryConflict as StoredEntryConflict
-
-log = logging.getLogger(__name__)
 
 
 class KnowledgeBase:
@@ -53,23 +53,50 @@ class KnowledgeBase:
         index_dir: Path,
         answering: AnsweringSettings,
         clock: Clock,
+        multilingual: MultilingualSettings | None = None,
+        languages: LanguageOf | None = None,
     ) -> None:
         self._db = database
         self._embedder = embedder
         self._answering = answering
         self._clock = clock
-        self._cache = SnapshotCache()
-        self._store = SnapshotStore(
-            sealer=database.keystore,
+        self._languages = languages
+        self._primary = EncoderIndex(
+            name=Route.PRIMARY,
+            database=database,
+            embedder=embedder,
+            answering=answering,
             index_dir=index_dir,
-            fingerprint=fingerprint(embedder, answering),
-            hybrid=answering.hybrid,
+            languages=languages,
         )
-        self._builder = IndexBuilder(embedder=embedder, answering=answering)
+        self._multilingual: EncoderIndex | None = None
+        self._cross_lingual: SimilarityMarginModel | None = None
+        if multilingual is not None:
+            self._multilingual = EncoderIndex(
+                name=Route.MULTILINGUAL,
+                database=database,
+                embedder=multilingual.embedder,
+                answering=multilingual.answering,
+                index_dir=index_dir / "multilingual",
+                languages=languages,
+            )
+            self._cross_lingual = SimilarityMarginModel(
+                multilingual.cross_lingual_min_similarity,
+                multilingual.cross_lingual_min_margin,
+                method="cross_lingual_similarity_margin",
+            )
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder
+
+    @property
+    def multilingual_embedder(self) -> Embedder | None:
+        """The encoder that reads Swahili, when one is configured."""
+        return self._multilingual.embedder if self._multilingual is not None else None
+
+    def _indexes(self) -> tuple[EncoderIndex, ...]:
+        return (self._primary,) + ((self._multilingual,) if self._multilingual else ())
 
     # -- import ------------------------------------------------------------------------------
 
@@ -113,37 +140,41 @@ class KnowledgeBase:
 
     # -- search ------------------------------------------------------------------------------
 
-    def search(self, org_id: int, text: str, *, revision: int) -> Retrieval:
-        """Find the entry that answers ``text`` in the organization's knowledge base."""
-        snapshot = self.snapshot(org_id, revision=revision)
-        vector = self._embedder.embed([text])
-        return retrieve(snapshot, vector[0], text, self._answering)
+    def search(
+        self, org_id: int, text: str, *, revision: int, language: str | None = None
+    ) -> Retrieval:
+        """Find the entry that answers ``text`` in the organization's knowledge base.
+
+        ``language`` is the question's (detected here when not given); it picks the encoder
+        and the answering rule (see language_route).
+        """
+        faq = self._primary.snapshot(org_id, revision=revision)
+        if language is None:
+            language = self._languages.detect(text) if self._languages is not None else "en"
+        route = choose_route(language, faq, multilingual=self._multilingual is not None)
+        index = self._primary
+        if route is not Route.PRIMARY and self._multilingual is not None:
+            index = self._multilingual
+            faq = index.snapshot(org_id, revision=revision)
+        judge = self._cross_lingual if route is Route.CROSS_LINGUAL else None
+        vector = index.embedder.embed([text])[0]
+        found = retrieve(faq, vector, text, index.answering, judge=judge)
+        return replace(found, encoder=index.embedder.name, route=str(route))
 
     def search_vector(
         self, org_id: int, vector: np.ndarray, *, revision: int, text: str | None = None
     ) -> Retrieval:
-        """Like ``search`` with the query already embedded; hybrid retrieval needs ``text``."""
-        return retrieve(self.snapshot(org_id, revision=revision), vector, text, self._answering)
+        """Like ``search`` with the query already embedded by ``embedder`` (the main encoder);
+        hybrid retrieval needs ``text``."""
+        found = retrieve(self.snapshot(org_id, revision=revision), vector, text, self._answering)
+        return replace(found, encoder=self._embedder.name)
 
     # -- snapshots ---------------------------------------------------------------------------
 
     def snapshot(self, org_id: int, *, revision: int | None = None) -> OrgKnowledge:
-        """The organization's snapshot at ``revision`` or newer, loading or building it."""
-        found = self._cache.fresh_or_lock(org_id, revision)
-        if found is not None:
-            return found
-        try:
-            current = self._cache.fresh(org_id, revision)
-            if current is not None:
-                return current
-            current = self._cache.get(org_id)
-            loaded = self._store.load(org_id)
-            if loaded is not None and (revision is None or loaded.revision >= revision):
-                self._cache.publish(loaded)
-                return loaded
-            return self._rebuild_locked(org_id, previous=current or loaded, progress=None)
-        finally:
-            self._cache.lock(org_id).release()
+        """The organization's snapshot at ``revision`` or newer (the main encoder's; its
+        entries are every encoder's), loading or building it."""
+        return self._primary.snapshot(org_id, revision=revision)
 
     def refresh(
         self,
@@ -154,56 +185,21 @@ class KnowledgeBase:
     ) -> OrgKnowledge:
         """Rebuild from the database, re-using the vectors of unchanged phrasings.
 
+        The main encoder's snapshot is built and published first, so English questions are
+        answered from the new knowledge while the slower multilingual encoder embeds it.
         ``on_interim`` hears of the interim snapshot a large knowledge base answers from while
         its answer model is calibrated.
         """
-        with self._cache.lock(org_id):
-            previous = self._cache.get(org_id) or self._store.load(org_id)
-            return self._rebuild_locked(
-                org_id, previous=previous, progress=progress, on_interim=on_interim
-            )
+        snapshot = self._primary.refresh(org_id, progress=progress, on_interim=on_interim)
+        if self._multilingual is not None:
+            self._multilingual.refresh(org_id)
+        return snapshot
 
     def forget(self, org_id: int) -> None:
-        """Drop the in-memory snapshot (the files stay)."""
-        self._cache.drop(org_id)
+        """Drop the in-memory snapshots (the files stay)."""
+        for index in self._indexes():
+            index.forget(org_id)
 
     def erase_organization(self, org_id: int) -> None:
-        with self._cache.lock(org_id):
-            self._cache.restore(org_id, None)
-            self._store.erase(org_id)
-
-    def _rebuild_locked(
-        self,
-        org_id: int,
-        *,
-        previous: OrgKnowledge | None,
-        progress: ProgressCallback | None,
-        on_interim: Callable[[OrgKnowledge], None] | None = None,
-    ) -> OrgKnowledge:
-        rows = read_knowledge(self._db, org_id)
-        prepared = self._builder.prepare(org_id, rows, previous=previous, progress=progress)
-        if prepared.interim is not None:
-            # In this process only: other processes keep the previous files until the final
-            # ones are written, then load those.
-            self._cache.publish(prepared.interim)
-            if on_interim is not None:
-                on_interim(prepared.interim)
-        try:
-            snapshot = self._builder.train(prepared)
-        except BaseException:
-            # The interim snapshot was only good until calibration ended: not as an outcome.
-            self._cache.restore(org_id, previous)
-            raise
-        self._store.save(snapshot)
-        self._cache.publish(snapshot)
-        log.info(
-            "knowledge index built",
-            extra={
-                "org_id": org_id,
-                "revision": rows.revision,
-                "phrasings": len(rows.phrasings),
-                "embedded": prepared.embedded,
-                "method": snapshot.report.method,
-            },
-        )
-        return snapshot
+        for index in self._indexes():
+            index.erase(org_id)

@@ -7,9 +7,11 @@ when it is not among them.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from imaradesk.knowledge_index.answer_models import Judgement
+from imaradesk.knowledge_index.answer_models import AnswerModel, Judgement
 from imaradesk.knowledge_index.retrieval_types import (
     AnsweringSettings,
     Candidate,
@@ -28,12 +30,23 @@ _SHOWN = 5
 
 
 def retrieve(
-    snapshot: OrgKnowledge, vector: np.ndarray, text: str | None, answering: AnsweringSettings
+    snapshot: OrgKnowledge,
+    vector: np.ndarray,
+    text: str | None,
+    answering: AnsweringSettings,
+    *,
+    judge: AnswerModel | None = None,
 ) -> Retrieval:
-    """Judge and rank the snapshot's entries for one query (``text`` is needed for hybrid)."""
+    """Judge and rank the snapshot's entries for one query (``text`` is needed for hybrid).
+
+    ``judge`` replaces the snapshot's own answer model, for questions its calibration does not
+    speak for (a language the FAQ has no phrasings in).
+    """
     k = min(answering.search_candidates, max(len(snapshot.index), 1))
     scores, ids = snapshot.index.search(vector.reshape(1, -1), k)
     dense = entry_scores(scores[0], ids[0], snapshot.entry_of)
+    if judge is not None:
+        snapshot = replace(snapshot, model=judge)
     if snapshot.lexical is None or snapshot.lexical_entries is None:
         return _dense(snapshot, vector, dense, answering)
     return _hybrid(snapshot, vector, dense, text, answering)

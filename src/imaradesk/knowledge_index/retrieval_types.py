@@ -58,6 +58,23 @@ class EntryInfo:
     source: str = ""
     kind: str = "faq"
     location: str | None = None
+    # The language ``answer`` is written in, and the answer in other languages, sorted by code.
+    language: str = "en"
+    translations: tuple[tuple[str, str], ...] = ()
+
+    def answer_in(self, language: str) -> tuple[str, str]:
+        """The answer in ``language`` when the entry has it, else the primary answer; with the
+        language of the text returned."""
+        if language == self.language:
+            return self.answer, self.language
+        for code, text in self.translations:
+            if code == language:
+                return text, code
+        return self.answer, self.language
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return (self.language, *(code for code, _ in self.translations))
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,13 @@ class Retrieval:
     candidates: tuple[Candidate, ...]
     # The query's embedding, so that callers comparing it with other texts need not embed again.
     query: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # The encoder that made ``query`` (Embedder.name): compare it only with vectors of the same.
+    encoder: str = ""
+    # How it was judged: "primary" (the main encoder, the organization's calibrated model),
+    # "multilingual" (the multilingual encoder, calibrated on phrasings in the question's
+    # language) or "cross_lingual" (the multilingual encoder, a question in a language the
+    # FAQ has no phrasings in: a fixed rule measured on the development set judges).
+    route: str = "primary"
 
     @property
     def best(self) -> EntryInfo | None:
@@ -108,6 +132,11 @@ class OrgKnowledge:
     lexical: LexicalIndex | None = None
     lexical_entries: np.ndarray | None = field(default=None, repr=False)
     phrasings_of: dict[int, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # For each language, the share of entries with a phrasing in it (phrasing_languages).
+    languages: tuple[tuple[str, float], ...] = ()
+
+    def language_share(self, language: str) -> float:
+        return dict(self.languages).get(language, 0.0)
 
 
 def assemble_snapshot(
@@ -121,6 +150,7 @@ def assemble_snapshot(
     model: AnswerModel,
     report: TrainingReport,
     lexical: LexicalIndex | None,
+    languages: tuple[tuple[str, float], ...] = (),
 ) -> OrgKnowledge:
     """An OrgKnowledge with its lookups derived: each entry's phrasings, each BM25 row's entry."""
     phrasings_of: dict[int, list[int]] = {}
@@ -143,6 +173,7 @@ def assemble_snapshot(
         lexical=lexical,
         lexical_entries=lexical_entries,
         phrasings_of={e: tuple(p) for e, p in phrasings_of.items()},
+        languages=languages,
     )
 
 

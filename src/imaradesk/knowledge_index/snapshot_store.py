@@ -117,10 +117,7 @@ class SnapshotStore:
             return None
         if lexical is not None and set(lexical.ids().tolist()) != set(entry_of):
             return None
-        entries = {
-            int(k): EntryInfo(int(k), v[0], v[1], v[2], v[3], source=v[4], kind=v[5], location=v[6])
-            for k, v in manifest["entries"].items()
-        }
+        entries = {int(k): _entry_of(int(k), v) for k, v in manifest["entries"].items()}
         return assemble_snapshot(
             org_id=org_id,
             revision=int(manifest["revision"]),
@@ -131,6 +128,7 @@ class SnapshotStore:
             model=model,
             report=TrainingReport(**manifest["report"]),
             lexical=lexical,
+            languages=tuple((str(c), float(s)) for c, s in manifest.get("languages", [])),
         )
 
     def erase(self, org_id: int) -> None:
@@ -157,11 +155,32 @@ def _manifest_of(snapshot: OrgKnowledge) -> dict[str, Any]:
                 e.source,
                 e.kind,
                 e.location,
+                e.language,
+                [list(t) for t in e.translations],
             ]
             for e in snapshot.entries.values()
         },
         "report": snapshot.report.__dict__,
+        "languages": [list(pair) for pair in snapshot.languages],
     }
+
+
+def _entry_of(entry_id: int, v: list[Any]) -> EntryInfo:
+    # Manifests written before answers had languages have seven fields.
+    language = v[7] if len(v) > 7 else "en"
+    translations = tuple((str(c), str(t)) for c, t in v[8]) if len(v) > 8 else ()
+    return EntryInfo(
+        entry_id,
+        v[0],
+        v[1],
+        v[2],
+        v[3],
+        source=v[4],
+        kind=v[5],
+        location=v[6],
+        language=language,
+        translations=translations,
+    )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

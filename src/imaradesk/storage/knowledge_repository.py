@@ -7,6 +7,7 @@ Storage is the bottom layer: what the parsers produce reaches it as any object o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,8 +38,34 @@ class EntryConflict(ValueError):
         )
 
 
+def encode_translations(translations: Iterable[tuple[str, str]]) -> str | None:
+    """An entry's answers in other languages as stored: a JSON object, or None for none."""
+    pairs = sorted(translations)
+    return json.dumps(dict(pairs), ensure_ascii=False, sort_keys=True) if pairs else None
+
+
+def answer_translations(entry: KnowledgeEntry) -> tuple[tuple[str, str], ...]:
+    """The (code, text) pairs of an entry's answers in other languages, sorted by code."""
+    if not entry.answer_translations:
+        return ()
+    stored = json.loads(entry.answer_translations)
+    return tuple(sorted((str(c), str(t)) for c, t in stored.items()))
+
+
+def _language_of(draft: EntryDraftFields) -> str:
+    return str(getattr(draft, "language", "en"))
+
+
+def _translations_of(draft: EntryDraftFields) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(getattr(draft, "translations", ())))
+
+
 class EntryDraftFields(Protocol):
-    """An entry as read from a file (``knowledge_index.drafts.EntryDraft`` has this shape)."""
+    """An entry as read from a file (``knowledge_index.drafts.EntryDraft`` has this shape).
+
+    A draft may also carry ``language`` (of its answer, "en" when absent) and
+    ``translations`` ((code, answer) pairs); drafts from before answers had languages do not.
+    """
 
     @property
     def external_id(self) -> str: ...
@@ -347,6 +374,8 @@ class KnowledgeData(OrgScoped):
             source=source,
             kind=draft.kind,
             location=draft.location,
+            language=_language_of(draft),
+            answer_translations=encode_translations(_translations_of(draft)),
             position=ordinal,
             created_at=now,
             updated_at=now,
@@ -373,6 +402,8 @@ class KnowledgeData(OrgScoped):
             and entry.source == source
             and entry.kind == draft.kind
             and entry.location == draft.location
+            and entry.language == _language_of(draft)
+            and answer_translations(entry) == _translations_of(draft)
             and entry.position == ordinal
             and [p.text for p in old] == list(draft.questions)
         )
@@ -384,6 +415,8 @@ class KnowledgeData(OrgScoped):
         entry.source = source
         entry.kind = draft.kind
         entry.location = draft.location
+        entry.language = _language_of(draft)
+        entry.answer_translations = encode_translations(_translations_of(draft))
         entry.position = ordinal
         entry.updated_at = now
         self._session.add(entry)

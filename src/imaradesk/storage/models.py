@@ -265,6 +265,10 @@ class KnowledgeEntry(SQLModel, table=True):
     kind: str = Field(default="faq", max_length=16)
     # Where in its source the entry was found (a page, a heading path), for citations.
     location: str | None = Field(default=None, max_length=300)
+    # The language of ``answer`` (an ISO 639-1 code), and the answer in other languages as a
+    # JSON object {code: text}: text, not a JSON column, because it is sealed like the answer.
+    language: str = Field(default="en", max_length=8)
+    answer_translations: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     position: int = 0
     # Disabled entries stay in the console but the bot never answers from them.
     enabled: bool = True
