@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test browser rasa-env bench lint clean
+.PHONY: install run test browser rasa-env bench lint i18n clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,17 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+# The message catalogs (src/imaradesk/translations): extract every marked text (babel.cfg), merge
+# it into each language's messages.po (then translate what is new: the tests refuse an empty or
+# fuzzy Swahili text), and compile the .mo files that are committed beside them.
+CATALOGS := src/imaradesk/translations
+i18n: install
+	@mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg --add-location=file --sort-output \
+		--project=ImaraDesk --copyright-holder="ImaraDesk contributors" -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d $(CATALOGS) --ignore-obsolete --width=100
+	$(BIN)/pybabel compile -d $(CATALOGS) --statistics
 
 bench: install
 	$(BIN)/python -m bench.banking77 --data ../shared/bench/banking77

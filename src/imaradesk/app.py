@@ -19,6 +19,7 @@ from imaradesk.web import (
 )
 from imaradesk.web.api import api
 from imaradesk.web.errors import register_error_handlers
+from imaradesk.web.locale import register_locale
 from imaradesk.web.rasa_routes import bp as rasa_bp
 from imaradesk.web.security_headers import register_security_headers
 
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(console_knowledge.bp)
     register_error_handlers(app)
     register_security_headers(app)
+    register_locale(app)
     return app

@@ -69,14 +69,22 @@ def test_first_message_gets_notice_and_answer_with_consent_recorded(
 
 
 def test_small_talk_in_english_and_swahili(make_services, database: Database) -> None:
+    """Small talk is answered in the customer's language: a plainly Swahili greeting switches
+    the conversation to Swahili, and a short "thanks!" or "bye" keeps it there."""
     services = make_services(database)
     seed_org(services, "acme")
     chat = Chat(services, "acme")
     chat.send("hello")
     assert chat.texts("Habari yako") == ["Habari! Nikusaidie vipi leo?"]
-    assert chat.texts("thanks!") == ["You're welcome! Is there anything else I can help with?"]
+    assert chat.texts("thanks!") == ["Karibu! Kuna jambo lingine naweza kukusaidia?"]
     assert chat.texts("asante sana") == ["Karibu! Kuna jambo lingine naweza kukusaidia?"]
-    assert chat.texts("bye") == ["Goodbye, and thank you for reaching out!"]
+    assert chat.texts("bye") == ["Kwaheri, asante kwa kuwasiliana nasi!"]
+
+    english = Chat(services, "acme", sender="+254700000002")
+    english.send("hello")
+    # One Swahili word from an English-speaking customer does not switch the language.
+    assert english.texts("asante") == ["You're welcome! Is there anything else I can help with?"]
+    assert english.texts("bye") == ["Goodbye, and thank you for reaching out!"]
 
 
 def test_unsure_asks_to_rephrase_once_then_hands_off(make_services, database: Database) -> None:
@@ -379,4 +387,4 @@ def test_a_clarify_reply_without_candidates_is_plain(
     seed_org(services, "acme")
     chat = Chat(services, "acme")
     chat.send("hi")
-    assert chat.texts("qqqq") == [CLARIFY_REPLY]
+    assert chat.texts("qqqq") == [CLARIFY_REPLY.msgid]

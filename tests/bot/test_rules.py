@@ -23,6 +23,7 @@ from imaradesk.bot.context import (
 from imaradesk.bot.decide import ordered_rules
 from imaradesk.bot.decision import Decision, Rule, decide
 from imaradesk.bot.handoff_offer import HandoffOfferRule
+from imaradesk.bot.language import LanguageChoiceRule
 from imaradesk.bot.privacy_rules import (
     PendingErasureRule,
     PrivacyRequestRule,
@@ -51,13 +52,16 @@ from imaradesk.bot.state import (
 )
 from imaradesk.channels.messages import InboundMessage, Media, Outcome, ReplyKind
 from imaradesk.compliance.desk import ExportLink
+from imaradesk.compliance.subject_export import ExportSummary
 from imaradesk.knowledge_index.answer_models import Judgement
 from imaradesk.knowledge_index.knowledge_base import Candidate, EntryInfo, Retrieval
 from imaradesk.policies.consent import ConsentKeyword
 from imaradesk.policies.handoff import HandoffReason, LowConfidencePolicy
+from imaradesk.policies.language import ReplyLanguage
 from imaradesk.policies.privacy import Correction, PrivacyEffectKind, PrivacyRight
 from imaradesk.policies.routing import Rule as RoutingRule
 from imaradesk.policies.routing import Sentiment, SentimentAnalyzer
+from imaradesk.runtime.i18n import translate
 
 SENDER = "+254712345678"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -182,6 +186,7 @@ RULES: list[Rule] = [
     OptedOutRule(),
     HumanOwnsConversationRule(),
     UnsupportedMediaRule(),
+    LanguageChoiceRule(),
     HumanRequestRule(),
     CsatRule(),
     RestrictedProcessingRule(),
@@ -213,6 +218,7 @@ class Turn:
         routing: tuple[RoutingRule, ...] = ROUTING,
         media: tuple[Media, ...] = (),
         button_payload: str | None = None,
+        language: str = "en",
     ) -> None:
         self.retriever = FixedRetriever(retrieval)
         self.signals = PolicySignals(routing)
@@ -237,6 +243,7 @@ class Turn:
             disambiguator=disambiguator or NoDisambiguation(),
             privacy=privacy or NoContactPrivacy(),
             routing=self.signals,
+            language=ReplyLanguage(language, chosen=False),
         )
 
     def decide(self) -> Decision:
@@ -348,14 +355,24 @@ def test_erasure_request_is_heard_after_stop(text: str) -> None:
     assert outcomes(d) == [Outcome.PRIVACY] and not turn.searched
 
 
-@pytest.mark.parametrize("text", ["send me my data", "nitumie data yangu"])
-def test_access_request_is_answered_while_a_person_owns_the_chat(text: str) -> None:
-    """A person owning the chat does not silence a data request: the export link goes out."""
-    link = ExportLink("https://acme.example/export/abc", "12 messages, 1 contact", 60)
-    d = Turn(text, human=True, privacy=DeskPrivacy(link=link)).decide()
+@pytest.mark.parametrize(
+    ("text", "language", "summary"),
+    [
+        ("send me my data", "en", "In short: 12 messages since 2026-01-05"),
+        ("nitumie data yangu", "sw", "Kwa ufupi: jumbe 12 tangu 2026-01-05"),
+    ],
+)
+def test_access_request_is_answered_while_a_person_owns_the_chat(
+    text: str, language: str, summary: str
+) -> None:
+    """A person owning the chat does not silence a data request: the export link goes out,
+    with its summary in the customer's language."""
+    facts = ExportSummary(12, "2026-01-05", "granted", "2026-01-05", 1, 1)
+    link = ExportLink("https://acme.example/export/abc", facts, 60)
+    d = Turn(text, human=True, privacy=DeskPrivacy(link=link), language=language).decide()
     assert d.rule == "privacy_request"
     assert d.privacy is not None and d.privacy.kind is PrivacyEffectKind.ACCESS
-    assert link.url in d.replies[0].text
+    assert link.url in d.replies[0].text and summary in d.replies[0].text
 
 
 def test_access_request_of_an_unknown_sender_has_nothing_to_export() -> None:
@@ -672,11 +689,12 @@ def test_a_suggestion_removed_since_asks_to_rephrase() -> None:
     [("sw", "ndiyo"), ("sw", "Sawa tafadhali"), ("en", "yes please"), ("en", "ok")],
 )
 def test_yes_to_the_offer_of_a_person_hands_off(language: str, text: str) -> None:
-    """Yes to "shall I get a person?" hands off, in the language the offer was made in."""
-    d = Turn(text, state={HANDOFF_OFFERED: language}).decide()
+    """Yes to "shall I get a person?" hands off, in the customer's language."""
+    d = Turn(text, state={HANDOFF_OFFERED: language}, language=language).decide()
     assert (d.rule, d.handoff_reason) == ("handoff_offer", HandoffReason.CUSTOMER_REQUEST)
     assert d.replies[0].handoff and d.state[HANDOFF_OFFERED] == ""
-    assert (d.replies[0].text == HANDOFF_REPLY) is (language == "en")
+    assert d.replies[0].text == translate(language, HANDOFF_REPLY)
+    assert (d.replies[0].text == HANDOFF_REPLY.msgid) is (language == "en")
 
 
 @pytest.mark.parametrize(

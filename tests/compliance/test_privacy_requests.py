@@ -74,7 +74,7 @@ def test_access_gives_a_signed_link_to_everything_held(acme) -> None:
     customer = Customer(acme)
     customer.say("How do I check my balance?", ProfileName="Wanjiru Kamau")
     [reply] = customer.say("send me my data")
-    assert "/privacy/exports/" in reply and "message(s)" in reply
+    assert "/privacy/exports/" in reply and "In short: 3 messages since" in reply
     response = fetch_export(acme, reply)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -117,19 +117,32 @@ def test_an_export_link_expires(acme, tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "field", "value"),
+    ("message", "field", "value", "confirmation"),
     [
-        ("my name is wrong, it's Wanjiru", "display_name", "Wanjiru"),
-        ("please change my email to wanjiru@example.co.ke", "email", "wanjiru@example.co.ke"),
-        ("I prefer Swahili", "preferred_language", "sw"),
-        ("jina langu si sahihi ni Achieng Otieno", "display_name", "Achieng Otieno"),
+        ("my name is wrong, it's Wanjiru", "display_name", "Wanjiru", "Thanks, I've updated"),
+        (
+            "please change my email to wanjiru@example.co.ke",
+            "email",
+            "wanjiru@example.co.ke",
+            "Thanks, I've updated your email to wanjiru@example.co.ke.",
+        ),
+        # Confirmed in the language chosen, which is from now on the customer's.
+        ("I prefer Swahili", "preferred_language", "sw", "lugha unayopendelea kuwa Kiswahili"),
+        (
+            "jina langu si sahihi ni Achieng Otieno",
+            "display_name",
+            "Achieng Otieno",
+            "Asante, nimesasisha jina lako kuwa Achieng Otieno.",
+        ),
     ],
 )
-def test_rectification_from_the_chat(acme, message: str, field: str, value: str) -> None:
+def test_rectification_from_the_chat(
+    acme, message: str, field: str, value: str, confirmation: str
+) -> None:
     customer = Customer(acme)
     customer.say("hello", ProfileName="Wanjru")
     [reply] = customer.say(message)
-    assert "updated" in reply
+    assert confirmation in reply
     assert getattr(contact_row(acme), field) == value
     [request] = requests_of(acme)
     assert (request.right, request.status) == ("rectification", "completed")
@@ -198,7 +211,8 @@ def test_erasure_is_not_done_without_yes(acme) -> None:
     customer = Customer(acme)
     customer.say("hello")
     customer.say("futa data yangu")
-    assert customer.say("NO") == ["OK, we have kept your data. Nothing was erased."]
+    # Asked in Swahili, answered in Swahili: the bare NO keeps the conversation's language.
+    assert customer.say("NO") == ["Sawa, tumehifadhi data yako. Hakuna kilichofutwa."]
     customer.say("delete my data")
     customer.say("How do I check my balance?")  # anything but YES keeps the data
     assert customer.say("YES")[0] != "erased"

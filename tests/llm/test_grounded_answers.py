@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from imaradesk.channels.messages import ReplyKind
 from imaradesk.llm.grounded import NO_ANSWER_REPLY
+from imaradesk.runtime.i18n import translate
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import AIUsage
 from imaradesk.storage.repositories import OrgData
@@ -143,7 +144,7 @@ def test_no_answer_in_the_passages_says_so_and_offers_a_person(
     gemini.answer("NO_ANSWER")
     chat = Chat(services, "acme")
     offer = last(chat.send(BALANCE))
-    assert offer.text == NO_ANSWER_REPLY["en"]
+    assert offer.text == translate("en", NO_ANSWER_REPLY)
     assert offer.kind is ReplyKind.CLARIFY and not offer.handoff
     [accepted] = chat.send("yes please")
     assert accepted.handoff and accepted.kind is ReplyKind.HANDOFF
@@ -177,7 +178,7 @@ def test_a_swahili_customer_is_answered_and_offered_a_person_in_swahili(
     configure(services, "acme", gemini)
     gemini.answer("NO_ANSWER")
     offer = last(Chat(services, "acme").send("Nawezaje kuangalia salio langu?"))
-    assert offer.text == NO_ANSWER_REPLY["sw"]
+    assert offer.text == translate("sw", NO_ANSWER_REPLY)
     assert "Reply in Swahili" in gemini.requests[0].raw
     gemini.answer("Piga *483*1# kuona salio lako [1].")
     answer = last(

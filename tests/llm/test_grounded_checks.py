@@ -17,6 +17,7 @@ from imaradesk.llm.grounded import (
     cut,
     system_prompt,
 )
+from imaradesk.runtime.i18n import translate
 
 PIN = EntryInfo(1, "reset-pin", "How do I reset my PIN?", "Dial *483*7#.", "Security")
 FEES = EntryInfo(
@@ -64,7 +65,7 @@ def test_answers_failing_the_checks_are_rejected(text: str) -> None:
 def test_the_no_answer_marker_becomes_our_offer(text: str) -> None:
     outcome, reply = check_answer(text, ENTRIES, "en")
     assert outcome == "no_answer" and reply is not None
-    assert reply.text == NO_ANSWER_REPLY["en"] and not reply.answered
+    assert reply.text == translate("en", NO_ANSWER_REPLY) and not reply.answered
 
 
 def test_an_answer_merely_mentioning_no_answer_is_not_the_marker() -> None:

@@ -86,10 +86,12 @@ def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_
 
     page.click("form[action$='/resolve'] button[type=submit]")
     page.wait_for_selector("text=Resolved.")
-    assert "rate" in world.twilio.received[-1]["Body"]
+    # The customer last wrote in Swahili ("nataka kuongea na mtu"): the rating question and
+    # the thanks are in Swahili; their next question, plainly English, is answered in English.
+    assert "Ungeipa huduma uliyopata alama ngapi?" in world.twilio.received[-1]["Body"]
 
     assert world.customer_says("5") == [
-        "Thank you for your rating! Is there anything else I can help with?"
+        "Asante kwa maoni yako! Kuna jambo lingine naweza kukusaidia?"
     ]
     assert world.customer_says("How do I check my balance?") == [
         "Dial *483*1# to see your balance."

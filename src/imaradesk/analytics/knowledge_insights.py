@@ -20,6 +20,7 @@ from imaradesk.channels.messages import Outcome
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.pii.redactor import Redactor
 from imaradesk.policies.handoff import HandoffReason
+from imaradesk.runtime.i18n import translate
 from imaradesk.storage.db import Database
 from imaradesk.storage.insights_repository import InsightsData
 from imaradesk.storage.models import Organization
@@ -105,7 +106,8 @@ class KnowledgeInsights:
                 p.question for p in passages[:3]
             )
         else:
-            outcome, reply = "handoff", LOW_CONFIDENCE_HANDOFF_REPLY
+            # What an English-speaking customer would read: the preview is for the console.
+            outcome, reply = "handoff", translate("en", LOW_CONFIDENCE_HANDOFF_REPLY)
         return Preview(
             outcome=outcome,
             reply=reply,

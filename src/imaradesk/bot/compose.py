@@ -20,7 +20,7 @@ from imaradesk.bot.state import CLARIFICATIONS, HANDOFF_OFFERED, SUGGESTIONS
 from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, Source
 from imaradesk.knowledge_index.knowledge_base import Candidate
 from imaradesk.llm.gateway import AIGateway
-from imaradesk.llm.grounded import LANGUAGES, GroundedAnswers
+from imaradesk.llm.grounded import GroundedAnswers
 from imaradesk.storage.models import Contact, Organization
 
 DISAMBIGUATION_PROMPT = (
@@ -35,10 +35,6 @@ class Composition:
 
     replies: tuple[OutboundMessage, ...]
     state: Mapping[str, str]
-
-
-class LanguageDetector(Protocol):
-    def detect_language(self, text: str) -> str: ...
 
 
 class AnswerWriter(Protocol):
@@ -83,10 +79,11 @@ class ExtractiveAnswers:
 class GroundedWriter:
     """The organization's AI, through the gateway that redacts, limits and records each call."""
 
-    def __init__(self, gateway: AIGateway, languages: LanguageDetector) -> None:
+    def __init__(self, gateway: AIGateway, languages: object = None) -> None:
+        # ``languages`` is no longer used (the turn's reply language decides the answer's);
+        # it stays until services.build_dialogue stops passing it.
         self._ai = gateway
         self._grounded = GroundedAnswers(gateway)
-        self._languages = languages
 
     def writes_for(self, org: Organization, *, contact_restricted: bool = False) -> bool:
         return self._ai.generates_for(org, contact_restricted)
@@ -106,10 +103,7 @@ class GroundedWriter:
             return extractive(decision)
         if not self.writes_for(org, contact_restricted=ctx.restricted):
             return extractive(decision)
-        if contact is not None and contact.preferred_language in LANGUAGES:
-            language = contact.preferred_language
-        else:
-            language = self._languages.detect_language(ctx.text)
+        language = ctx.reply_language
         written = self._grounded.answer(
             org,
             question=ctx.text,

@@ -16,6 +16,7 @@ from imaradesk.bot.state import CLARIFICATIONS, CSAT_HANDOFF, PENDING_ERASURE, S
 from imaradesk.channels.messages import InboundMessage
 from imaradesk.compliance.desk import ExportLink
 from imaradesk.knowledge_index.knowledge_base import Candidate, Retrieval
+from imaradesk.policies.language import ReplyLanguage
 from imaradesk.policies.privacy import PrivacyIntent, recognise
 from imaradesk.policies.routing import Rule as RoutingRule
 from imaradesk.policies.routing import Sentiment, match_topic
@@ -98,11 +99,18 @@ class TurnContext:
     disambiguator: Disambiguator = field(default_factory=NoDisambiguation)
     privacy: ContactPrivacy = field(default_factory=NoContactPrivacy)
     routing: RoutingSignals = field(default_factory=NoRoutingSignals)
+    # The language of this turn's replies (policies.language.reply_language decides it).
+    language: ReplyLanguage = field(default_factory=lambda: ReplyLanguage("en", chosen=False))
     _retrieval: Retrieval | None = field(default=None, init=False, repr=False)
 
     @property
     def text(self) -> str:
         return (self.inbound.text or self.inbound.button_payload or "").strip()
+
+    @property
+    def reply_language(self) -> str:
+        """Every product message of the turn is written in this language."""
+        return self.language.code
 
     @property
     def retrieval(self) -> Retrieval:

@@ -13,6 +13,7 @@ from imaradesk.bot.compose import AnswerWriter
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision, Rule, decide
 from imaradesk.bot.handoff_offer import HandoffOfferRule
+from imaradesk.bot.language import LanguageChoiceRule, LanguageDetection, turn_language
 from imaradesk.bot.observe import Observation
 from imaradesk.bot.privacy_rules import (
     PendingErasureRule,
@@ -37,6 +38,7 @@ from imaradesk.channels.messages import InboundMessage
 from imaradesk.compliance.desk import ExportLink, PrivacyDesk
 from imaradesk.knowledge_index.knowledge_base import Candidate, KnowledgeBase, Retrieval
 from imaradesk.policies.handoff import LowConfidencePolicy
+from imaradesk.policies.language import LanguageDetector
 from imaradesk.storage.models import Contact, Organization
 
 
@@ -61,6 +63,7 @@ class Decider:
         writer: AnswerWriter,
         intents: IntentRules,
         low_confidence: LowConfidencePolicy,
+        languages: LanguageDetection | None = None,
     ) -> None:
         self._knowledge = knowledge
         self._privacy = privacy
@@ -68,12 +71,18 @@ class Decider:
         self._writer = writer
         self._intents = intents
         self._low_confidence = low_confidence
+        # Share routing's detector where there is one: lingua's models load once.
+        self._languages = languages or LanguageDetector()
 
     def context(
         self, org: Organization, inbound: InboundMessage, observation: Observation
     ) -> TurnContext:
         assert org.id is not None
         contact = observation.contact
+        text = (inbound.text or inbound.button_payload or "").strip()
+        language = turn_language(
+            self._languages, text=text, contact=contact, state=observation.state, org_name=org.name
+        )
         return TurnContext(
             inbound=inbound,
             is_new_contact=contact is None,
@@ -85,6 +94,7 @@ class Decider:
             disambiguator=self._writer.disambiguator(org, contact, inbound.profile_name),
             privacy=_ContactPrivacy(self._privacy, org, contact),
             routing=self._planner.signals(org),
+            language=language,
         )
 
     def decide(self, org: Organization, ctx: TurnContext) -> Decision:
@@ -126,6 +136,7 @@ def ordered_rules(
         OptedOutRule(),
         HumanOwnsConversationRule(),
         UnsupportedMediaRule(),
+        LanguageChoiceRule(),  # "ongea Kiswahili": needs no model, restricted or not
         HumanRequestRule(),
         CsatRule(),  # a rating needs no model, restricted or not
         RestrictedProcessingRule(),

@@ -32,6 +32,9 @@ class Decision:
     # The entries a generative model may write this answer from (best first), when the
     # organization lets one; the replies above are the extractive answer it falls back to.
     grounding: tuple[EntryInfo, ...] = ()
+    # The language the customer asked for in this message ("ongea Kiswahili", a rectification
+    # of their preferred language): remembered as their choice; the replies are already in it.
+    language_choice: str | None = None
 
 
 class Rule(Protocol):

@@ -22,6 +22,7 @@ from imaradesk.bot.decide import Decider
 from imaradesk.bot.decision import Decision
 from imaradesk.bot.effects import TurnEffects
 from imaradesk.bot.handoff_router import HandoffPlan
+from imaradesk.bot.language import after_decision, state_changes
 from imaradesk.bot.observe import Observation, Observer
 from imaradesk.bot.record import Recorded, TurnRecorder
 from imaradesk.bot.route import HandoffRouting
@@ -88,9 +89,15 @@ class DialogueManager:
             return observation
         ctx = self._decider.context(org, inbound, observation)
         decision = self._decider.decide(org, ctx)
+        language = after_decision(ctx.language, decision)
         composition = self._writer.compose(org, observation.contact, ctx, decision)
+        composition = Composition(
+            composition.replies, {**composition.state, **state_changes(language, decision)}
+        )
         plan = self._routing.route(org, observation, ctx, decision)
-        recorded = self._record(org, inbound, observation, decision, composition, plan)
+        recorded = self._record(
+            org, inbound, observation, decision, composition, plan, language.code
+        )
         if isinstance(recorded, Turn):
             return recorded
         turn = self._effects.apply(org, recorded, ctx, decision, composition)
@@ -114,6 +121,7 @@ class DialogueManager:
         decision: Decision,
         composition: Composition,
         plan: HandoffPlan | None,
+        language: str,
     ) -> Recorded | Turn:
         """Store the turn, or the stored replies when another process stored it first.
 
@@ -123,7 +131,9 @@ class DialogueManager:
         the other created.
         """
         try:
-            return self._recorder.record(org, inbound, observation, decision, composition, plan)
+            return self._recorder.record(
+                org, inbound, observation, decision, composition, plan, language=language
+            )
         except DuplicateRecord:
             replay = self._observer.replay(org, inbound)
             if replay is not None:
@@ -131,4 +141,6 @@ class DialogueManager:
             fresh = self._observer.observe(org, inbound)
             if isinstance(fresh, Turn):
                 return fresh
-            return self._recorder.record(org, inbound, fresh, decision, composition, plan)
+            return self._recorder.record(
+                org, inbound, fresh, decision, composition, plan, language=language
+            )

@@ -16,12 +16,13 @@ from imaradesk.bot.record import Recorded, TurnRecorder
 from imaradesk.bot.state import PENDING_ERASURE, expire_one_message_keys
 from imaradesk.channels.messages import Turn
 from imaradesk.compliance.effects import ErasureNotDone, PrivacyEffects
+from imaradesk.runtime.i18n import N_, translate
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.models import Organization
 
 log = logging.getLogger(__name__)
 
-ERASURE_FAILED = (
+ERASURE_FAILED = N_(
     "Sorry, we could not finish erasing your data just now. Nothing is lost: your request is "
     "recorded and a member of our team will complete it and confirm here."
 )
@@ -62,7 +63,8 @@ class TurnEffects:
             changes.update(result.state)
             erased = result.erased
         except ErasureNotDone:
-            turn = self._recorder.correct_last_reply(org, turn, ERASURE_FAILED)
+            failed = translate(ctx.reply_language, ERASURE_FAILED)
+            turn = self._recorder.correct_last_reply(org, turn, failed)
             changes[PENDING_ERASURE] = ""
         if changes and not erased:
             self._state.update(org.id, recorded.contact_id, changes)

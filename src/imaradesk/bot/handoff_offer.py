@@ -1,7 +1,8 @@
 """The answer to "shall I connect you to a person?", asked when the help articles have none.
 
 A generated answer that finds nothing in the passages offers a person instead of guessing; the
-conversation state remembers the offer (and its language) for the next message only. A yes
+conversation state remembers the offer for the next message only; the answer to it is in the
+turn's reply language. A yes
 hands off as if the customer had asked for a person; a no leaves the conversation with the bot.
 Anything else is an ordinary message.
 """
@@ -12,11 +13,12 @@ import re
 
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision
-from imaradesk.bot.rules import HANDOFF_REPLY
+from imaradesk.bot.rules import HANDOFF_REPLY, say
 from imaradesk.bot.state import CLARIFICATIONS, HANDOFF_OFFERED, SUGGESTIONS
-from imaradesk.channels.messages import OutboundMessage, ReplyKind
+from imaradesk.channels.messages import ReplyKind
 from imaradesk.policies.handoff import HandoffReason
 from imaradesk.policies.text import fold
+from imaradesk.runtime.i18n import N_
 
 __all__ = ["HANDOFF_OFFERED", "HandoffOfferRule"]
 
@@ -30,14 +32,7 @@ _NO = re.compile(
     r"hakuna haja|si sasa)$"
 )
 
-_CONNECTING = {
-    "en": HANDOFF_REPLY,
-    "sw": "Ninakuunganisha na mtu wa timu yetu. Atakujibu hapa haraka iwezekanavyo.",
-}
-_DECLINED = {
-    "en": "Okay. Is there anything else I can help with?",
-    "sw": "Sawa. Kuna jambo lingine naweza kukusaidia?",
-}
+DECLINED_REPLY = N_("Okay. Is there anything else I can help with?")
 
 
 class HandoffOfferRule:
@@ -50,15 +45,12 @@ class HandoffOfferRule:
         return bool(_YES.match(answer) or _NO.match(answer))
 
     def apply(self, ctx: TurnContext) -> Decision:
-        language = ctx.state.get(HANDOFF_OFFERED, "en")
         done = {HANDOFF_OFFERED: "", CLARIFICATIONS: "0", SUGGESTIONS: ""}
         if _YES.match(fold(ctx.text)):
-            text = _CONNECTING.get(language, _CONNECTING["en"])
             return Decision(
                 self.name,
-                (OutboundMessage(text, ReplyKind.HANDOFF, handoff=True),),
+                (say(ctx, HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True),),
                 handoff_reason=HandoffReason.CUSTOMER_REQUEST,
                 state=done,
             )
-        text = _DECLINED.get(language, _DECLINED["en"])
-        return Decision(self.name, (OutboundMessage(text, ReplyKind.SMALL_TALK),), state=done)
+        return Decision(self.name, (say(ctx, DECLINED_REPLY, ReplyKind.SMALL_TALK),), state=done)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision
+from imaradesk.bot.rules import answer_reply, say, say_in
 from imaradesk.bot.state import PENDING_ERASURE
-from imaradesk.channels.messages import OutboundMessage, ReplyKind, Source
+from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.policies.handoff import HandoffReason
 from imaradesk.policies.privacy import (
     PrivacyEffect,
@@ -19,6 +20,7 @@ from imaradesk.policies.privacy import (
     parse_correction,
 )
 from imaradesk.policies.privacy import PrivacyEffectKind as Effect
+from imaradesk.runtime.i18n import N_, LazyText, language_name, translate
 
 __all__ = [
     "PENDING_ERASURE",
@@ -27,53 +29,59 @@ __all__ = [
     "RestrictedProcessingRule",
 ]
 
-ERASURE_CONFIRM = (
+ERASURE_CONFIRM = N_(
     "You asked us to erase all the data we hold about you: your messages, contact details and "
     "consent history. This cannot be undone. Reply YES to erase it, or NO to keep it."
 )
-ERASED = (
+ERASED = N_(
     "Done: we have erased all the data we held about you. If you write to us again, we will "
     "treat you as a new customer."
 )
-ERASURE_BLOCKED = (
+ERASURE_BLOCKED = N_(
     "We can't erase your data right now: a legal obligation requires us to keep it for the "
     "moment. Your request is recorded and a member of our team will contact you."
 )
-ERASURE_KEPT = "OK, we have kept your data. Nothing was erased."
-ERASURE_OFFER = (
+ERASURE_KEPT = N_("OK, we have kept your data. Nothing was erased.")
+ERASURE_OFFER = N_(
     'If you also want us to erase all the data we hold about you, write "delete my data" and '
     "I'll ask you to confirm."
 )
-ACCESS_REPLY = (
+ACCESS_REPLY = N_(
     "Here is everything we hold about you, as a file you can download: {url}\n"
     "Add ?format=html to the link for a readable page. The link works for {minutes} minutes. "
     "In short: {summary}."
 )
-ACCESS_NOTHING = "We hold no data about you yet besides this chat. You can ask again at any time."
-RECTIFIED = "Thanks, I've updated your {label} to {value}."
-RECTIFY_BY_HUMAN = (
+ACCESS_NOTHING = N_(
+    "We hold no data about you yet besides this chat. You can ask again at any time."
+)
+RECTIFIED = {
+    "display_name": N_("Thanks, I've updated your name to {value}."),
+    "email": N_("Thanks, I've updated your email to {value}."),
+    "preferred_language": N_("Thanks, I've updated your preferred language to {value}."),
+}
+RECTIFY_BY_HUMAN = N_(
     "Thanks for telling us. I've passed your correction to our team, who will update your "
     "details and confirm here."
 )
-RESTRICTED = (
+RESTRICTED = N_(
     "Understood. We'll keep your data but stop processing it with AI, analytics or training. "
     "From now on a person will answer your messages, which may take a little longer. Write "
     '"you can use my data again" to change this.'
 )
-RESTRICTION_LIFTED = "Thanks, our assistant may answer your messages again."
-NOT_YOUR_DATA = (
+RESTRICTION_LIFTED = N_("Thanks, our assistant may answer your messages again.")
+NOT_YOUR_DATA = N_(
     "For privacy, I can only act on the data of the number you are writing from. The person "
     "concerned can write to us from their own number."
 )
-RESTRICTED_HANDOFF = (
+RESTRICTED_HANDOFF = N_(
     "Because you asked us not to process your messages with AI, a member of our team will "
     "answer you here."
 )
-_LABELS = {"display_name": "name", "email": "email", "preferred_language": "preferred language"}
 
 
-def _reply(text: str, kind: ReplyKind = ReplyKind.PRIVACY) -> tuple[OutboundMessage, ...]:
-    return (OutboundMessage(text, kind),)
+def _reply(ctx: TurnContext, text: LazyText, /, **params: object) -> tuple[OutboundMessage, ...]:
+    """A privacy reply of this turn, in its reply language."""
+    return (OutboundMessage(translate(ctx.reply_language, text, **params), ReplyKind.PRIVACY),)
 
 
 class PendingErasureRule:
@@ -88,18 +96,18 @@ class PendingErasureRule:
         request_id = ctx.pending_erasure
         if is_no(ctx.text):
             effect = PrivacyEffect(Effect.CANCEL, PrivacyRight.ERASURE, request_id)
-            return Decision(self.name, _reply(ERASURE_KEPT), privacy=effect, show_notice=False)
+            return Decision(self.name, _reply(ctx, ERASURE_KEPT), privacy=effect, show_notice=False)
         if ctx.privacy.erasure_blocked():
             effect = PrivacyEffect(Effect.ERASURE_BLOCKED, PrivacyRight.ERASURE, request_id)
             return Decision(
                 self.name,
-                _reply(ERASURE_BLOCKED),
+                _reply(ctx, ERASURE_BLOCKED),
                 privacy=effect,
                 handoff_reason=HandoffReason.PRIVACY_REQUEST,
                 show_notice=False,
             )
         effect = PrivacyEffect(Effect.ERASE, PrivacyRight.ERASURE, request_id)
-        return Decision(self.name, _reply(ERASED), privacy=effect, show_notice=False)
+        return Decision(self.name, _reply(ctx, ERASED), privacy=effect, show_notice=False)
 
 
 class PrivacyRequestRule:
@@ -127,7 +135,7 @@ class PrivacyRequestRule:
         right = intent.right
         if intent.about_someone_else:
             return Decision(
-                self.name, _reply(NOT_YOUR_DATA), privacy=PrivacyEffect(Effect.REFUSE, right)
+                self.name, _reply(ctx, NOT_YOUR_DATA), privacy=PrivacyEffect(Effect.REFUSE, right)
             )
         if right is PrivacyRight.ERASURE:
             retrieval = None if ctx.restricted or not intent.account_only else ctx.retrieval
@@ -136,13 +144,12 @@ class PrivacyRequestRule:
                 # data is offered, not assumed.
                 best = retrieval.best
                 confidence = round(retrieval.judgement.confidence, 4)
-                source = Source(best.entry_id, best.external_id, best.question, confidence)
-                answer = OutboundMessage(best.answer, ReplyKind.ANSWER, sources=(source,))
-                offer = OutboundMessage(ERASURE_OFFER, ReplyKind.PRIVACY)
+                answer = answer_reply(ctx, best, confidence)
+                offer = say(ctx, ERASURE_OFFER, ReplyKind.PRIVACY)
                 return Decision(self.name, (answer, offer), ai_processed=True)
             return Decision(
                 self.name,
-                _reply(ERASURE_CONFIRM),
+                _reply(ctx, ERASURE_CONFIRM),
                 privacy=PrivacyEffect(Effect.REQUEST_ERASURE, right),
             )
         if right is PrivacyRight.ACCESS:
@@ -150,34 +157,52 @@ class PrivacyRequestRule:
             if link is None:
                 return Decision(
                     self.name,
-                    _reply(ACCESS_NOTHING),
+                    _reply(ctx, ACCESS_NOTHING),
                     privacy=PrivacyEffect(Effect.ACCESS_NOTHING, right),
                 )
-            text = ACCESS_REPLY.format(
-                url=link.url, minutes=link.expires_in_minutes, summary=link.summary
+            reply = _reply(
+                ctx,
+                ACCESS_REPLY,
+                url=link.url,
+                minutes=link.expires_in_minutes,
+                summary=link.summary.text(ctx.reply_language),
             )
-            return Decision(self.name, _reply(text), privacy=PrivacyEffect(Effect.ACCESS, right))
+            return Decision(self.name, reply, privacy=PrivacyEffect(Effect.ACCESS, right))
         if right is PrivacyRight.RECTIFICATION:
             correction = parse_correction(ctx.text)
             if correction is None:
                 return Decision(
                     self.name,
-                    _reply(RECTIFY_BY_HUMAN),
+                    _reply(ctx, RECTIFY_BY_HUMAN),
                     privacy=PrivacyEffect(Effect.RECTIFY_BY_HUMAN, right),
                     handoff_reason=HandoffReason.PRIVACY_REQUEST,
                 )
-            text = RECTIFIED.format(label=_LABELS[correction.field], value=correction.value)
+            if correction.field == "preferred_language":
+                # Confirmed in the language they chose, and remembered as their choice.
+                chosen = correction.value
+                confirmation = say_in(
+                    chosen,
+                    RECTIFIED[correction.field],
+                    ReplyKind.PRIVACY,
+                    value=language_name(chosen, in_language=chosen),
+                )
+                return Decision(
+                    self.name,
+                    (confirmation,),
+                    privacy=PrivacyEffect(Effect.RECTIFY, right, correction=correction),
+                    language_choice=chosen,
+                )
             return Decision(
                 self.name,
-                _reply(text),
+                _reply(ctx, RECTIFIED[correction.field], value=correction.value),
                 privacy=PrivacyEffect(Effect.RECTIFY, right, correction=correction),
             )
         if right is PrivacyRight.RESTRICTION:
             return Decision(
-                self.name, _reply(RESTRICTED), privacy=PrivacyEffect(Effect.RESTRICT, right)
+                self.name, _reply(ctx, RESTRICTED), privacy=PrivacyEffect(Effect.RESTRICT, right)
             )
         return Decision(
-            self.name, _reply(RESTRICTION_LIFTED), privacy=PrivacyEffect(Effect.LIFT, right)
+            self.name, _reply(ctx, RESTRICTION_LIFTED), privacy=PrivacyEffect(Effect.LIFT, right)
         )
 
 
@@ -190,5 +215,5 @@ class RestrictedProcessingRule:
         return ctx.restricted
 
     def apply(self, ctx: TurnContext) -> Decision:
-        reply = OutboundMessage(RESTRICTED_HANDOFF, ReplyKind.HANDOFF, handoff=True)
+        reply = say(ctx, RESTRICTED_HANDOFF, ReplyKind.HANDOFF, handoff=True)
         return Decision(self.name, (reply,), handoff_reason=HandoffReason.RESTRICTED_PROCESSING)

@@ -55,8 +55,10 @@ class TurnRecorder:
         decision: Decision,
         composition: Composition,
         plan: HandoffPlan | None,
+        *,
+        language: str = "en",
     ) -> Recorded:
-        """Store the turn.
+        """Store the turn; ``language`` is its replies' (the privacy notice is written in it).
 
         Raises:
             DuplicateRecord: another process stored this delivery (or this new contact) first.
@@ -68,8 +70,13 @@ class TurnRecorder:
             data = TurnData(session, org.id)
             contact = self._contact(data, org, inbound, observation, now, keep_until)
             assert contact.id is not None
+            if decision.language_choice is not None:
+                # The customer asked for it: kept as their preferred language.
+                data.correct_contact(
+                    contact, field="preferred_language", value=decision.language_choice
+                )
             record, notice = self._record_consent(
-                data, org, contact, observation, decision, inbound, now, keep_until
+                data, org, contact, observation, decision, inbound, now, keep_until, language
             )
             conversation = self._conversation_for(
                 data, contact, observation, inbound, now, keep_until
@@ -183,6 +190,7 @@ class TurnRecorder:
         inbound: InboundMessage,
         now: datetime,
         keep_until: datetime,
+        language: str,
     ) -> tuple[ConsentRecord | None, str | None]:
         """Append the consent record this turn calls for; return the one in force and a notice."""
         assert contact.id is not None
@@ -231,6 +239,7 @@ class TurnRecorder:
             org_name=org.name,
             notice_text=org.privacy_notice_text,
             policy_url=org.privacy_policy_url,
+            language=language,
         )
         return record, notice
 

@@ -14,10 +14,11 @@ from imaradesk.bot.decision import Decision, Rule, decide
 from imaradesk.bot.smalltalk import match_small_talk
 from imaradesk.bot.state import CLARIFICATIONS, CSAT_HANDOFF, SUGGESTIONS
 from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, Source
-from imaradesk.knowledge_index.knowledge_base import Candidate, EntryInfo, Retrieval
+from imaradesk.knowledge_index.knowledge_base import Candidate, EntryInfo
 from imaradesk.policies import consent
 from imaradesk.policies.consent import ConsentKeyword, consent_keyword
 from imaradesk.policies.handoff import HandoffReason, LowConfidencePolicy, is_human_request
+from imaradesk.runtime.i18n import N_, LazyText, language_name, translate
 
 __all__ = [
     "CLARIFICATIONS",
@@ -29,28 +30,79 @@ __all__ = [
     "decide",
 ]
 
-HANDOFF_REPLY = (
+HANDOFF_REPLY = N_(
     "I'm connecting you with a member of our team. A person will reply here as soon as possible."
 )
-LOW_CONFIDENCE_HANDOFF_REPLY = (
+LOW_CONFIDENCE_HANDOFF_REPLY = N_(
     "I'm sorry I couldn't answer that. I've passed your question to our team, and a person "
     "will reply here as soon as possible."
 )
-CLARIFY_REPLY = "Sorry, I'm not sure I understood. Could you rephrase your question?"
-UNSUPPORTED_MEDIA_REPLY = (
+CLARIFY_REPLY = N_("Sorry, I'm not sure I understood. Could you rephrase your question?")
+CHOICES_REPLY = N_(
+    "Sorry, I'm not sure I understood. Did you mean one of these?\n"
+    "{choices}\n"
+    "Reply with its number, or rephrase your question."
+)
+UNSUPPORTED_MEDIA_REPLY = N_(
     "Thanks for sending that. I can only read text messages for now: please type your "
     "question and I'll do my best to help."
 )
 SUGGESTION_MIN_SIMILARITY = 0.35
-FRUSTRATION_REPLY = (
+FRUSTRATION_REPLY = N_(
     "I'm sorry this has been so frustrating. I'm bringing in a member of our team, who will "
     "reply here as soon as possible."
 )
-ALWAYS_HUMAN_REPLY = (
+ALWAYS_HUMAN_REPLY = N_(
     "This needs one of our team. I've passed your message on, and a person will reply here as "
     "soon as possible."
 )
-CSAT_THANKS = "Thank you for your rating! Is there anything else I can help with?"
+CSAT_THANKS = N_("Thank you for your rating! Is there anything else I can help with?")
+# Before an answer the knowledge base has only in another language than the customer's.
+ANSWER_LANGUAGE_NOTE = N_("This answer is only available in {language}:")
+
+
+def say(
+    ctx: TurnContext,
+    text: LazyText,
+    kind: ReplyKind,
+    /,
+    *,
+    handoff: bool = False,
+    outcome: Outcome | None = None,
+    **params: object,
+) -> OutboundMessage:
+    """A product message of this turn, in the turn's reply language."""
+    return say_in(ctx.reply_language, text, kind, handoff=handoff, outcome=outcome, **params)
+
+
+def say_in(
+    language: str,
+    text: LazyText,
+    kind: ReplyKind,
+    /,
+    *,
+    handoff: bool = False,
+    outcome: Outcome | None = None,
+    **params: object,
+) -> OutboundMessage:
+    """A product message in ``language``."""
+    words = translate(language, text, **params)
+    return OutboundMessage(words, kind, handoff=handoff, outcome=outcome)
+
+
+def answer_reply(ctx: TurnContext, entry: EntryInfo, score: float) -> OutboundMessage:
+    """The entry's answer in the customer's language, or in its own with a note saying so."""
+    language = ctx.reply_language
+    text, text_language = entry.answer_in(language)
+    if text_language != language:
+        note = translate(
+            language,
+            ANSWER_LANGUAGE_NOTE,
+            language=language_name(text_language, in_language=language),
+        )
+        text = f"{note}\n{text}"
+    source = Source(entry.entry_id, entry.external_id, entry.question, score)
+    return OutboundMessage(text, ReplyKind.ANSWER, sources=(source,))
 
 
 class ConsentKeywordRule:
@@ -65,12 +117,12 @@ class ConsentKeywordRule:
             if ctx.opted_out:
                 # Confirmed once already; repeating it would be the noise they asked to stop.
                 return Decision(self.name, show_notice=False)
-            reply = OutboundMessage(consent.OPT_OUT_CONFIRMATION, ReplyKind.OPT_OUT_CONFIRMATION)
+            reply = say(ctx, consent.OPT_OUT_CONFIRMATION, ReplyKind.OPT_OUT_CONFIRMATION)
             return Decision(self.name, (reply,), consent=keyword, show_notice=False)
         if ctx.opted_out:
-            reply = OutboundMessage(consent.OPT_IN_CONFIRMATION, ReplyKind.OPT_IN_CONFIRMATION)
+            reply = say(ctx, consent.OPT_IN_CONFIRMATION, ReplyKind.OPT_IN_CONFIRMATION)
             return Decision(self.name, (reply,), consent=keyword)
-        reply = OutboundMessage(consent.ALREADY_OPTED_IN, ReplyKind.OPT_IN_CONFIRMATION)
+        reply = say(ctx, consent.ALREADY_OPTED_IN, ReplyKind.OPT_IN_CONFIRMATION)
         return Decision(self.name, (reply,))
 
 
@@ -103,9 +155,8 @@ class UnsupportedMediaRule:
         return not ctx.text
 
     def apply(self, ctx: TurnContext) -> Decision:
-        return Decision(
-            self.name, (OutboundMessage(UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA),)
-        )
+        reply = say(ctx, UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA)
+        return Decision(self.name, (reply,))
 
 
 class HumanRequestRule:
@@ -115,7 +166,7 @@ class HumanRequestRule:
         return is_human_request(ctx.text)
 
     def apply(self, ctx: TurnContext) -> Decision:
-        reply = OutboundMessage(HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
+        reply = say(ctx, HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
         return Decision(
             self.name,
             (reply,),
@@ -133,7 +184,7 @@ class AlwaysHumanTopicRule:
         return ctx.always_human_topic is not None
 
     def apply(self, ctx: TurnContext) -> Decision:
-        reply = OutboundMessage(ALWAYS_HUMAN_REPLY, ReplyKind.HANDOFF, handoff=True)
+        reply = say(ctx, ALWAYS_HUMAN_REPLY, ReplyKind.HANDOFF, handoff=True)
         return Decision(
             self.name,
             (reply,),
@@ -149,7 +200,7 @@ class FrustrationRule:
         return ctx.sentiment is not None and ctx.sentiment.frustrated
 
     def apply(self, ctx: TurnContext) -> Decision:
-        reply = OutboundMessage(FRUSTRATION_REPLY, ReplyKind.HANDOFF, handoff=True)
+        reply = say(ctx, FRUSTRATION_REPLY, ReplyKind.HANDOFF, handoff=True)
         return Decision(
             self.name,
             (reply,),
@@ -175,7 +226,7 @@ class CsatRule:
         assert match is not None and handoff_id is not None
         return Decision(
             self.name,
-            (OutboundMessage(CSAT_THANKS, ReplyKind.SMALL_TALK, outcome=Outcome.RATED),),
+            (say(ctx, CSAT_THANKS, ReplyKind.SMALL_TALK, outcome=Outcome.RATED),),
             state={CSAT_HANDOFF: ""},
             rating=(handoff_id, int(match.group(1))),
         )
@@ -190,7 +241,7 @@ class SmallTalkRule:
     def apply(self, ctx: TurnContext) -> Decision:
         match = match_small_talk(ctx.text)
         assert match is not None
-        return Decision(self.name, (OutboundMessage(match.reply, ReplyKind.SMALL_TALK),))
+        return Decision(self.name, (say(ctx, match.reply, ReplyKind.SMALL_TALK),))
 
 
 _CHOICE = re.compile(r"^\s*(\d)\s*[.)]?\s*$")
@@ -213,10 +264,8 @@ class SuggestionChoiceRule:
         assert match is not None
         candidate = self._lookup(ctx.suggestions[int(match.group(1)) - 1])
         if candidate is None:
-            return Decision(self.name, (OutboundMessage(CLARIFY_REPLY, ReplyKind.CLARIFY),))
-        entry = candidate.entry
-        source = Source(entry.entry_id, entry.external_id, entry.question, 1.0)
-        reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
+            return Decision(self.name, (say(ctx, CLARIFY_REPLY, ReplyKind.CLARIFY),))
+        reply = answer_reply(ctx, candidate.entry, 1.0)
         return Decision(self.name, (reply,), state={CLARIFICATIONS: "0", SUGGESTIONS: ""})
 
 
@@ -235,16 +284,16 @@ class KnowledgeRule:
         retrieval = ctx.retrieval
         best = retrieval.best
         if retrieval.confident and best is not None:
-            return self._answer(best, round(retrieval.judgement.confidence, 4), retrieval)
+            return self._answer(ctx, best, round(retrieval.judgement.confidence, 4))
         plausible = [c for c in retrieval.candidates if c.similarity >= SUGGESTION_MIN_SIMILARITY][
             :3
         ]
         if plausible:
             chosen = ctx.disambiguator.choose(ctx.text, plausible)
             if chosen is not None:
-                return self._answer(chosen.entry, round(chosen.similarity, 4), retrieval)
+                return self._answer(ctx, chosen.entry, round(chosen.similarity, 4))
         if self._policy.should_hand_off(ctx.clarifications):
-            reply = OutboundMessage(LOW_CONFIDENCE_HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
+            reply = say(ctx, LOW_CONFIDENCE_HANDOFF_REPLY, ReplyKind.HANDOFF, handoff=True)
             return Decision(
                 self.name,
                 (reply,),
@@ -254,9 +303,9 @@ class KnowledgeRule:
             )
         return self._clarify(ctx, plausible)
 
-    def _answer(self, entry: EntryInfo, score: float, retrieval: Retrieval) -> Decision:
-        source = Source(entry.entry_id, entry.external_id, entry.question, score)
-        reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
+    def _answer(self, ctx: TurnContext, entry: EntryInfo, score: float) -> Decision:
+        retrieval = ctx.retrieval
+        reply = answer_reply(ctx, entry, score)
         # A model writing the answer sees this entry first, then the others about as close.
         grounding = (entry,) + tuple(
             c.entry
@@ -274,17 +323,14 @@ class KnowledgeRule:
         )
 
     def _clarify(self, ctx: TurnContext, suggestions: list[Candidate]) -> Decision:
-        text, outcome = CLARIFY_REPLY, Outcome.CLARIFY
+        reply = say(ctx, CLARIFY_REPLY, ReplyKind.CLARIFY, outcome=Outcome.CLARIFY)
         if suggestions:
             lines = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(suggestions, 1))
-            text = (
-                "Sorry, I'm not sure I understood. Did you mean one of these?\n"
-                f"{lines}\nReply with its number, or rephrase your question."
-            )
-            outcome = Outcome.OFFERED_CHOICES
+            choices = Outcome.OFFERED_CHOICES
+            reply = say(ctx, CHOICES_REPLY, ReplyKind.CLARIFY, outcome=choices, choices=lines)
         return Decision(
             self.name,
-            (OutboundMessage(text, ReplyKind.CLARIFY, outcome=outcome),),
+            (reply,),
             ai_processed=True,
             state={
                 CLARIFICATIONS: str(ctx.clarifications + 1),

@@ -1,5 +1,8 @@
 """Greetings, thanks and goodbyes, in English and Swahili, answered without the knowledge base.
 
+The language of a greeting is a hint of the customer's language, not the reply's: a customer
+who writes Swahili and says "thanks" is thanked in Swahili (policies.language).
+
 Only a message that is nothing but small talk counts: "hi, how do I reset my PIN?" is a
 question and goes to the knowledge base.
 """
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from imaradesk.policies.text import fold
+from imaradesk.runtime.i18n import N_, LazyText
 
 
 class SmallTalk(StrEnum):
@@ -48,13 +52,11 @@ _RULES: list[tuple[SmallTalk, str, re.Pattern[str]]] = [
     (SmallTalk.GOODBYE, "sw", _whole(_SW_BYE)),
 ]
 
+# What the bot answers, in the turn's reply language (the customer's, not the greeting's).
 _REPLIES = {
-    (SmallTalk.GREETING, "en"): "Hello! How can I help you today?",
-    (SmallTalk.GREETING, "sw"): "Habari! Nikusaidie vipi leo?",
-    (SmallTalk.THANKS, "en"): "You're welcome! Is there anything else I can help with?",
-    (SmallTalk.THANKS, "sw"): "Karibu! Kuna jambo lingine naweza kukusaidia?",
-    (SmallTalk.GOODBYE, "en"): "Goodbye, and thank you for reaching out!",
-    (SmallTalk.GOODBYE, "sw"): "Kwaheri, asante kwa kuwasiliana nasi!",
+    SmallTalk.GREETING: N_("Hello! How can I help you today?"),
+    SmallTalk.THANKS: N_("You're welcome! Is there anything else I can help with?"),
+    SmallTalk.GOODBYE: N_("Goodbye, and thank you for reaching out!"),
 }
 
 
@@ -64,8 +66,8 @@ class SmallTalkMatch:
     language: str
 
     @property
-    def reply(self) -> str:
-        return _REPLIES[(self.kind, self.language)]
+    def reply(self) -> LazyText:
+        return _REPLIES[self.kind]
 
 
 def match_small_talk(text: str) -> SmallTalkMatch | None:

@@ -13,8 +13,16 @@ CLARIFICATIONS = "clarifications"  # how many times in a row the bot was unsure
 SUGGESTIONS = "suggestions"  # entry ids offered as "did you mean", comma-separated
 CSAT_HANDOFF = "csat_handoff"  # the resolved handoff a 1-5 answer would rate
 HANDOFF_OFFERED = "handoff_offered"  # the language of a pending "shall I get a person?"
+LANGUAGE = "language"  # the language of the conversation: the customer's last plain message's
 # PENDING_ERASURE: the erasure request waiting for YES (the privacy desk sets and clears it).
-__all__ = ["CLARIFICATIONS", "CSAT_HANDOFF", "HANDOFF_OFFERED", "PENDING_ERASURE", "SUGGESTIONS"]
+__all__ = [
+    "CLARIFICATIONS",
+    "CSAT_HANDOFF",
+    "HANDOFF_OFFERED",
+    "LANGUAGE",
+    "PENDING_ERASURE",
+    "SUGGESTIONS",
+]
 
 
 def expire_one_message_keys(

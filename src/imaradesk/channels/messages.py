@@ -62,6 +62,7 @@ class Outcome(StrEnum):
     HANDOFF = "handoff"
     SMALL_TALK = "small_talk"
     RATED = "rated"  # thanked for a rating of a person's help
+    LANGUAGE_CHOSEN = "language_chosen"  # "ongea Kiswahili": confirmed in the new language
     PRIVACY = "privacy"  # a data-protection request answered
     PRIVACY_NOTICE = "privacy_notice"
     OPTED_OUT = "opted_out"

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from imaradesk.compliance.subject_export import SubjectExports, collect, summary_text
+from imaradesk.compliance.subject_export import ExportSummary, SubjectExports, collect
 from imaradesk.policies.privacy import NEARLY_DUE, Correction, PrivacyRight, due_at
 from imaradesk.policies.retention import retain_until
 from imaradesk.runtime.clock import Clock
@@ -46,7 +46,7 @@ class ErasureBlocked(PrivacyError):
 @dataclass(frozen=True)
 class ExportLink:
     url: str
-    summary: str
+    summary: ExportSummary
     expires_in_minutes: int
 
 
@@ -170,7 +170,7 @@ class PrivacyDesk:
         token = self._exports.write(org.id, contact_id, export)
         return ExportLink(
             url=f"{self._base_url}/privacy/exports/{token}",
-            summary=summary_text(export),
+            summary=ExportSummary.of(export),
             expires_in_minutes=self._exports.ttl_seconds // 60,
         )
 

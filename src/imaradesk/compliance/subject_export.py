@@ -13,6 +13,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader
 
 from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.i18n import N_, N_plural, catalog, supported, translate, translate_plural
 from imaradesk.runtime.signing import ClockedSigner
 from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.encryption import Keystore
@@ -112,27 +114,83 @@ def collect(data: ComplianceData, contact_id: int) -> dict[str, Any]:
     }
 
 
-def summary_text(export: dict[str, Any]) -> str:
-    messages = export["messages"]
-    consents = export["consent_history"]
-    parts = [f"{len(messages)} message(s)"]
-    if messages:
-        parts[0] += f" since {messages[0]['at'][:10]}"
-    if consents:
-        last = consents[-1]
-        parts.append(
-            f"consent {last['action']} on {last['at'][:10]} (notice v{last['notice_version']})"
+MESSAGES_SINCE = N_plural("{count} message since {date}", "{count} messages since {date}")
+MESSAGES = N_plural("{count} message", "{count} messages")
+CONSENT_GIVEN = N_("consent given on {date} (notice v{version})")
+CONSENT_WITHDRAWN = N_("consent withdrawn on {date} (notice v{version})")
+CONVERSATIONS = N_plural(
+    "{count} conversation with our team", "{count} conversations with our team"
+)
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """The export in a sentence: what the chat says with the link, in the customer's words."""
+
+    messages: int
+    first_message_on: str | None
+    consent_action: str | None
+    consent_on: str | None
+    notice_version: int | None
+    conversations_with_team: int
+
+    @classmethod
+    def of(cls, export: dict[str, Any]) -> ExportSummary:
+        messages, consents = export["messages"], export["consent_history"]
+        last = consents[-1] if consents else None
+        return cls(
+            messages=len(messages),
+            first_message_on=messages[0]["at"][:10] if messages else None,
+            consent_action=str(last["action"]) if last else None,
+            consent_on=last["at"][:10] if last else None,
+            notice_version=int(last["notice_version"]) if last else None,
+            conversations_with_team=len(export["handoffs"]),
         )
-    parts.append(f"{len(export['handoffs'])} conversation(s) with our team")
-    return ", ".join(parts)
+
+    def text(self, language: str = "en") -> str:
+        if self.first_message_on is not None:
+            parts = [
+                translate_plural(
+                    language, MESSAGES_SINCE, self.messages, date=self.first_message_on
+                )
+            ]
+        else:
+            parts = [translate_plural(language, MESSAGES, self.messages)]
+        if self.consent_action is not None:
+            given = self.consent_action == "granted"
+            parts.append(
+                translate(
+                    language,
+                    CONSENT_GIVEN if given else CONSENT_WITHDRAWN,
+                    date=self.consent_on,
+                    version=self.notice_version,
+                )
+            )
+        parts.append(translate_plural(language, CONVERSATIONS, self.conversations_with_team))
+        return ", ".join(parts)
 
 
-_templates = Environment(loader=PackageLoader("imaradesk", "templates"), autoescape=True)
+def summary_text(export: dict[str, Any], language: str = "en") -> str:
+    return ExportSummary.of(export).text(language)
+
+
+@cache
+def _templates(language: str) -> Environment:
+    """The export page's templates, with their words in ``language``."""
+    env = Environment(
+        loader=PackageLoader("imaradesk", "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(catalog(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def render_html(export: dict[str, Any]) -> str:
-    template = _templates.get_template("privacy/subject_export.html")
-    return template.render(export=export, summary=summary_text(export))
+    """The readable page, in the language the customer prefers (English when none)."""
+    language = supported(export["contact"].get("preferred_language"))
+    template = _templates(language).get_template("privacy/subject_export.html")
+    return template.render(export=export, summary=summary_text(export, language), language=language)
 
 
 class SubjectExports:

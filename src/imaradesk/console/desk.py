@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from imaradesk.bot.language import language_for
 from imaradesk.bot.rules import CSAT_HANDOFF
 from imaradesk.delivery.outbound import OptedOut, OutboundService, SendResult
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
 from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.i18n import N_, translate
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.desk_repository import AgentNotFound, DeskRepository, HandoffNotOpen
 from imaradesk.storage.models import (
@@ -27,7 +29,7 @@ from imaradesk.storage.models import (
     Organization,
 )
 
-CSAT_QUESTION = (
+CSAT_QUESTION = N_(
     "Our team has finished helping you. How would you rate the help you got? Reply with a "
     "number from 1 (poor) to 5 (excellent)."
 )
@@ -181,13 +183,22 @@ class AgentDesk:
             return handoff  # another handoff of this conversation is still open
         self._state.update(_id(org), handoff.contact_id, {CSAT_HANDOFF: str(handoff.id)})
         if self._outbound.window_open(org, conversation):
+            question = translate(self._customer_language(org, handoff), CSAT_QUESTION)
             try:
                 self._outbound.send_text(
-                    org, conversation, CSAT_QUESTION, agent_id=None, kind="csat_question"
+                    org, conversation, question, agent_id=None, kind="csat_question"
                 )
             except OptedOut:
                 pass  # they said STOP: no rating question either
         return handoff
+
+    def _customer_language(self, org: Organization, handoff: Handoff) -> str:
+        """The customer's language: as they chose or last wrote, else as routing heard it."""
+        assert handoff.id is not None
+        thread = self._repository.thread(org_id=_id(org), handoff_id=handoff.id)
+        contact = thread.contact if thread is not None else None
+        state = self._state.get(_id(org), handoff.contact_id)
+        return language_for(contact, state, fallback=handoff.language or "en")
 
     def reply(
         self, org: Organization, handoff_id: int, account: AgentAccount, text: str

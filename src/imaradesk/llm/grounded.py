@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from imaradesk.knowledge_index.knowledge_base import EntryInfo
 from imaradesk.llm.gateway import AIGateway
+from imaradesk.runtime.i18n import N_, translate
 from imaradesk.storage.models import Organization
 
 PURPOSE = "grounded_answer"
@@ -28,12 +29,10 @@ _PASSAGE_CHARS = 1500
 _SOURCE_CHARS = 160
 _MAX_TOKENS = 400
 
+# The model is told the customer's language by its English name.
 LANGUAGES = {"en": "English", "sw": "Swahili"}
-_SOURCE_WORD = {"en": "Source", "sw": "Chanzo"}
-NO_ANSWER_REPLY = {
-    "en": "I don't have that in our help articles; shall I connect you to a person?",
-    "sw": "Sina taarifa hiyo katika makala zetu za msaada; je, nikuunganishe na mtu wa timu yetu?",
-}
+SOURCE_LINE = N_("Source: {labels}")
+NO_ANSWER_REPLY = N_("I don't have that in our help articles; shall I connect you to a person?")
 
 _CITATION = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 # A redaction placeholder the model made up (real ones are restored before the check).
@@ -109,12 +108,12 @@ def check_answer(
         return "rejected", None
     cited = tuple(dict.fromkeys(entries[n - 1] for n in cited_numbers))
     labels = "; ".join(dict.fromkeys(citation_label(e) for e in cited))
-    source = f"{_SOURCE_WORD.get(language, 'Source')}: {cut(labels, _SOURCE_CHARS)}"
+    source = translate(language, SOURCE_LINE, labels=cut(labels, _SOURCE_CHARS))
     return "ok", GroundedReply(f"{cut(body, ANSWER_CHARS)}\n\n{source}", True, cited)
 
 
 def no_answer_reply(language: str) -> GroundedReply:
-    return GroundedReply(NO_ANSWER_REPLY.get(language, NO_ANSWER_REPLY["en"]), False)
+    return GroundedReply(translate(language, NO_ANSWER_REPLY), False)
 
 
 def cut(text: str, limit: int) -> str:

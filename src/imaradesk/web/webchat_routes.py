@@ -7,7 +7,9 @@ import re
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from imaradesk.channels.webchat import WebChatChannel
+from imaradesk.runtime.i18n import LANGUAGES, language_name
 from imaradesk.web.common import converse, organization_or_404, services
+from imaradesk.web.locale import page_language
 
 bp = Blueprint("webchat", __name__)
 channel = WebChatChannel()
@@ -55,4 +57,7 @@ def poll(org_slug: str) -> Response:
 @bp.get("/chat/<org_slug>")
 def page(org_slug: str) -> str:
     """A ready-made web chat for the organization's site (or to try the bot)."""
-    return render_template("webchat.html", org=organization_or_404(org_slug))
+    org = organization_or_404(org_slug)
+    # Each language offered under its own name: "English", "Kiswahili".
+    languages = [(code, language_name(code, in_language=code)) for code in LANGUAGES]
+    return render_template("webchat.html", org=org, language=page_language(), languages=languages)
