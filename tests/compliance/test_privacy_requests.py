@@ -84,6 +84,7 @@ def test_access_gives_a_signed_link_to_everything_held(acme) -> None:
     assert "How do I check my balance?" in [m["text"] for m in export["messages"]]
     page = fetch_export(acme, reply, format="html")
     assert page.headers["Content-Type"].startswith("text/html") and "Wanjiru Kamau" in page.text
+    assert '<html lang="en">' in page.text and "Everything Acme holds about you" in page.text
     [request] = requests_of(acme)
     assert (request.right, request.status) == ("access", "completed")
     assert request.completed_at is not None and request.due_at == request.received_at + timedelta(
@@ -91,6 +92,18 @@ def test_access_gives_a_signed_link_to_everything_held(acme) -> None:
     )
     # A guessed or altered link shows nothing.
     assert requests.get(f"{acme.url}/privacy/exports/abc.def.ghi", timeout=10).status_code == 404
+
+
+def test_a_customer_who_chose_swahili_gets_the_export_in_swahili(acme) -> None:
+    customer = Customer(acme)
+    customer.say("ongea Kiswahili")
+    [reply] = customer.say("nitumie data yangu")
+    assert reply.startswith("Hiki hapa kila kitu tunachohifadhi kukuhusu")
+    assert "Kwa ufupi: jumbe 3 tangu" in reply
+    page = fetch_export(acme, reply, format="html").text
+    assert '<html lang="sw">' in page
+    assert "Kila kitu ambacho Acme inahifadhi kukuhusu" in page and "Maelezo yako" in page
+    assert "jumbe 3 tangu" in page, "the summary is in Swahili too"
 
 
 def test_an_export_link_expires(acme, tmp_path) -> None:

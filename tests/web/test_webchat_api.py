@@ -92,3 +92,34 @@ def test_one_visitors_message_id_never_replays_another_visitors_reply(server) ->
     assert "/privacy/exports/" in mine["replies"][-1]["text"]
     assert all("/privacy/exports/" not in r["text"] for r in theirs["replies"])
     assert theirs["replies"][-1]["kind"] == "small_talk"
+
+
+def test_the_chat_page_speaks_the_visitors_language(server) -> None:
+    """The page's own words: English by default, Swahili for ?lang=sw or a Swahili browser."""
+    english = requests.get(f"{server.url}/chat/acme", timeout=10).text
+    assert '<html lang="en">' in english
+    assert 'placeholder="Ask a question…"' in english and ">Send</button>" in english
+    swahili = requests.get(f"{server.url}/chat/acme", params={"lang": "sw"}, timeout=10).text
+    assert '<html lang="sw">' in swahili
+    assert 'placeholder="Uliza swali…"' in swahili and ">Tuma</button>" in swahili
+    assert '"failed": "Hitilafu imetokea."' in swahili, "the script's words too"
+    browser = requests.get(
+        f"{server.url}/chat/acme",
+        headers={"Accept-Language": "sw-KE,sw;q=0.9,en;q=0.5"},
+        timeout=10,
+    ).text
+    assert "Zungumza na Acme" in browser
+    # Each language is offered under its own name.
+    assert (
+        'lang="en">English</a>' in swahili
+        and 'lang="sw" aria-current="true">Kiswahili</a>' in swahili
+    )
+
+
+def test_a_swahili_visitor_is_answered_in_swahili(server) -> None:
+    replies = requests.post(
+        url(server), json={"sender": "visitor-sw", "text": "nataka kuongea na mtu"}, timeout=10
+    ).json()["replies"]
+    assert replies[0]["text"].startswith("Habari, unazungumza na msaidizi wa Acme.")
+    assert replies[-1]["handoff"] is True
+    assert replies[-1]["text"].startswith("Ninakuunganisha na mhudumu wa timu yetu.")
