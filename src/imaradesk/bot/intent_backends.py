@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision
+from imaradesk.bot.rules import answer_reply
 from imaradesk.bot.state import CLARIFICATIONS, SUGGESTIONS
-from imaradesk.channels.messages import OutboundMessage, ReplyKind, Source
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
 from imaradesk.nlu.base import NLUBackend, NLUError, NLUResult
 from imaradesk.nlu.rasa_http import RasaNLU
@@ -110,11 +110,7 @@ class IntentRule:
     def apply(self, ctx: TurnContext) -> Decision:
         found = self.answer(ctx)
         assert found is not None
-        entry = found.entry
-        source = Source(
-            entry.entry_id, entry.external_id, entry.question, round(found.result.confidence, 4)
-        )
-        reply = OutboundMessage(entry.answer, ReplyKind.ANSWER, sources=(source,))
+        reply = answer_reply(ctx, found.entry, round(found.result.confidence, 4))
         return Decision(
             self.name, (reply,), ai_processed=True, state={CLARIFICATIONS: "0", SUGGESTIONS: ""}
         )
