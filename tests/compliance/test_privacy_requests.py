@@ -90,8 +90,13 @@ def test_access_gives_a_signed_link_to_everything_held(acme) -> None:
     assert request.completed_at is not None and request.due_at == request.received_at + timedelta(
         days=30
     )
-    # A guessed or altered link shows nothing.
-    assert requests.get(f"{acme.url}/privacy/exports/abc.def.ghi", timeout=10).status_code == 404
+    # A guessed or altered link shows nothing, and says so in the visitor's language.
+    forged = requests.get(f"{acme.url}/privacy/exports/abc.def.ghi", timeout=10)
+    assert forged.status_code == 404 and "This link is not valid." in forged.text
+    in_swahili = requests.get(
+        f"{acme.url}/privacy/exports/abc.def.ghi", headers={"Accept-Language": "sw"}, timeout=10
+    )
+    assert in_swahili.status_code == 404 and "Kiungo hiki si sahihi." in in_swahili.text
 
 
 def test_a_customer_who_chose_swahili_gets_the_export_in_swahili(acme) -> None:
