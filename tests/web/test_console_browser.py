@@ -124,6 +124,23 @@ def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:
     page.wait_for_selector(".bubble.agent >> text=Hello from Amina", timeout=10_000)
 
 
+def test_the_web_chat_page_in_swahili(world, browser) -> None:
+    """A Swahili browser gets the page in Swahili; a Swahili message gets Swahili replies, and
+    the page can be switched to English by its own link."""
+    context = browser.new_context(locale="sw-KE")
+    page = context.new_page()
+    page.goto(f"{world.url}/chat/acme")
+    assert page.get_attribute("#text", "placeholder") == "Uliza swali…"
+    assert page.inner_text("#composer button") == "Tuma"
+    page.fill("#text", "nataka kuongea na mtu")
+    page.click("#composer button")
+    page.wait_for_selector("text=Ninakuunganisha na mhudumu wa timu yetu.")
+    assert "Habari, unazungumza na msaidizi wa" in page.inner_text("#thread")
+    page.click("nav >> text=English")
+    page.wait_for_selector("#composer button >> text=Send")
+    context.close()
+
+
 def test_a_knowledge_manager_uploads_watches_it_finish_and_tries_it(world, browser) -> None:
     """In the browser: the uploaded file appears with its job's state and turns ready without a
     reload (htmx polling of the job record); try-it then shows the answer and its scores."""
