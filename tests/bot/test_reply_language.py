@@ -121,6 +121,8 @@ def test_stop_and_start_are_confirmed_in_swahili(acme) -> None:
         "Umejiondoa na hutapokea jumbe zaidi kutoka kwetu. Jibu START ili kujiunga tena."
     )
     assert chat.send("Nimesahau PIN yangu") == [], "silent after STOP"
+    # Nothing reads an opted-out customer's words, not even to tell their language.
+    assert chat.send("How do I reset my PIN? I want to talk to someone") == []
     notice, welcome = chat.send("START")
     assert notice.text == NOTICE_SW
     assert welcome.text == "Karibu tena! Umejiunga tena na jumbe zetu. Tukusaidie vipi?"

@@ -80,6 +80,8 @@ class Decider:
         assert org.id is not None
         contact = observation.contact
         text = (inbound.text or inbound.button_payload or "").strip()
+        if contact is not None and contact.opted_out:
+            text = ""  # after STOP nothing reads their words: the remembered language answers
         language = turn_language(
             self._languages, text=text, contact=contact, state=observation.state, org_name=org.name
         )
