@@ -91,7 +91,7 @@ def evaluate(services, org, questions) -> tuple[dict, list[dict]]:
             {
                 "expected": q["expected"],
                 "language": q["language"],
-                "top1": ranked[0].entry.external_id if ranked else None,
+                "top1": got,
                 "similarity": top,
                 "margin": top - second,
                 "route": found.route,
@@ -102,7 +102,7 @@ def evaluate(services, org, questions) -> tuple[dict, list[dict]]:
             tally["off_topic_answered"] += found.confident
             continue
         tally["on_topic"] += 1
-        tally["top1_right"] += bool(ranked) and ranked[0].entry.external_id == q["expected"]
+        tally["top1_right"] += got == q["expected"]
         if found.confident:
             tally["right" if got == q["expected"] else "wrong"] += 1
         else:

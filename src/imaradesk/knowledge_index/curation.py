@@ -11,11 +11,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from imaradesk.knowledge_index.drafts import language_code
 from imaradesk.knowledge_index.errors import EntryInvalid as EntryInvalid  # re-exported
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
-from imaradesk.storage.knowledge_repository import KnowledgeData
+from imaradesk.storage.knowledge_repository import KnowledgeData, answer_translations
 from imaradesk.storage.models import KnowledgeEntry
 
 HAND_WRITTEN_SOURCE = "added by hand"
@@ -38,6 +39,11 @@ class EntryView:
     enabled: bool
     phrasings: tuple[str, ...]
     updated_at: datetime
+    language: str = "en"
+    translations: tuple[tuple[str, str], ...] = ()
+
+    def translation(self, language: str) -> str:
+        return dict(self.translations).get(language, "")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,10 @@ class EntryEdit:
     category: str | None = None
     phrasings: tuple[str, ...] | None = None  # other ways customers ask; the question is first
     enabled: bool | None = None
+    # The language the answer is written in, and the answer in other languages: the whole set
+    # (a language left out, or given an empty text, has no translation afterwards).
+    language: str | None = None
+    translations: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,8 @@ class KnowledgeCuration:
         answer = _clean(edit.answer or "", MAX_ANSWER_CHARS, "answer")
         phrasings = self._phrasings(question, edit.phrasings or ())
         category = self._category(edit.category)
+        language = _language(edit.language or "en")
+        translations = _translations(edit.translations or (), primary=language)
         now = self._clock.now()
         with self._db.write() as session:
             knowledge = KnowledgeData(session, org_id)
@@ -129,6 +141,8 @@ class KnowledgeCuration:
                 kind="faq",
                 enabled=True if edit.enabled is None else edit.enabled,
                 now=now,
+                language=language,
+                translations=translations,
             )
             knowledge.replace_phrasings(row, phrasings)
             entry_id = row.id
@@ -154,6 +168,14 @@ class KnowledgeCuration:
             if edit.category is not None:
                 category = self._category(edit.category)
             enabled = row.enabled if edit.enabled is None else edit.enabled
+            language = _language(edit.language) if edit.language is not None else row.language
+            translations = (
+                _translations(edit.translations, primary=language)
+                if edit.translations is not None
+                else None
+            )
+            if translations == answer_translations(row) and language == row.language:
+                translations = None
             if edit.phrasings is not None:
                 phrasings = self._phrasings(question, edit.phrasings)
             elif edit.question is not None:
@@ -161,7 +183,7 @@ class KnowledgeCuration:
                 phrasings = self._phrasings(question, current[1:])
             else:
                 phrasings = current
-            fields_given = (edit.question, edit.answer, edit.category, edit.enabled)
+            fields_given = (edit.question, edit.answer, edit.category, edit.enabled, translations)
             changed_fields = any(f is not None for f in fields_given)
             if changed_fields:
                 knowledge.update_entry(
@@ -171,6 +193,8 @@ class KnowledgeCuration:
                     category=category,
                     enabled=enabled,
                     now=self._clock.now(),
+                    language=language,
+                    translations=translations,
                 )
             if phrasings != current:
                 knowledge.replace_phrasings(row, phrasings)
@@ -223,4 +247,25 @@ def _view(row: KnowledgeEntry, phrasings: tuple[str, ...]) -> EntryView:
         enabled=row.enabled,
         phrasings=phrasings or (row.question,),
         updated_at=row.updated_at,
+        language=row.language,
+        translations=answer_translations(row),
     )
+
+
+def _language(given: str) -> str:
+    code = language_code(given)
+    if code is None:
+        raise EntryInvalid(f"unknown language {given[:20]!r} (use a code such as en, sw)")
+    return code
+
+
+def _translations(
+    given: tuple[tuple[str, str], ...], *, primary: str
+) -> tuple[tuple[str, str], ...]:
+    """The translations to store: by code, empty texts and the answer's own language dropped."""
+    kept: dict[str, str] = {}
+    for language, text in given:
+        code = _language(language)
+        if code != primary and text.strip():
+            kept[code] = _clean(text, MAX_ANSWER_CHARS, f"answer in {code}")
+    return tuple(sorted(kept.items()))

@@ -67,6 +67,24 @@ class EncoderIndex:
         finally:
             self._cache.lock(org_id).release()
 
+    def ready(self, org_id: int, *, revision: int | None = None) -> OrgKnowledge | None:
+        """The snapshot at ``revision`` or newer if one is in memory or on disk; never builds
+        and never waits for a build."""
+        found = self._cache.fresh(org_id, revision)
+        if found is not None:
+            return found
+        lock = self._cache.lock(org_id)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            loaded = self._store.load(org_id)
+            if loaded is not None and (revision is None or loaded.revision >= revision):
+                self._cache.publish(loaded)
+                return loaded
+            return None
+        finally:
+            lock.release()
+
     def refresh(
         self,
         org_id: int,

@@ -148,7 +148,13 @@ class IndexBuilder:
         # Built from scratch every time, like the model: cheap (10,000 phrasings in well under
         # a second), and a removed phrasing's words cannot linger in it.
         hybrid = self._answering.hybrid
-        lexical = LexicalIndex.build([(p[0], p[2]) for p in phrasings]) if hybrid else None
+        lexical = (
+            LexicalIndex.build(
+                [(p[0], p[2]) for p in phrasings], subwords=self._answering.lexical_subwords
+            )
+            if hybrid
+            else None
+        )
         languages = entry_language_shares(phrasings, self._languages)
         prepared = Prepared(
             org_id, rows, vectors, index, lexical, digests, embedded, None, languages
@@ -175,6 +181,7 @@ class IndexBuilder:
             fallback_min_margin=answering.fallback_min_margin,
             search_k=answering.search_candidates,
             texts=[p[2] for p in phrasings] if answering.hybrid else None,
+            lexical_subwords=answering.lexical_subwords,
         )
         return prepared.snapshot(model, report)
 

@@ -13,6 +13,8 @@ and ``index_builder``), ``language_route`` (which of them judges a question) and
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -43,6 +45,13 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import NO_CHANGE, KnowledgeData
 from imaradesk.storage.knowledge_repository import EntryConflict as StoredEntryConflict
 
+log = logging.getLogger(__name__)
+
+# The multilingual encoder embeds about 70 texts a second on two cores: up to this many
+# phrasings (some 15 s) it is built with the main index; beyond, in the background, while the
+# main encoder answers every language.
+SYNC_MULTILINGUAL_PHRASINGS = 1000
+
 
 class KnowledgeBase:
     def __init__(
@@ -57,6 +66,8 @@ class KnowledgeBase:
         languages: LanguageOf | None = None,
     ) -> None:
         self._db = database
+        self._guard = threading.Lock()
+        self._background: dict[int, threading.Thread] = {}
         self._embedder = embedder
         self._answering = answering
         self._clock = clock
@@ -154,12 +165,59 @@ class KnowledgeBase:
         route = choose_route(language, faq, multilingual=self._multilingual is not None)
         index = self._primary
         if route is not Route.PRIMARY and self._multilingual is not None:
-            index = self._multilingual
-            faq = index.snapshot(org_id, revision=revision)
+            multilingual = self._multilingual_snapshot(org_id, faq)
+            if multilingual is None:
+                # Still being embedded: the main encoder answers meanwhile, under its own
+                # calibration (it mostly hands Swahili off rather than guess).
+                route = Route.PRIMARY
+            else:
+                index, faq = self._multilingual, multilingual
         judge = self._cross_lingual if route is Route.CROSS_LINGUAL else None
         vector = index.embedder.embed([text])[0]
         found = retrieve(faq, vector, text, index.answering, judge=judge)
         return replace(found, encoder=index.embedder.name, route=str(route))
+
+    def _multilingual_snapshot(self, org_id: int, faq: OrgKnowledge) -> OrgKnowledge | None:
+        """The multilingual snapshot at the main one's revision: built here and now for a small
+        knowledge base, else whatever is ready while it is built in the background."""
+        assert self._multilingual is not None
+        ready = self._multilingual.ready(org_id, revision=faq.revision)
+        if ready is not None:
+            return ready
+        if len(faq.entry_of) <= SYNC_MULTILINGUAL_PHRASINGS:
+            return self._multilingual.snapshot(org_id, revision=faq.revision)
+        self._build_multilingual_later(org_id)
+        return None
+
+    def _build_multilingual_later(self, org_id: int) -> None:
+        with self._guard:
+            running = self._background.get(org_id)
+            if running is not None and running.is_alive():
+                return
+            worker = threading.Thread(
+                target=self._build_multilingual,
+                args=(org_id,),
+                name=f"multilingual-index-{org_id}",
+                daemon=True,
+            )
+            self._background[org_id] = worker
+            worker.start()
+
+    def _build_multilingual(self, org_id: int) -> None:
+        assert self._multilingual is not None
+        try:
+            self._multilingual.refresh(org_id)
+        except Exception:  # a background build must not die silently, nor take the process
+            log.exception("multilingual index build failed", extra={"org_id": org_id})
+
+    def settle(self, org_id: int, timeout: float | None = None) -> bool:
+        """Wait for the organization's background multilingual build; True once none runs."""
+        with self._guard:
+            running = self._background.get(org_id)
+        if running is not None:
+            running.join(timeout)
+            return not running.is_alive()
+        return True
 
     def search_vector(
         self, org_id: int, vector: np.ndarray, *, revision: int, text: str | None = None
@@ -192,7 +250,10 @@ class KnowledgeBase:
         """
         snapshot = self._primary.refresh(org_id, progress=progress, on_interim=on_interim)
         if self._multilingual is not None:
-            self._multilingual.refresh(org_id)
+            if len(snapshot.entry_of) <= SYNC_MULTILINGUAL_PHRASINGS:
+                self._multilingual.refresh(org_id)
+            else:
+                self._build_multilingual_later(org_id)
         return snapshot
 
     def forget(self, org_id: int) -> None:
@@ -201,5 +262,7 @@ class KnowledgeBase:
             index.forget(org_id)
 
     def erase_organization(self, org_id: int) -> None:
+        # A background build would write the files again after they are erased.
+        self.settle(org_id)
         for index in self._indexes():
             index.erase(org_id)

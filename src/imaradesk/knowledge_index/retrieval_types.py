@@ -31,13 +31,20 @@ class AnsweringSettings:
     search_candidates: int
     # "hybrid": BM25 over the phrasings beside the dense index, fused by the answer model.
     retrieval_mode: RetrievalMode = "hybrid"
+    # BM25 also over word endings (lexical.tokenize): for the multilingual encoder's Swahili.
+    lexical_subwords: bool = False
 
     @property
     def hybrid(self) -> bool:
         return self.retrieval_mode == "hybrid"
 
     def fingerprint(self) -> dict[str, float | str]:
+        # Named only when on, so that files built before the setting existed still match.
+        subwords: dict[str, float | str] = (
+            {"lexical_subwords": "on"} if self.lexical_subwords else {}
+        )
         return {
+            **subwords,
             "max_wrong_answer_rate": self.max_wrong_answer_rate,
             "fallback_min_similarity": self.fallback_min_similarity,
             "fallback_min_margin": self.fallback_min_margin,

@@ -176,6 +176,8 @@ class KnowledgeData(OrgScoped):
         kind: str,
         enabled: bool,
         now: datetime,
+        language: str = "en",
+        translations: Iterable[tuple[str, str]] = (),
     ) -> KnowledgeEntry:
         entry = KnowledgeEntry(
             org_id=self.org_id,
@@ -186,6 +188,8 @@ class KnowledgeData(OrgScoped):
             source=source,
             kind=kind,
             enabled=enabled,
+            language=language,
+            answer_translations=encode_translations(translations),
             created_at=now,
             updated_at=now,
         )
@@ -203,14 +207,21 @@ class KnowledgeData(OrgScoped):
         category: str | None,
         enabled: bool,
         now: datetime,
+        language: str | None = None,
+        translations: Iterable[tuple[str, str]] | None = None,
     ) -> None:
-        """Set the entry's editable fields (unchanged ones to their current values)."""
+        """Set the entry's editable fields (unchanged ones to their current values; None
+        leaves the answer's language and translations as they are)."""
         if entry.org_id != self.org_id:
             raise PermissionError("entry belongs to another organization")
         entry.question = question
         entry.answer = answer
         entry.category = category
         entry.enabled = enabled
+        if language is not None:
+            entry.language = language
+        if translations is not None:
+            entry.answer_translations = encode_translations(translations)
         entry.updated_at = now
         self._session.add(entry)
         self.bump_revision()

@@ -40,14 +40,26 @@ def _page_args() -> tuple[str, int]:
     return query, page
 
 
+# The languages the bot speaks; the entry form has an answer box for each.
+ANSWER_LANGUAGES = (("en", "English"), ("sw", "Kiswahili"))
+
+
 def _edit_from(form: Any) -> EntryEdit:
-    """The entry form: the question, other phrasings one per line, the answer, a category."""
+    """The entry form: the question, other phrasings one per line, the answer, a category, the
+    answer's language and the answer in the other languages."""
+    language = form.get("language", "en")
     return EntryEdit(
         question=form.get("question", ""),
         answer=form.get("answer", ""),
         category=form.get("category", ""),
         phrasings=tuple(
             line.strip() for line in form.get("phrasings", "").splitlines() if line.strip()
+        ),
+        language=language,
+        translations=tuple(
+            (code, form.get(f"answer_{code}", ""))
+            for code, _ in ANSWER_LANGUAGES
+            if code != language
         ),
     )
 
@@ -131,7 +143,12 @@ def new_entry() -> Any:
         except EntryInvalid as e:
             error = str(e)
     return render_template(
-        "console/entry_form.html", org=org, entry=None, form=form, error=error
+        "console/entry_form.html",
+        org=org,
+        entry=None,
+        form=form,
+        error=error,
+        languages=ANSWER_LANGUAGES,
     ), 400 if error else 200
 
 
@@ -153,7 +170,12 @@ def edit_entry(entry_id: int) -> Any:
         except EntryInvalid as e:
             error = str(e)
     return render_template(
-        "console/entry_form.html", org=org, entry=entry, form=form, error=error
+        "console/entry_form.html",
+        org=org,
+        entry=entry,
+        form=form,
+        error=error,
+        languages=ANSWER_LANGUAGES,
     ), 400 if error else 200
 
 
