@@ -171,9 +171,10 @@ def build_dialogue(
     privacy: PrivacyDesk,
     router: HandoffRouter,
     intents: IntentBackends,
+    languages: LanguageDetector | None = None,
 ) -> DialogueManager:
     """The dialogue manager and its six stages."""
-    writer = GroundedWriter(ai, router)
+    writer = GroundedWriter(ai)
     recorder = TurnRecorder(
         database=database,
         clock=clock,
@@ -189,6 +190,7 @@ def build_dialogue(
             writer=writer,
             intents=intents,
             low_confidence=LowConfidencePolicy(),
+            languages=languages,
         ),
         writer=writer,
         routing=HandoffRouting(database=database, planner=router),
@@ -345,6 +347,7 @@ def knowledge_base(
     clock: Clock,
     *,
     multilingual_embedder: Embedder | None = None,
+    languages: LanguageDetector | None = None,
 ) -> KnowledgeBase:
     """The knowledge base on the configured encoders. A caller that brings its own main
     encoder (a test's fake) gets a multilingual one only if it brings that too."""
@@ -361,7 +364,7 @@ def knowledge_base(
         answering=answering_settings(settings),
         clock=clock,
         multilingual=multilingual,
-        languages=LanguageDetector() if multilingual is not None else None,
+        languages=(languages or LanguageDetector()) if multilingual is not None else None,
     )
 
 
@@ -378,8 +381,15 @@ def build_services(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = database or open_database(settings)
     organizations = prepare_database(database, clock)
+    # One detector for every part that asks a text's language (lingua's models are large).
+    languages = LanguageDetector()
     knowledge = knowledge_base(
-        settings, database, embedder, clock, multilingual_embedder=multilingual_embedder
+        settings,
+        database,
+        embedder,
+        clock,
+        multilingual_embedder=multilingual_embedder,
+        languages=languages,
     )
     stores = conversation_stores(settings)
     ai = AIGateway(
@@ -400,7 +410,7 @@ def build_services(
         upload_dir=settings.upload_dir,
         max_upload_bytes=settings.max_upload_bytes,
     )
-    router = HandoffRouter(database=database, knowledge=knowledge)
+    router = HandoffRouter(database=database, knowledge=knowledge, language=languages)
     outbound = build_outbound(settings, database, clock)
     intents = IntentBackends(
         timeout=settings.rasa_timeout_seconds, min_confidence=settings.rasa_min_confidence
@@ -416,6 +426,7 @@ def build_services(
         privacy=privacy,
         router=router,
         intents=intents,
+        languages=languages,
     )
     services = Services(
         settings=settings,

@@ -26,6 +26,8 @@ def test_a_csv_gives_each_entry_its_answer_language_and_translations() -> None:
     assert (balance.language, balance.answer) == ("en", "Dial *483*1#.")
     assert balance.translations == (("sw", "Piga *483*1#."),)
     assert balance.questions == ("How do I check my balance?", "Nitaangaliaje salio langu?")
+    # Its first question in Swahili is how choices are listed to a Swahili speaker.
+    assert balance.question_translations == (("sw", "Nitaangaliaje salio langu?"),)
     # An entry whose first answer is Swahili is a Swahili entry with an English translation.
     assert (send.language, send.answer) == ("sw", "Chagua Tuma Pesa.")
     assert send.translations == (("en", "Choose Send Money."),)
@@ -79,16 +81,23 @@ def test_translations_are_sealed_at_rest_and_reach_the_snapshot(
     # No translation in a language: the primary answer, and its language, so callers can say so.
     assert balance.answer_in("fr") == ("Dial *483*1#.", "en")
     assert balance.languages == ("en", "sw")
+    assert balance.question_in("sw") == "Nitaangaliaje salio langu?"
+    assert balance.question_in("en") == "How do I check my balance?"
     with database.engine.connect() as connection:
-        stored = connection.execute(
-            text("SELECT answer_translations FROM knowledgeentry WHERE external_id = 'balance'")
-        ).scalar_one()
-    assert "Piga" not in stored, "the Swahili answer must be sealed like the English one"
+        answers, questions = connection.execute(
+            text(
+                "SELECT answer_translations, question_translations FROM knowledgeentry "
+                "WHERE external_id = 'balance'"
+            )
+        ).one()
+    assert "Piga" not in answers, "the Swahili answer must be sealed like the English one"
+    assert "salio" not in questions, "and the Swahili question like the English one"
 
     # Reloaded from the sealed files by another process: the translations come back.
     services.knowledge.forget(org.id)
     reloaded = services.knowledge.snapshot(org.id)
     assert reloaded.entries[balance.entry_id].translations == (("sw", "Piga *483*1#."),)
+    assert reloaded.entries[balance.entry_id].question_in("sw") == "Nitaangaliaje salio langu?"
 
 
 def test_changing_only_a_translation_is_an_update(make_services, database: Database) -> None:

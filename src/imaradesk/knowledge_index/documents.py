@@ -250,12 +250,17 @@ class _CsvEntries:
         # row in another language, or an answer_<code> column).
         self._languages: dict[str, str] = {}
         self._translations: dict[str, dict[str, tuple[str, int]]] = {}
+        self._question_in: dict[str, dict[str, str]] = {}
         self._translation_columns = {
             code: i
             for name, i in index.items()
             if name.startswith("answer_") and (code := language_code(name[7:])) is not None
         }
-        self._question_columns = [i for name, i in index.items() if name.startswith("question_")]
+        self._question_columns = {
+            code: i
+            for name, i in index.items()
+            if name.startswith("question_") and (code := language_code(name[9:])) is not None
+        }
         self._categories: dict[str, tuple[str | None, int]] = {}
         self._first_line: dict[str, int] = {}
         self._seen_phrasing: dict[tuple[str, str], int] = {}
@@ -298,14 +303,14 @@ class _CsvEntries:
             if translated:
                 self._translate(entry_id, question, code, translated, start)
         # A question_<code> column is one more way of asking, in that language.
-        for column in self._question_columns:
+        for code, column in self._question_columns.items():
             asked = _clean(row[column])
             if len(asked) > MAX_QUESTION_CHARS:
                 raise ImportFormatError(
                     source, start, f"a question is longer than {MAX_QUESTION_CHARS} characters"
                 )
             if asked:
-                self._record(entry_id, asked, "", "", start, language)
+                self._record(entry_id, asked, "", "", start, code)
 
     def _row_language(self, row: list[str], start: int) -> str:
         if "language" not in self._index:
@@ -326,6 +331,8 @@ class _CsvEntries:
         if entry_id not in self._first_line:
             self._first_line[entry_id] = start
             self._questions[entry_id] = []
+        # An entry's first question in each language names it in that language.
+        self._question_in.setdefault(entry_id, {}).setdefault(language, question)
         if answer and self._languages.setdefault(entry_id, language) != language:
             self._translate(entry_id, question, language, answer, start)
         elif answer:
@@ -390,9 +397,15 @@ class _CsvEntries:
                     line=line_no,
                     language=self._languages.get(entry_id, "en"),
                     translations=self._translations_of(entry_id),
+                    question_translations=self._questions_in(entry_id),
                 )
             )
         return tuple(drafts)
+
+    def _questions_in(self, entry_id: str) -> tuple[tuple[str, str], ...]:
+        primary = self._languages.get(entry_id, "en")
+        given = self._question_in.get(entry_id, {})
+        return tuple(sorted((c, q) for c, q in given.items() if c != primary))
 
     def _translations_of(self, entry_id: str) -> tuple[tuple[str, str], ...]:
         primary = self._languages.get(entry_id, "en")

@@ -43,3 +43,6 @@ class EntryDraft:
     # The language of ``answer`` and the answer in other languages as (code, text), sorted.
     language: str = "en"
     translations: tuple[tuple[str, str], ...] = ()
+    # The question in other languages as (code, text): how choices are listed to a customer
+    # who writes in that language.
+    question_translations: tuple[tuple[str, str], ...] = ()

@@ -29,7 +29,11 @@ from imaradesk.knowledge_index.retrieval_types import (
 )
 from imaradesk.knowledge_index.vector_index import FaissVectorIndex
 from imaradesk.storage.db import Database
-from imaradesk.storage.knowledge_repository import KnowledgeData, answer_translations
+from imaradesk.storage.knowledge_repository import (
+    KnowledgeData,
+    answer_translations,
+    question_translations,
+)
 
 EMBED_BATCH = 256
 # Calibrating the answer model of a large knowledge base takes a while (about 20 s for 10,000
@@ -102,6 +106,7 @@ def read_knowledge(database: Database, org_id: int) -> KnowledgeRows:
                 location=e.location,
                 language=e.language,
                 translations=answer_translations(e),
+                question_translations=question_translations(e),
             )
             for e in data.entries(enabled_only=True)
             if e.id is not None

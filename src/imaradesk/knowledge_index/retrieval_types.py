@@ -68,6 +68,11 @@ class EntryInfo:
     # The language ``answer`` is written in, and the answer in other languages, sorted by code.
     language: str = "en"
     translations: tuple[tuple[str, str], ...] = ()
+    question_translations: tuple[tuple[str, str], ...] = ()
+
+    def question_in(self, language: str) -> str:
+        """The question as the FAQ asks it in ``language``, else as it is written."""
+        return dict(self.question_translations).get(language, self.question)
 
     def answer_in(self, language: str) -> tuple[str, str]:
         """The answer in ``language`` when the entry has it, else the primary answer; with the

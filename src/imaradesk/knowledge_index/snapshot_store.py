@@ -157,6 +157,7 @@ def _manifest_of(snapshot: OrgKnowledge) -> dict[str, Any]:
                 e.location,
                 e.language,
                 [list(t) for t in e.translations],
+                [list(t) for t in e.question_translations],
             ]
             for e in snapshot.entries.values()
         },
@@ -169,6 +170,7 @@ def _entry_of(entry_id: int, v: list[Any]) -> EntryInfo:
     # Manifests written before answers had languages have seven fields.
     language = v[7] if len(v) > 7 else "en"
     translations = tuple((str(c), str(t)) for c, t in v[8]) if len(v) > 8 else ()
+    questions = tuple((str(c), str(t)) for c, t in v[9]) if len(v) > 9 else ()
     return EntryInfo(
         entry_id,
         v[0],
@@ -180,6 +182,7 @@ def _entry_of(entry_id: int, v: list[Any]) -> EntryInfo:
         location=v[6],
         language=language,
         translations=translations,
+        question_translations=questions,
     )
 
 

@@ -46,10 +46,18 @@ def encode_translations(translations: Iterable[tuple[str, str]]) -> str | None:
 
 def answer_translations(entry: KnowledgeEntry) -> tuple[tuple[str, str], ...]:
     """The (code, text) pairs of an entry's answers in other languages, sorted by code."""
-    if not entry.answer_translations:
+    return _decode_translations(entry.answer_translations)
+
+
+def question_translations(entry: KnowledgeEntry) -> tuple[tuple[str, str], ...]:
+    """The (code, text) pairs of an entry's question in other languages, sorted by code."""
+    return _decode_translations(entry.question_translations)
+
+
+def _decode_translations(stored: str | None) -> tuple[tuple[str, str], ...]:
+    if not stored:
         return ()
-    stored = json.loads(entry.answer_translations)
-    return tuple(sorted((str(c), str(t)) for c, t in stored.items()))
+    return tuple(sorted((str(c), str(t)) for c, t in json.loads(stored).items()))
 
 
 def _language_of(draft: EntryDraftFields) -> str:
@@ -58,6 +66,10 @@ def _language_of(draft: EntryDraftFields) -> str:
 
 def _translations_of(draft: EntryDraftFields) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(getattr(draft, "translations", ())))
+
+
+def _questions_of(draft: EntryDraftFields) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(getattr(draft, "question_translations", ())))
 
 
 class EntryDraftFields(Protocol):
@@ -387,6 +399,7 @@ class KnowledgeData(OrgScoped):
             location=draft.location,
             language=_language_of(draft),
             answer_translations=encode_translations(_translations_of(draft)),
+            question_translations=encode_translations(_questions_of(draft)),
             position=ordinal,
             created_at=now,
             updated_at=now,
@@ -415,6 +428,7 @@ class KnowledgeData(OrgScoped):
             and entry.location == draft.location
             and entry.language == _language_of(draft)
             and answer_translations(entry) == _translations_of(draft)
+            and question_translations(entry) == _questions_of(draft)
             and entry.position == ordinal
             and [p.text for p in old] == list(draft.questions)
         )
@@ -428,6 +442,7 @@ class KnowledgeData(OrgScoped):
         entry.location = draft.location
         entry.language = _language_of(draft)
         entry.answer_translations = encode_translations(_translations_of(draft))
+        entry.question_translations = encode_translations(_questions_of(draft))
         entry.position = ordinal
         entry.updated_at = now
         self._session.add(entry)

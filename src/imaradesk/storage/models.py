@@ -269,6 +269,8 @@ class KnowledgeEntry(SQLModel, table=True):
     # JSON object {code: text}: text, not a JSON column, because it is sealed like the answer.
     language: str = Field(default="en", max_length=8)
     answer_translations: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The question in other languages, the same way (how choices are listed in them).
+    question_translations: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     position: int = 0
     # Disabled entries stay in the console but the bot never answers from them.
     enabled: bool = True

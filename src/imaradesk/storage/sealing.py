@@ -34,7 +34,7 @@ SEALED_FIELDS: dict[type, tuple[str, ...]] = {
     ConsentRecord: ("method",),
     Message: ("body",),
     Handoff: ("detail", "summary"),
-    KnowledgeEntry: ("question", "answer", "answer_translations"),
+    KnowledgeEntry: ("question", "answer", "answer_translations", "question_translations"),
     KnowledgeDocument: ("error",),
     IngestionJob: ("error",),
     KnowledgePhrasing: ("text",),
