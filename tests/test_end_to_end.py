@@ -55,7 +55,10 @@ def test_whatsapp_customer_gets_the_right_answer_on_postgres_and_redis(
     assert any(key.startswith(b"imaradesk:state:") for key in redis_client.keys("*")), (
         "state lives in Redis"
     )
-    assert "person will reply" in say("nataka kuongea na mtu", sender="whatsapp:+254722000002")[-1]
+    # Asked in Swahili: the notice and the handoff are in Swahili.
+    notice, handoff = say("nataka kuongea na mtu", sender="whatsapp:+254722000002")
+    assert "Jibu STOP wakati wowote" in notice
+    assert handoff.startswith("Ninakuunganisha na mhudumu wa timu yetu.")
     assert say("STOP", sender="whatsapp:+254722000003")[-1].startswith("You have opted out")
     assert say("How do I check my balance?", sender="whatsapp:+254722000003") == []
 
