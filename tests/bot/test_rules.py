@@ -761,6 +761,67 @@ def test_unsure_with_plausible_candidates_offers_choices() -> None:
     assert d.grounding == (PIN, BALANCE)
 
 
+def test_a_swahili_customer_is_offered_the_choices_in_swahili() -> None:
+    """The prompt in Swahili, each entry asked as the FAQ asks it in Swahili where it can."""
+    pin = EntryInfo(
+        1,
+        "pin",
+        "How do I reset my PIN?",
+        "Dial *334#.",
+        "Security",
+        question_translations=(("sw", "Nitabadilishaje PIN yangu?"),),
+    )
+    retrieval = unsure(Candidate(pin, 0.61), Candidate(BALANCE, 0.47))
+    d = Turn("pin na salio", retrieval=retrieval, language="sw").decide()
+    assert outcomes(d) == [Outcome.OFFERED_CHOICES]
+    assert d.replies[0].text == (
+        "Samahani, sijaelewa vizuri. Je, ulimaanisha mojawapo ya haya?\n"
+        "1. Nitabadilishaje PIN yangu?\n"
+        "2. How do I check my balance?\n"
+        "Jibu kwa nambari yake, au uliza swali lako kwa njia nyingine."
+    )
+
+
+def test_an_answer_in_the_customers_language_or_said_to_be_in_another() -> None:
+    """The entry's Swahili answer for a Swahili customer; an English-only one with a note."""
+    pin = EntryInfo(
+        1,
+        "pin",
+        "How do I reset my PIN?",
+        "Dial *334#.",
+        None,
+        translations=(("sw", "Piga *334#."),),
+    )
+    assert Turn("PIN yangu", retrieval=confident(pin), language="sw").decide().replies[0].text == (
+        "Piga *334#."
+    )
+    assert Turn("salio", retrieval=confident(BALANCE), language="sw").decide().replies[0].text == (
+        "Jibu hili linapatikana kwa Kiingereza pekee:\nDial *483*1#."
+    )
+    swahili_only = EntryInfo(7, "m", "Mkopo wa dharura?", "Piga *483*5#.", None, language="sw")
+    assert Turn("loan", retrieval=confident(swahili_only)).decide().replies[0].text == (
+        "This answer is only available in Swahili:\nPiga *483*5#."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "confirmation"),
+    [
+        ("ongea Kiswahili", "sw", "Sawa, nitakujibu kwa Kiswahili kuanzia sasa. Nikusaidie vipi?"),
+        ("English please", "en", "Sure, I'll reply in English from now on. How can I help?"),
+    ],
+)
+def test_asking_for_a_language_is_confirmed_in_it(
+    text: str, language: str, confirmation: str
+) -> None:
+    """No search, no model: the choice is confirmed in the new language and remembered."""
+    turn = Turn(text, retrieval=confident(PIN), language="en" if language == "sw" else "sw")
+    d = turn.decide()
+    assert (d.rule, d.language_choice) == ("language_choice", language)
+    assert [r.text for r in d.replies] == [confirmation]
+    assert outcomes(d) == [Outcome.LANGUAGE_CHOSEN] and not turn.searched
+
+
 def test_offered_choices_then_a_number_answers() -> None:
     """The state an unsure turn leaves makes the next turn's "2" an answer."""
     first = Turn("my pin balance thing", retrieval=UNSURE_PIN_OR_BALANCE).decide()

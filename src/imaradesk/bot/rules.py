@@ -325,7 +325,8 @@ class KnowledgeRule:
     def _clarify(self, ctx: TurnContext, suggestions: list[Candidate]) -> Decision:
         reply = say(ctx, CLARIFY_REPLY, ReplyKind.CLARIFY, outcome=Outcome.CLARIFY)
         if suggestions:
-            lines = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(suggestions, 1))
+            asked = (c.entry.question_in(ctx.reply_language) for c in suggestions)
+            lines = "\n".join(f"{i}. {question}" for i, question in enumerate(asked, 1))
             choices = Outcome.OFFERED_CHOICES
             reply = say(ctx, CHOICES_REPLY, ReplyKind.CLARIFY, outcome=choices, choices=lines)
         return Decision(
