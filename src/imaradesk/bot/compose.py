@@ -79,9 +79,7 @@ class ExtractiveAnswers:
 class GroundedWriter:
     """The organization's AI, through the gateway that redacts, limits and records each call."""
 
-    def __init__(self, gateway: AIGateway, languages: object = None) -> None:
-        # ``languages`` is no longer used (the turn's reply language decides the answer's);
-        # it stays until services.build_dialogue stops passing it.
+    def __init__(self, gateway: AIGateway) -> None:
         self._ai = gateway
         self._grounded = GroundedAnswers(gateway)
 
