@@ -64,11 +64,14 @@ def test_whatsapp_customer_gets_the_right_answer_on_postgres_and_redis(
 
 
 def test_demo_faq_paraphrases_are_answered_right_and_off_topic_left_alone(
-    make_services, sqlite_database, real_embedder
+    make_services, sqlite_database, real_embedder, real_multilingual_embedder
 ) -> None:
     from tests.helpers import Chat
 
-    services = make_services(sqlite_database, embedder=real_embedder)
+    # As shipped: the English questions go to MiniLM, which indexes the FAQ's English phrasings.
+    services = make_services(
+        sqlite_database, embedder=real_embedder, multilingual_embedder=real_multilingual_embedder
+    )
     seed_demo(services)
     with PARAPHRASES.open(newline="") as f:
         rows = list(csv.DictReader(f))

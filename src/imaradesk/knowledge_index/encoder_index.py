@@ -35,6 +35,7 @@ class EncoderIndex:
         answering: AnsweringSettings,
         index_dir: Path,
         languages: LanguageOf | None = None,
+        reads: frozenset[str] | None = None,
     ) -> None:
         self.name = name
         self.embedder = embedder
@@ -44,10 +45,16 @@ class EncoderIndex:
         self._store = SnapshotStore(
             sealer=database.keystore,
             index_dir=index_dir,
-            fingerprint=fingerprint(embedder, answering),
+            # Files built from all phrasings are not this index's when it reads fewer languages.
+            fingerprint={
+                **fingerprint(embedder, answering),
+                **({"reads": sorted(reads)} if reads is not None else {}),
+            },
             hybrid=answering.hybrid,
         )
-        self._builder = IndexBuilder(embedder=embedder, answering=answering, languages=languages)
+        self._builder = IndexBuilder(
+            embedder=embedder, answering=answering, languages=languages, reads=reads
+        )
 
     def snapshot(self, org_id: int, *, revision: int | None = None) -> OrgKnowledge:
         """The organization's snapshot at ``revision`` or newer, loading or building it."""

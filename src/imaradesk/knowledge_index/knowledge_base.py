@@ -79,6 +79,8 @@ class KnowledgeBase:
             answering=answering,
             index_dir=index_dir,
             languages=languages,
+            # Beside a multilingual encoder, the main one indexes only what it reads.
+            reads=frozenset({"en"}) if multilingual is not None else None,
         )
         self._multilingual: EncoderIndex | None = None
         self._cross_lingual: SimilarityMarginModel | None = None

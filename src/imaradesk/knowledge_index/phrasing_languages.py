@@ -6,13 +6,8 @@ the FAQ has ways of asking in that language; this is where the second half is me
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
-
-# Detecting every phrasing of a very large knowledge base would add seconds to each build for
-# no better an estimate.
-_SAMPLE = 2000
 
 
 class LanguageOf(Protocol):
@@ -22,22 +17,19 @@ class LanguageOf(Protocol):
 
 
 def entry_language_shares(
-    phrasings: Sequence[tuple[int, int, str]], detector: LanguageOf | None
+    phrasings: Sequence[tuple[int, int, str]], language_of: Callable[[int], str] | None
 ) -> tuple[tuple[str, float], ...]:
-    """For each language, the share of entries with at least one phrasing in it (sorted).
+    """For each language, the share of entries with at least one phrasing in it (sorted);
+    ``language_of`` names the language of a phrasing by its id.
 
-    Without a detector every FAQ counts as English, which is what it was before languages.
+    Without it every FAQ counts as English, which is what it was before languages.
     """
     entries = {p[1] for p in phrasings}
     if not entries:
         return ()
-    if detector is None:
+    if language_of is None:
         return (("en", 1.0),)
-    sample = list(phrasings)
-    if len(sample) > _SAMPLE:
-        sample = random.Random(0).sample(sample, _SAMPLE)
-        entries = {p[1] for p in sample}
     languages: dict[str, set[int]] = {}
-    for _, entry_id, text in sample:
-        languages.setdefault(detector.detect(text), set()).add(entry_id)
+    for phrasing_id, entry_id, _ in phrasings:
+        languages.setdefault(language_of(phrasing_id), set()).add(entry_id)
     return tuple(sorted((code, len(ids) / len(entries)) for code, ids in languages.items()))
