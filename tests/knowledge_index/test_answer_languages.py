@@ -34,7 +34,9 @@ def test_a_csv_gives_each_entry_its_answer_language_and_translations() -> None:
 
 
 def test_question_columns_add_phrasings_in_their_language() -> None:
-    data = b"id,question,answer,question_sw\nbal,How do I check my balance?,Dial *1#.,Salio langu?\n"
+    data = (
+        b"id,question,answer,question_sw\nbal,How do I check my balance?,Dial *1#.,Salio langu?\n"
+    )
     (draft,) = parse_csv(data, "faq.csv").drafts
     assert draft.questions == ("How do I check my balance?", "Salio langu?")
 
