@@ -46,6 +46,7 @@ def test_question_columns_add_phrasings_in_their_language() -> None:
     [
         ("question,answer,answer_xyz1\nQ?,A.,B.\n", "answer_ must be followed by a language code"),
         ("language,question,answer\nklingon-ish,Q?,A.\n", "unknown language"),
+        ("question,answer,answer_sw\nQ?,A.," + "x" * 20001 + "\n", "answer_sw is longer than"),
         (
             "id,language,question,answer\na,sw,Q?,Jibu moja.\na,sw,Q2?,Jibu jingine.\n",
             "different answer on line 2",

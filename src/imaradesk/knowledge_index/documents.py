@@ -295,22 +295,20 @@ class _CsvEntries:
                 answer = self._answers[entry_id][0]
         self._record(entry_id, question, answer, category, start, language)
         for code, column in self._translation_columns.items():
-            translated = _clean(row[column])
-            if len(translated) > MAX_ANSWER_CHARS:
-                raise ImportFormatError(
-                    source, start, f"the answer_{code} is longer than {MAX_ANSWER_CHARS} characters"
-                )
-            if translated:
+            if translated := self._cell(row, column, MAX_ANSWER_CHARS, f"answer_{code}", start):
                 self._translate(entry_id, question, code, translated, start)
         # A question_<code> column is one more way of asking, in that language.
         for code, column in self._question_columns.items():
-            asked = _clean(row[column])
-            if len(asked) > MAX_QUESTION_CHARS:
-                raise ImportFormatError(
-                    source, start, f"a question is longer than {MAX_QUESTION_CHARS} characters"
-                )
-            if asked:
+            if asked := self._cell(row, column, MAX_QUESTION_CHARS, f"question_{code}", start):
                 self._record(entry_id, asked, "", "", start, code)
+
+    def _cell(self, row: list[str], column: int, limit: int, what: str, start: int) -> str:
+        value = _clean(row[column])
+        if len(value) > limit:
+            raise ImportFormatError(
+                self._source, start, f"the {what} is longer than {limit} characters"
+            )
+        return value
 
     def _row_language(self, row: list[str], start: int) -> str:
         if "language" not in self._index:
