@@ -101,3 +101,19 @@ def test_the_least_loaded_available_agent_who_speaks_the_language_gets_it() -> N
     assert choose_agent(2, "en", agents).agent_id == 1
     assert choose_agent(7, "en", agents) is None, "nobody in that team: it waits in the queue"
     assert choose_agent(None, "sw", agents).agent_id == 5
+
+
+def test_the_organizations_name_is_no_sign_of_swahili(tools) -> None:
+    language, sentiment = tools
+    text = "how do i pay my water bill using imara pesa"
+    assert language.detect(text) == "sw", "pesa reads as Swahili on its own"
+    c = classify(
+        text,
+        (),
+        rules=RULES,
+        kb_category="Payments",
+        language=language,
+        sentiment=sentiment,
+        names=("Imara Pesa",),
+    )
+    assert c.language == "en"

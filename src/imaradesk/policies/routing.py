@@ -2,9 +2,10 @@
 
 Topic comes from the organization's routing rules (their keywords) or, failing that, the
 knowledge-base category of the closest entry; language from lingua (English and Swahili);
-sentiment from VADER, with the signs of frustration that a lexicon misses (shouting, "!!!",
-"third time"). Urgency is high for topics the organization ranks high (fraud, lost money) and
-for angry customers. Routing: the first matching rule picks the team (topic before language);
+sentiment from a ``policies.sentiment`` reader (a classifier over multilingual sentence vectors
+that reads Swahili and Sheng, or VADER with the signs of frustration a lexicon misses:
+shouting, "!!!", "third time"). Urgency is high for topics the organization ranks high (fraud,
+lost money) and for frustrated customers. Routing: the first matching rule picks the team (topic before language);
 the least-loaded available agent of that team who speaks the language gets it; if nobody is
 available, it waits in the team's queue with its priority.
 """
@@ -12,86 +13,18 @@ available, it waits in the team's queue with its priority.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Protocol
 
 from imaradesk.policies.language import SUPPORTED_LANGUAGES as SUPPORTED_LANGUAGES
 from imaradesk.policies.language import LanguageDetector as LanguageDetector
+from imaradesk.policies.sentiment import LexiconSentiment as LexiconSentiment
+from imaradesk.policies.sentiment import Sentiment as Sentiment
+from imaradesk.policies.sentiment import SentimentReader as SentimentReader
 from imaradesk.policies.text import fold
 
-# Having to ask again: the count must be of asking or calling, not of wrong PIN entries.
-_REPEAT = re.compile(
-    r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time (?:i|i'm|im|i am|asking|writing|calling)|"
-    r"(?:this is|it's|its) (?:the|my) (?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) (?:time|message)|"
-    r"(?:asked|asking|called|calling|written|writing|told you|complained|complaining|messaged|"
-    r"texted|reported|contacted|requested|emailed)\b[^.!?]{0,40}\b(?:two|three|four|five|ten|many|"
-    r"several|so many|\d+) times|again and again|how many times (?:do|must|should|will)|"
-    r"still waiting|for (?:days|weeks) now|nobody (?:helps|answers|replies|responds)|"
-    r"(?:nimeuliza|nimepiga simu|nimeandika|nimeomba|nimelalamika|nauliza|nimewaandikia)\b[^.!?]{0,40}"
-    r"\bmara (?:mbili|tatu|nne|tano|kumi|nyingi|kadhaa)|"
-    r"mara ya (?:pili|tatu|nne|tano) (?:nauliza|naandika|napiga)|mara ngapi|"
-    r"bado (?:sijajibiwa|hamjanijibu|hakuna anayejibu))\b"
-)
-# Anger at the business, not at events: a stolen bag reads as negative as an insult.
-_ADDRESSED = re.compile(
-    r"\b(?:you|your|u|ur|you guys|this app|this service|nyinyi|nyie|wewe|mnafanya|mmeni\w*)\b"
-)
-_SHOUT_MIN_WORDS = 3
-
-
-@dataclass(frozen=True)
-class Sentiment:
-    score: float  # VADER compound, -1 (negative) to 1 (positive)
-    frustrated: bool
-    signals: tuple[str, ...]
-
-
-class _PolarityScorer(Protocol):
-    def polarity_scores(self, text: str) -> dict[str, float]: ...
-
-
-class SentimentAnalyzer:
-    """VADER for polarity, plus frustration signs it cannot see."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    @cached_property
-    def _analyzer(self) -> _PolarityScorer:
-        # Loaded on first use: VADER reads its lexicon from disk.
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        scorer: _PolarityScorer = SentimentIntensityAnalyzer()
-        return scorer
-
-    def analyse(self, text: str) -> Sentiment:
-        with self._lock:
-            score = float(self._analyzer.polarity_scores(text)["compound"])
-        signals: list[str] = []
-        if score <= -0.5:
-            signals.append("strongly negative")
-        if re.search(r"[!?]{3,}", text):
-            signals.append("exclamations")
-        words = [w for w in re.findall(r"[A-Za-z]{2,}", text)]
-        if len(words) >= _SHOUT_MIN_WORDS and sum(w.isupper() for w in words) / len(words) >= 0.7:
-            signals.append("shouting")
-        if _REPEAT.search(fold(text)):
-            signals.append("repeated contact")
-        # A complaint reads negative without anyone being angry: polarity alone is not enough
-        # unless it is extreme; anger shows in how people write and in having to ask again.
-        manner = {"exclamations", "shouting"} & set(signals)
-        repeated = "repeated contact" in signals
-        addressed = bool(_ADDRESSED.search(fold(text)))
-        frustrated = (
-            (score <= -0.75 and addressed)
-            or (score <= -0.5 and bool(manner or repeated))
-            or (repeated and (score < 0 or bool(manner)))
-            or (len(manner) == 2 and score <= 0)
-        )
-        return Sentiment(score, frustrated, tuple(signals))
+# The lexicon reader was this module's; its old name stays for callers.
+SentimentAnalyzer = LexiconSentiment
 
 
 @dataclass(frozen=True)
@@ -134,13 +67,17 @@ def classify(
     rules: Sequence[Rule],
     kb_category: str | None,
     language: LanguageDetector,
-    sentiment: SentimentAnalyzer,
+    sentiment: SentimentReader,
     similar_topic: Rule | None = None,
+    feeling: Sentiment | None = None,
+    names: Sequence[str] = (),
 ) -> Classification:
     """Classify a conversation from its latest and recent customer messages.
 
     ``similar_topic`` is the topic rule whose examples the message resembles, when the caller
     measured that (see bot.handoff_router); keywords win over it, and it over the FAQ category.
+    ``feeling`` is the latest message's sentiment, when the caller has read it already;
+    ``names`` (the organization's) say nothing of the language: "my imara pesa account".
     """
     texts = [*recent, latest]
     topic_rule = match_topic(texts, rules)
@@ -157,9 +94,11 @@ def classify(
         reasons.append(f"topic {topic} (closest FAQ entry)")
     else:
         topic = None
-    detected = language.detect(" ".join(t for t in texts[-3:] if t))
+    said = " ".join(t for t in texts[-3:] if t)
+    # Short or unclear: the detector's default (detect says it for a text of no words).
+    detected = language.language_of(said, names=names) or language.detect("")
     reasons.append(f"language {detected}")
-    feeling = sentiment.analyse(latest)
+    feeling = feeling or sentiment.analyse(latest)
     if feeling.signals:
         reasons.append("sentiment: " + ", ".join(feeling.signals))
     high = (topic_rule is not None and topic_rule.priority > 0) or feeling.frustrated
