@@ -26,6 +26,7 @@ from imaradesk.knowledge_index.answer_models import (
 )
 from imaradesk.knowledge_index.lexical import LexicalIndex
 from imaradesk.knowledge_index.scores import EntryScores, entry_scores, lexical_entry_scores
+from imaradesk.knowledge_index.tuning import fit_projection, head_applies
 
 CLASSIFIER_C = 10.0
 MIN_HELD_OUT = 100
@@ -43,6 +44,8 @@ class TrainingReport:
     threshold: float | None
     held_out_answer_rate: float | None
     held_out_wrong_rate: float | None
+    # Whether the classifier was fitted through the organization's contrastive head (tuning.py).
+    tuned: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,15 @@ def train_answer_model(
     texts: Sequence[str] | None = None,
     seed: int = 0,
     lexical_subwords: bool = False,
+    tune: bool = False,
 ) -> tuple[AnswerModel, TrainingReport]:
     """Fit the answer model of one organization from its phrasing vectors.
 
     With ``texts`` (one per row), the model is trained for hybrid retrieval: it expects the
-    lexical scores of an index over those texts at judgement time.
+    lexical scores of an index over those texts at judgement time. With ``tune``, a small
+    knowledge base's classifier is fitted through a contrastive head trained on its own
+    phrasings (tuning.py), in every fold as in the final model, so the calibration speaks for
+    the tuned classifier.
     """
     labels = np.asarray(entry_of_row, dtype=np.int64)
     fallback = SimilarityMarginModel(fallback_min_similarity, fallback_min_margin)
@@ -96,11 +103,19 @@ def train_answer_model(
             fallback.method, len(labels), len(classes), 0, 0, None, None, None
         )
 
+    tuned = tune and head_applies(len(labels), len(classes))
     folds = _assign_folds(
         labels, classes, counts, n_folds=5 if len(labels) <= 4000 else 3, seed=seed
     )
     held_out, fold_classes = _held_out(
-        vectors, labels, folds, search_k=search_k, texts=texts, subwords=lexical_subwords
+        vectors,
+        labels,
+        folds,
+        search_k=search_k,
+        texts=texts,
+        subwords=lexical_subwords,
+        tuned=tuned,
+        seed=seed,
     )
     reranker = None if texts is None else _fit_reranker(held_out, fold_classes)
     X, y = _calibration_data(held_out, fold_classes, reranker)
@@ -111,7 +126,7 @@ def train_answer_model(
         )
     calibration = _calibrate(X, y, errors=errors, max_wrong_answer_rate=max_wrong_answer_rate)
 
-    final = _fit_classifier(vectors, labels)
+    final = _fit_classifier(vectors, labels, tuned=tuned, seed=seed)
     model = CalibratedClassifierModel(
         entry_ids=final.classes_.astype(np.int64),
         weights=final.coef_.astype(np.float32),
@@ -131,6 +146,7 @@ def train_answer_model(
         calibration.threshold,
         calibration.answer_rate,
         calibration.wrong_rate,
+        tuned,
     )
 
 
@@ -142,6 +158,8 @@ def _held_out(
     search_k: int,
     texts: Sequence[str] | None,
     subwords: bool = False,
+    tuned: bool = False,
+    seed: int = 0,
 ) -> tuple[list[_HeldOut], _FoldClasses]:
     """Every held-out phrasing seen through its fold's classifier and indexes."""
     held_out: list[_HeldOut] = []
@@ -151,7 +169,7 @@ def _held_out(
         if not held.any():
             continue
         train = ~held
-        classifier = _fit_classifier(vectors[train], labels[train])
+        classifier = _fit_classifier(vectors[train], labels[train], tuned=tuned, seed=seed)
         probs = classifier.predict_proba(vectors[held])
         fold_classes[fold] = (classifier.classes_, _class_index(classifier.classes_))
         train_rows = np.flatnonzero(train)
@@ -272,8 +290,34 @@ def _fit_reranker(held_out: Sequence[_HeldOut], fold_classes: _FoldClasses) -> R
     return Reranker(fitted.coef_[0].astype(np.float64), float(fitted.intercept_[0]))
 
 
-def _fit_classifier(vectors: np.ndarray, labels: np.ndarray) -> LogisticRegression:
-    return LogisticRegression(C=CLASSIFIER_C, max_iter=1000).fit(vectors, labels)
+@dataclass(frozen=True)
+class _Classifier:
+    """A fitted linear classifier over the embedder's vectors (a head folded in)."""
+
+    classes_: np.ndarray
+    coef_: np.ndarray
+    intercept_: np.ndarray
+
+    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
+        logits = vectors @ self.coef_.T + self.intercept_
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+        return probs
+
+
+def _fit_classifier(
+    vectors: np.ndarray, labels: np.ndarray, *, tuned: bool = False, seed: int = 0
+) -> LogisticRegression | _Classifier:
+    if not tuned:
+        return LogisticRegression(C=CLASSIFIER_C, max_iter=1000).fit(vectors, labels)
+    # Logistic regression on the mapped vectors W x is linear in x: its weights times W serve
+    # the raw query vector exactly as the plain classifier's do.
+    projection = fit_projection(vectors, labels, seed=seed)
+    fitted = LogisticRegression(C=CLASSIFIER_C, max_iter=1000).fit(vectors @ projection.T, labels)
+    return _Classifier(
+        fitted.classes_, (fitted.coef_ @ projection).astype(np.float32), fitted.intercept_
+    )
 
 
 def _assign_folds(

@@ -196,8 +196,12 @@ class IndexBuilder:
         ]
         return shares, replace(rows, phrasings=kept)
 
-    def train(self, prepared: Prepared) -> OrgKnowledge:
-        """Fit the answer model (the slow step) and make the final snapshot."""
+    def train(self, prepared: Prepared, *, tune: bool = True) -> OrgKnowledge:
+        """Fit the answer model (the slow step) and make the final snapshot.
+
+        ``tune``: a small knowledge base's classifier goes through a contrastive head trained
+        on its phrasings (tuning.py); False for an organization that does not allow it.
+        """
         answering = self._answering
         phrasings = prepared.rows.phrasings
         model, report = train_answer_model(
@@ -209,6 +213,7 @@ class IndexBuilder:
             search_k=answering.search_candidates,
             texts=[p[2] for p in phrasings] if answering.hybrid else None,
             lexical_subwords=answering.lexical_subwords,
+            tune=tune,
         )
         return prepared.snapshot(model, report)
 
