@@ -37,7 +37,7 @@ PHRASINGS = [
 
 def rows(revision: int = 1, phrasings: list[tuple[int, int, str]] | None = None) -> KnowledgeRows:
     return KnowledgeRows(
-        revision, dict(ENTRIES), list(PHRASINGS if phrasings is None else phrasings)
+        revision, dict(ENTRIES), list(PHRASINGS if phrasings is None else phrasings), tuning=True
     )
 
 

@@ -10,6 +10,7 @@ from imaradesk.cli.base import _Context, _org_or_exit, console, pass_ctx
 from imaradesk.cli.org_ai import org_ai, org_usage
 from imaradesk.cli.rasa import org_rasa
 from imaradesk.compliance.retention import RetentionError
+from imaradesk.knowledge_index.tuning import tuning_allowed
 from imaradesk.storage.repositories import InvalidSlug
 from imaradesk.tenants.organizations import OrganizationExists
 
@@ -65,18 +66,30 @@ def org_create(
     default=None,
     help="Keep everything of the organization out of training, evaluation and analytics exports.",
 )
+@click.option(
+    "--tuning/--no-tuning",
+    default=None,
+    help="Fit the answer model through a head trained on the organization's own phrasings even "
+    "when it is excluded from training (default: only organizations not excluded).",
+)
 @click.option("--retention-days", type=click.IntRange(1, 3650), default=None)
 @pass_ctx
-def org_set(ctx: _Context, slug: str, **options: object) -> None:
+def org_set(ctx: _Context, slug: str, tuning: bool | None, **options: object) -> None:
     """Change an organization's settings."""
     services = ctx.services
     org = _org_or_exit(services, slug)
     renames = {"external_ai": "external_ai_allowed"}
     changes = {renames.get(k, k): v for k, v in options.items() if v is not None}
-    if not changes:
+    if not changes and tuning is None:
         raise click.UsageError("nothing to change")
     assert org.id is not None
-    services.organizations.update(org.id, **changes)
+    if changes:
+        services.organizations.update(org.id, **changes)
+    if tuning is not None:
+        # Its own call: lifting an organization's opt-out is audited with who did it.
+        actor = f"admin:{getpass.getuser()}"
+        services.organizations.set_tuning_opt_in(org.id, tuning, actor=actor)
+        changes["tuning_opt_in"] = tuning
     console.print(f"Updated {slug}: {', '.join(sorted(changes))}.")
 
 
@@ -86,7 +99,12 @@ def org_list(ctx: _Context) -> None:
     """List organizations."""
     for o in ctx.services.organizations.all():
         twilio = "twilio" if o.twilio_auth_token else "-"
-        console.print(f"{o.slug}\t{o.name}\t{twilio}\tkb revision {o.kb_revision}")
+        # Whether its answer model is fitted through the tuning head: the opt-out decides.
+        allowed = tuning_allowed(
+            exclude_from_training=o.exclude_from_training, tuning_opt_in=o.tuning_opt_in
+        )
+        tuning = "tuning on" if allowed else "tuning off"
+        console.print(f"{o.slug}\t{o.name}\t{twilio}\tkb revision {o.kb_revision}\t{tuning}")
 
 
 @org.command("close")

@@ -27,6 +27,7 @@ from imaradesk.knowledge_index.retrieval_types import (
     ProgressCallback,
     assemble_snapshot,
 )
+from imaradesk.knowledge_index.tuning import tuning_allowed
 from imaradesk.knowledge_index.vector_index import FaissVectorIndex
 from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import (
@@ -34,6 +35,7 @@ from imaradesk.storage.knowledge_repository import (
     answer_translations,
     question_translations,
 )
+from imaradesk.storage.organization_repository import Organizations
 
 EMBED_BATCH = 256
 # Calibrating the answer model of a large knowledge base takes a while (about 20 s for 10,000
@@ -50,11 +52,15 @@ Phrasing = tuple[int, int, str]
 
 @dataclass(frozen=True)
 class KnowledgeRows:
-    """What a snapshot is built from: the enabled entries and their phrasings, by id."""
+    """What a snapshot is built from: the enabled entries and their phrasings, by id, and
+    whether the organization's training choices let its classifier be tuned on them."""
 
     revision: int
     entries: dict[int, EntryInfo]
     phrasings: list[Phrasing]
+    # No default: whoever builds rows decides, so a forgotten flag cannot train on an
+    # organization that opted out.
+    tuning: bool
 
 
 @dataclass(frozen=True)
@@ -89,10 +95,16 @@ class Prepared:
 
 
 def read_knowledge(database: Database, org_id: int) -> KnowledgeRows:
-    """The organization's revision, enabled entries and their phrasings, in one read."""
+    """The organization's revision, enabled entries, phrasings and tuning choice, in one read."""
     with database.read() as session:
         data = KnowledgeData(session, org_id)
         revision = data.revision()
+        # In the read that gives the revision: a flag change bumps it, so the two agree.
+        org = Organizations(session).get(org_id)
+        assert org is not None  # revision() raised LookupError for a missing one
+        tuning = tuning_allowed(
+            exclude_from_training=org.exclude_from_training, tuning_opt_in=org.tuning_opt_in
+        )
         # Disabled entries are left out: the bot must not answer from them.
         entries = {
             e.id: EntryInfo(
@@ -116,7 +128,7 @@ def read_knowledge(database: Database, org_id: int) -> KnowledgeRows:
             for p in data.phrasings(enabled_only=True)
             if p.id is not None
         ]
-    return KnowledgeRows(revision, entries, phrasings)
+    return KnowledgeRows(revision, entries, phrasings, tuning)
 
 
 def text_digest(text: str) -> str:
@@ -196,11 +208,11 @@ class IndexBuilder:
         ]
         return shares, replace(rows, phrasings=kept)
 
-    def train(self, prepared: Prepared, *, tune: bool = True) -> OrgKnowledge:
+    def train(self, prepared: Prepared) -> OrgKnowledge:
         """Fit the answer model (the slow step) and make the final snapshot.
 
-        ``tune``: a small knowledge base's classifier goes through a contrastive head trained
-        on its phrasings (tuning.py); False for an organization that does not allow it.
+        A small knowledge base's classifier goes through a contrastive head trained on its
+        phrasings (tuning.py) when ``prepared.rows.tuning`` says the organization allows it.
         """
         answering = self._answering
         phrasings = prepared.rows.phrasings
@@ -213,7 +225,7 @@ class IndexBuilder:
             search_k=answering.search_candidates,
             texts=[p[2] for p in phrasings] if answering.hybrid else None,
             lexical_subwords=answering.lexical_subwords,
-            tune=tune,
+            tune=prepared.rows.tuning,
         )
         return prepared.snapshot(model, report)
 

@@ -101,6 +101,10 @@ class Organization(SQLModel, table=True):
     external_ai_allowed: bool = False
     # Nothing of this organization goes into training, evaluation or analytics exports.
     exclude_from_training: bool = False
+    # The admin's explicit yes to adapting the answer model to the organization's own phrasings
+    # (knowledge_index/tuning.py) although it is excluded from training: the adaptation never
+    # leaves its snapshot, but the opt-out is theirs to lift, so excluded means untuned until then.
+    tuning_opt_in: bool = False
     # Set when the data key was destroyed (crypto-shredding): the organization is gone.
     data_destroyed_at: datetime | None = _utc_column(nullable=True)
     # Retention per kind of record, in days (conversations and messages use retention_days).

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypedDict, cast, get_type_hints
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.models import Organization, OrgKey, PrivacyNotice
@@ -40,6 +41,7 @@ class OrganizationSettings(TypedDict, total=False):
     privacy_due_days: dict[str, int]
     external_ai_allowed: bool
     exclude_from_training: bool
+    tuning_opt_in: bool
     contact_email: str | None
     team_size: str | None
     ai_provider: str | None
@@ -51,6 +53,9 @@ class OrganizationSettings(TypedDict, total=False):
 
 
 SETTING_NAMES = frozenset(get_type_hints(OrganizationSettings))
+# Settings that decide how the organization's answer model is fitted (tuning.tuning_allowed):
+# changing one makes its knowledge index stale, like an edit of its knowledge.
+INDEX_SETTINGS = frozenset({"exclude_from_training", "tuning_opt_in"})
 
 
 def check_settings(changes: Mapping[str, object]) -> OrganizationSettings:
@@ -122,9 +127,16 @@ class Organizations:
         """Apply settings; AttributeError for a name that is not a setting, before any change."""
         org = self._existing(org_id)
         check_settings(settings)
+        stale_index = any(
+            getattr(org, name) != value
+            for name, value in settings.items()
+            if name in INDEX_SETTINGS
+        )
         for name, value in settings.items():
             setattr(org, name, value)
         self._session.add(org)
+        if stale_index:
+            self._bump_kb_revision(org)
         return org
 
     def publish_notice(self, org_id: int, *, text: str, material: bool, now: datetime) -> int:
@@ -161,6 +173,20 @@ class Organizations:
         org.data_destroyed_at = now
         self._session.add(org)
         return org
+
+    def _bump_kb_revision(self, org: Organization) -> None:
+        """Tell every process to rebuild the organization's index, as knowledge edits do."""
+        self._session.flush()
+        # In SQL, not from the loaded value: an import committing meanwhile bumps it too, and
+        # two bumps must not collapse into one revision that one of them did not see. The row
+        # is then reloaded rather than synchronised in Python, which skips its unsealing.
+        self._session.execute(
+            update(Organization)
+            .where(col(Organization.id) == org.id)
+            .values(kb_revision=Organization.kb_revision + 1)
+            .execution_options(synchronize_session=False)
+        )
+        self._session.refresh(org)
 
     def _existing(self, org_id: int) -> Organization:
         org = self._session.get(Organization, org_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Protocol, Unpack
 
 from imaradesk.policies.consent import DEFAULT_NOTICE_TEXT
+from imaradesk.policies.retention import retain_until
 from imaradesk.runtime.clock import Clock
+from imaradesk.storage.compliance_repository import ComplianceData
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import Organization
 from imaradesk.storage.organization_repository import (
@@ -76,11 +78,36 @@ class OrganizationService:
         return found
 
     def update(self, org_id: int, **changes: Unpack[OrganizationSettings]) -> Organization:
-        """Change settings by name; AttributeError for a name that is not a setting."""
+        """Change settings by name; AttributeError for a name that is not a setting.
+
+        A change of ``exclude_from_training`` or ``tuning_opt_in`` bumps ``kb_revision`` in the
+        same transaction, so every process refits the answer model under the new choice.
+        """
         # Checked at run time too: the CLI passes the names its options map to.
         settings = check_settings(changes)
         with self._db.write() as session:
             return Organizations(session).change_settings(org_id, settings)
+
+    def set_tuning_opt_in(self, org_id: int, opt_in: bool, *, actor: str) -> Organization:
+        """Turn the per-organization tuning on or off by the admin's choice, audited: it lifts
+        (or restores) the organization's opt-out from training for its own answer model."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            orgs = Organizations(session)
+            org = orgs.get(org_id)
+            if org is None:
+                raise LookupError(f"organization {org_id} does not exist")
+            if org.tuning_opt_in == opt_in:
+                return org
+            org = orgs.change_settings(org_id, {"tuning_opt_in": opt_in})
+            ComplianceData(session, org_id).audit(
+                actor=actor,
+                action="tuning_opted_in" if opt_in else "tuning_opted_out",
+                subject=f"organization:{org_id}",
+                now=now,
+                retain_until=retain_until(now, org.audit_retention_days),
+            )
+            return org
 
     def destroy_data(
         self,

@@ -22,6 +22,7 @@ from flask_login import current_user
 from imaradesk.knowledge_index.curation import EntryEdit, EntryInvalid
 from imaradesk.knowledge_index.documents import SUPPORTED_EXTENSIONS
 from imaradesk.knowledge_index.ingestion import UploadRejected
+from imaradesk.knowledge_index.tuning import tuning_allowed
 from imaradesk.tenants.api_tokens import TokenError
 from imaradesk.web.common import services
 from imaradesk.web.console import _org, roles
@@ -104,6 +105,9 @@ def page() -> Any:
         extensions=", ".join(SUPPORTED_EXTENSIONS),
         max_mib=svc.ingestion.max_upload_bytes // 2**20,
         tokens=svc.api_tokens.tokens(org.id) if current_user.role == "admin" else [],  # type: ignore[arg-type]
+        tuning_on=tuning_allowed(
+            exclude_from_training=org.exclude_from_training, tuning_opt_in=org.tuning_opt_in
+        ),
         error=error,
     ), 400 if error else 200
 
@@ -224,6 +228,26 @@ def unanswered() -> Any:
         days = 30
     groups = services().insights.unanswered(org, now=services().clock.now(), days=days)
     return render_template("console/unanswered.html", org=org, groups=groups, days=days)
+
+
+@bp.post("/tuning")
+@roles("admin")
+def set_tuning() -> Response:
+    """Turn the tuning on (or off) here: the admin's choice over the exclusion from training."""
+    opt_in = request.form.get("tuning_opt_in") == "on"
+    org = _org()
+    services().organizations.set_tuning_opt_in(
+        org.id,  # type: ignore[arg-type]
+        opt_in,
+        actor=f"console:{current_user.account.email}",
+    )
+    flash(
+        "Tuning is turned on here: the answer model is refitted on your phrasings."
+        if opt_in
+        else "Tuning is no longer turned on here: it is off while the organization is excluded "
+        "from training."
+    )
+    return redirect(url_for("knowledge.page"))
 
 
 @bp.post("/tokens")
