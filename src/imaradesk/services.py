@@ -47,6 +47,7 @@ from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, Knowledg
 from imaradesk.knowledge_index.language_route import MultilingualSettings
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
+from imaradesk.llm.translation import MessageTranslator
 from imaradesk.llm.usage import UsageLog
 from imaradesk.policies.handoff import LowConfidencePolicy
 from imaradesk.policies.language import LanguageDetector
@@ -98,6 +99,7 @@ class Services:
     api_tokens: ApiTokens
     background_turns: BackgroundTurns
     intents: IntentBackends
+    translator: MessageTranslator
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -482,6 +484,7 @@ def build_services(
             queue=jobs,
         ),
         intents=intents,
+        translator=MessageTranslator(ai, languages),
         redis=stores.redis,
     )
     if isinstance(jobs, InProcessJobQueue):

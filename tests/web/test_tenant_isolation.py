@@ -305,6 +305,7 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "console.reply": b_handoff_route("/reply", "post", {"text": "hello from A"}),
         "console.send_template": b_handoff_route("/template", "post", {"template_id": "1"}),
         "console.retry": b_handoff_route(f"/messages/{b_message.id}/retry", "post"),
+        "console.translate_message": b_handoff_route(f"/messages/{b_message.id}/translate", "post"),
         "privacy.subject_export": subject_export,
         "twilio.inbound_message": twilio_inbound,
         "twilio.delivery_status": twilio_status,

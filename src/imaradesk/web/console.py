@@ -26,6 +26,7 @@ from imaradesk.console.accounts import (
 from imaradesk.console.desk import DeskError, NotFound
 from imaradesk.console.mailer import MailError
 from imaradesk.delivery.outbound import OutboundError, WindowClosed
+from imaradesk.llm.translation import TranslationFailed, TranslationRefused
 from imaradesk.storage.models import AgentAccount, Organization
 from imaradesk.web.common import services
 
@@ -231,16 +232,39 @@ def _view(handoff_id: int) -> Any:
         abort(404)
 
 
+def _thread(template: str, handoff_id: int) -> Any:
+    view = _view(handoff_id)
+    languages = services().translator.thread(view.org, view.contact, view.messages)
+    return render_template(template, view=view, languages=languages)
+
+
 @bp.get("/handoffs/<int:handoff_id>")
 @roles(*AGENTS)
 def conversation(handoff_id: int) -> Any:
-    return render_template("console/conversation.html", view=_view(handoff_id))
+    return _thread("console/conversation.html", handoff_id)
 
 
 @bp.get("/handoffs/<int:handoff_id>/messages")
 @roles(*AGENTS)
 def conversation_messages(handoff_id: int) -> Any:
-    return render_template("console/_messages.html", view=_view(handoff_id))
+    return _thread("console/_messages.html", handoff_id)
+
+
+@bp.post("/handoffs/<int:handoff_id>/messages/<int:message_id>/translate")
+@roles(*AGENTS)
+def translate_message(handoff_id: int, message_id: int) -> Any:
+    view = _view(handoff_id)
+    message = next((m for m in view.messages if m.id == message_id), None)
+    if message is None:
+        abort(404)
+    try:
+        translation = services().translator.translate(view.org, view.contact, message)
+    except TranslationRefused:
+        abort(403)
+    except TranslationFailed:
+        # 200 on purpose: htmx swaps no error response in, and the agent should read why.
+        return render_template("console/_translation.html", translation=None)
+    return render_template("console/_translation.html", translation=translation)
 
 
 def _act(handoff_id: int, action: Callable[[], Any], done: str) -> Any:
