@@ -15,7 +15,11 @@ first reply to the question answered from the right/wrong entry; ``handoff_rate`
 conversations that ended with a handoff; ``p50_ms``/``p99_ms``: per message through the
 dialogue manager (storage included); ``overhead_ratio_p50``: against ``bare_p50_ms``, embedding
 plus FAISS search alone for the same questions. ``hybrid_vs_dense``: each figure of the hybrid
-divided by the dense one.
+divided by the dense one. ``risk_coverage``: the knowledge base's own judgement of each question
+(its calibrated confidence, one search), swept over every threshold: the highest share of
+questions answered right while the share answered wrong stays at or under 1, 2 and 3% (what
+the answer model could do at each target; the dialogue manager's figures are at the shipped
+one).
 """
 
 from __future__ import annotations
@@ -85,6 +89,35 @@ class Tally:
     handoffs: int = 0
     clarified: int = 0
     latencies: list[float] = field(default_factory=list)
+    judged: list[tuple[float, bool]] = field(default_factory=list)
+
+    def judge(self, text: str, category: str) -> None:
+        """The answer model's confidence in its best entry for the question, and if it is right."""
+        found = self.services.knowledge.search(
+            self.org.id,  # type: ignore[attr-defined]
+            text,
+            revision=self.org.kb_revision,  # type: ignore[attr-defined]
+        )
+        best = found.best
+        self.judged.append(
+            (found.judgement.confidence, best is not None and best.external_id == category)
+        )
+
+    def risk_coverage(self, n: int) -> dict[str, float]:
+        """The most questions answered right with at most 1, 2, 3% of them answered wrong."""
+        ordered = sorted(self.judged, key=lambda j: -j[0])
+        best = {0.01: 0.0, 0.02: 0.0, 0.03: 0.0}
+        right = wrong = 0
+        for i, (confidence, is_right) in enumerate(ordered):
+            right += is_right
+            wrong += not is_right
+            # A threshold can only fall between distinct confidences.
+            if i + 1 < len(ordered) and ordered[i + 1][0] == confidence:
+                continue
+            for target in best:
+                if wrong / n <= target:
+                    best[target] = max(best[target], right / n)
+        return {f"accuracy_at_wrong_{t:.2f}": round(a, 4) for t, a in best.items()}
 
     def ask(self, i: int, text: str, category: str) -> None:
         """Send one test question as a new contact, and a rephrase request's retry."""
@@ -136,6 +169,8 @@ class Tally:
             "answer_model": training.method,
             "held_out_answer_rate": training.held_out_answer_rate,
             "held_out_wrong_rate": training.held_out_wrong_rate,
+            "tuned": getattr(training, "tuned", False),
+            "risk_coverage": self.risk_coverage(n),
         }
 
 
@@ -190,6 +225,7 @@ def run(
             # Alternate who goes first: neither mode gets the warmer caches every time.
             for tally in tallies if i % 2 == 0 else tallies[::-1]:
                 tally.ask(i, text, category)
+                tally.judge(text, category)
         for tally in tallies:
             tally.services.close()
 

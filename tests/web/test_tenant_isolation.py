@@ -239,6 +239,23 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         assert services.api_tokens.authenticate(secret) == org_a.id, "a token opens its own org"
         return 403
 
+    def tuning_for_a() -> int:
+        # The form names no organization: it can only change the admin's own.
+        before = services.organizations.get(org_b.id)
+        assert before is not None
+        a_console.post(
+            "/console/knowledge/tuning", {"tuning_opt_in": "on"}, csrf_from="/console/knowledge"
+        )
+        after = services.organizations.get(org_b.id)
+        assert after is not None
+        assert (after.tuning_opt_in, after.kb_revision) == (
+            before.tuning_opt_in,
+            before.kb_revision,
+        )
+        own = services.organizations.get(org_a.id)
+        assert own is not None and own.tuning_opt_in, "the admin's own organization changed"
+        return 403
+
     def openapi() -> int:
         document = requests.get(f"{base}/api/v1/openapi.json", timeout=10).text
         assert "org-b" not in document and "half term" not in document
@@ -284,6 +301,7 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "knowledge.unanswered": b_knowledge("/unanswered"),
         "knowledge.create_token": token_for_a,
         "knowledge.revoke_token": b_knowledge(f"/tokens/{b_token.id}/revoke", "post"),
+        "knowledge.set_tuning": tuning_for_a,
         "openapi_document": openapi,
         "api.list_documents": api_call("GET", "/documents"),
         "api.upload_document": lambda: 404,  # uploads only ever go to the token's own org
