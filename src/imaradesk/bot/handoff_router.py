@@ -311,7 +311,13 @@ class HandoffRouter:
         if use_model and latest.strip():
             if retrieval is None:
                 retrieval = self._search(org, latest)
-            category = retrieval.candidates[0].entry.category if retrieval.candidates else None
+            # The entry the answer model judged closest (even when not sure enough to answer)
+            # names the topic; the first suggestion, ranked by similarity alone, is worse
+            # at it.
+            closest = retrieval.best or (
+                retrieval.candidates[0].entry if retrieval.candidates else None
+            )
+            category = closest.category if closest is not None else None
             similar = self.topic_like(org, latest, retrieval)
             feeling = self.read_sentiment(latest, retrieval)
         return classify(
