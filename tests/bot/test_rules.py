@@ -124,7 +124,7 @@ class PolicySignals:
         self.rules = rules
         self.analysed: list[str] = []
 
-    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
+    def sentiment(self, text: str) -> Sentiment | None:
         self.analysed.append(text)
         return self.analyzer.analyse(text)
 

@@ -53,9 +53,7 @@ class RoutingSignals(Protocol):
     @property
     def rules(self) -> tuple[RoutingRule, ...]: ...
 
-    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
-        """How the customer feels; ``retrieval`` is the turn's search, whose vector it reuses."""
-        ...
+    def sentiment(self, text: str) -> Sentiment | None: ...
 
     def topic_like(self, text: str, retrieval: Retrieval) -> RoutingRule | None:
         """The topic rule whose examples ``text`` is closer to than to any FAQ entry."""
@@ -82,7 +80,7 @@ class NoContactPrivacy:
 class NoRoutingSignals:
     rules: tuple[RoutingRule, ...] = ()
 
-    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
+    def sentiment(self, text: str) -> Sentiment | None:
         return None
 
     def topic_like(self, text: str, retrieval: Retrieval) -> RoutingRule | None:
@@ -136,10 +134,8 @@ class TurnContext:
 
     @lazy
     def sentiment(self) -> Sentiment | None:
-        # When a rule before it searched (the always-human topics do), the classifier reads
-        # the search's query vector; otherwise the encoder's memory of recent queries spares
-        # the search a second encoding of the message.
-        return self.routing.sentiment(self.text, self.retrieval_if_searched)
+        # The multilingual encoder remembers the message's vector for the search after it.
+        return self.routing.sentiment(self.text)
 
     @lazy
     def privacy_intent(self) -> PrivacyIntent | None:

@@ -416,8 +416,8 @@ class _OrgSignals:
         self._org = org
         self.rules = tuple(router.rules(org.id))
 
-    def sentiment(self, text: str, retrieval: Retrieval | None = None) -> Sentiment | None:
-        return self._router.read_sentiment(text, retrieval)
+    def sentiment(self, text: str) -> Sentiment | None:
+        return self._router.read_sentiment(text)
 
     def topic_like(self, text: str, retrieval: Retrieval) -> Rule | None:
         return self._router.topic_like(self._org, text, retrieval)

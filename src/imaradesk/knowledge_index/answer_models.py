@@ -23,6 +23,14 @@ from imaradesk.knowledge_index.scores import EntryScores
 HYBRID_METHOD = "hybrid_calibrated_classifier"
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Each row's logits as probabilities (shifted by the row's maximum, so exp cannot overflow)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
+    return probs
+
+
 @dataclass(frozen=True)
 class Judgement:
     entry_id: int | None
@@ -144,11 +152,7 @@ class CalibratedClassifierModel:
         self._class_of = {int(e): i for i, e in enumerate(self.entry_ids.tolist())}
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.weights.T + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
-        return probs
+        return softmax(vectors @ self.weights.T + self.bias)
 
     def judge(
         self,

@@ -23,6 +23,7 @@ from imaradesk.knowledge_index.answer_models import (
     CalibratedClassifierModel,
     Reranker,
     SimilarityMarginModel,
+    softmax,
 )
 from imaradesk.knowledge_index.lexical import LexicalIndex
 from imaradesk.knowledge_index.scores import EntryScores, entry_scores, lexical_entry_scores
@@ -299,11 +300,7 @@ class _Classifier:
     intercept_: np.ndarray
 
     def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.coef_.T + self.intercept_
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        probs: np.ndarray = exp / exp.sum(axis=1, keepdims=True)
-        return probs
+        return softmax(vectors @ self.coef_.T + self.intercept_)
 
 
 def _fit_classifier(
