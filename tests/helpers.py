@@ -157,3 +157,47 @@ def sqlite_file_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     wal = Path(str(path) + "-wal")
     return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+@dataclass
+class WebVisitor:
+    """A web-chat visitor on a live server: it asks for its token first, as the widget does."""
+
+    base_url: str
+    org: str
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            response = requests.post(self.url("visitors"), timeout=10)
+            assert response.status_code == 201, response.text
+            self.token = response.json()["token"]
+
+    def url(self, endpoint: str = "messages") -> str:
+        return f"{self.base_url}/channels/webchat/{self.org}/{endpoint}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def send(self, text: str, *, timeout: float = 30, **fields: object) -> requests.Response:
+        return requests.post(
+            self.url(), json={"text": text, **fields}, headers=self.headers, timeout=timeout
+        )
+
+    def replies(self, text: str, **fields: object) -> list[dict]:
+        response = self.send(text, **fields)
+        assert response.status_code == 200, response.text
+        return response.json()["replies"]
+
+    def poll(self, after: int = 0) -> list[dict]:
+        response = requests.get(
+            self.url(), params={"after": after}, headers=self.headers, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+    def history(self) -> list[dict]:
+        response = requests.get(self.url("history"), headers=self.headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]

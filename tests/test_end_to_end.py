@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from imaradesk.demo.seed import DEMO_SLUG, DEMO_TWILIO_TOKEN, seed_demo
-from tests.helpers import post_signed, twilio_form
+from tests.helpers import WebVisitor, post_signed, twilio_form
 
 pytestmark = pytest.mark.slow
 PARAPHRASES = Path(__file__).parents[1] / "bench" / "demo_paraphrases.csv"
@@ -123,11 +123,7 @@ def test_the_quick_start_service_comes_up_seeded_and_answers(tmp_path: Path) -> 
                 time.sleep(0.5)
         else:
             pytest.fail("the service did not come up in 180 s")
-        response = requests.post(
-            f"http://127.0.0.1:{port}/channels/webchat/demo/messages",
-            json={"sender": "newcomer", "text": "How do I reset my PIN?"},
-            timeout=30,
-        )
+        response = WebVisitor(f"http://127.0.0.1:{port}", "demo").send("How do I reset my PIN?")
         replies = response.json()["replies"]
         assert replies[-1]["sources"][0]["entry_id"] > 0
         assert "Forgot PIN" in replies[-1]["text"]

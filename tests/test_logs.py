@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
-import requests
-
 from imaradesk.runtime.log_config import configure_logging
-from tests.helpers import post_signed, seed_org, twilio_form
+from tests.helpers import WebVisitor, post_signed, seed_org, twilio_form
 
 CANARY = "CANARY-LOG-7Q2X"
 
@@ -40,11 +38,7 @@ def test_a_full_conversation_leaves_nothing_personal_in_the_logs(
             post_signed(url, twilio_form(body="forged", sender=sender), token="wrong").status_code
             == 403
         )
-        requests.post(
-            f"{server.url}/channels/webchat/acme/messages",
-            json={"sender": "+254799123456", "text": CANARY},
-            timeout=10,
-        )
+        WebVisitor(server.url, "acme").send(CANARY, sender="+254799123456")
         # Our own code logging something personal by mistake is still caught on the way out.
         logging.getLogger("imaradesk.test").warning(
             "customer +254 799 123 456 (Wanjiru) wrote %s", "my name is Wanjiru"

@@ -25,6 +25,7 @@ from imaradesk.bot.route import HandoffRouting
 from imaradesk.channels.rasa_rest import RasaRestChannel
 from imaradesk.channels.twilio import TwilioChannel
 from imaradesk.channels.twilio_sender import TwilioSender
+from imaradesk.channels.visitor_identity import VisitorTokens
 from imaradesk.channels.webchat import WebChatChannel
 from imaradesk.compliance.desk import PrivacyDesk
 from imaradesk.compliance.effects import PrivacyEffects
@@ -100,6 +101,7 @@ class Services:
     background_turns: BackgroundTurns
     intents: IntentBackends
     translator: MessageTranslator
+    visitors: VisitorTokens
     redis: redis.Redis | None = None
 
     def close(self) -> None:
@@ -471,6 +473,9 @@ def build_services(
             clock=clock,
         ),
         signing_secret=signing_secret,
+        visitors=VisitorTokens(
+            signing_secret, max_age_seconds=settings.visitor_token_days * 86400, clock=clock
+        ),
         jobs=jobs,
         ingestion=ingestion,
         curation=KnowledgeCuration(database=database, knowledge=knowledge, clock=clock),

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
 
+    # Web chat and Rasa REST visitors: how long the token a widget keeps stays valid (widgets
+    # renew it on every visit, so only a visitor away this long starts a new conversation).
+    visitor_token_days: int = Field(default=180, ge=1, le=3650)
+
     # Privacy
     export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 

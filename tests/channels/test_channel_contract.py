@@ -123,6 +123,7 @@ def test_every_adapter_is_in_the_contract_suite() -> None:
         "base",
         "messages",
         "twilio_sender",
+        "visitor_identity",  # who a pull channel's visitor is, not an adapter
     }
     assert adapters == {"twilio", "webchat", "rasa_rest"}, adapters
 

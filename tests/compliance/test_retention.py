@@ -182,13 +182,14 @@ def test_a_closed_account_is_deleted_after_30_days_unless_reopened(
     import requests
 
     assert (
+        requests.post(f"{server.url}/channels/webchat/acme/visitors", timeout=10).status_code == 404
+    )
+    assert (
         requests.post(
-            f"{server.url}/channels/webchat/acme/messages",
-            json={"sender": "x", "text": "hi"},
-            timeout=10,
+            f"{server.url}/channels/webchat/acme/messages", json={"text": "hi"}, timeout=10
         ).status_code
         == 404
-    )
+    ), "a deleted organization is unknown before any token is asked for"
 
 
 def test_an_organization_on_hold_is_not_deleted(world, clock) -> None:

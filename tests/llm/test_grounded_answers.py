@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 from sqlalchemy import text
 from sqlmodel import select
 
@@ -32,7 +31,7 @@ from tests.fakes.llm_servers import (
     Malformed,
     Sleep,
 )
-from tests.helpers import WALLET_FAQ, Chat, seed_org
+from tests.helpers import WALLET_FAQ, Chat, WebVisitor, seed_org
 
 MODELS = {"gemini": "gemini-2.5-flash", "openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
 BALANCE = "How do I check my balance?"
@@ -421,11 +420,7 @@ def test_web_chat_on_a_real_server_gets_the_generated_answer(
     configure(services, "acme", fake)
     fake.answer(GENERATED)
     server = live_server_factory(services)
-    response = requests.post(
-        f"{server.url}/channels/webchat/acme/messages",
-        json={"sender": "visitor-1", "text": BALANCE},
-        timeout=30,
-    )
+    response = WebVisitor(server.url, "acme").send(BALANCE)
     assert response.status_code == 200
     answer = response.json()["replies"][-1]
     assert answer["kind"] == "answer"
@@ -441,11 +436,8 @@ def test_web_chat_answers_within_budget_when_the_provider_hangs(
     configure(services, "acme", gemini)
     gemini.always(Sleep(30))
     server = live_server_factory(services)
+    visitor = WebVisitor(server.url, "acme")
     started = time.monotonic()
-    response = requests.post(
-        f"{server.url}/channels/webchat/acme/messages",
-        json={"sender": "visitor-2", "text": BALANCE},
-        timeout=30,
-    )
+    response = visitor.send(BALANCE)
     assert time.monotonic() - started < 10  # generous: far below the fake's 30 s
     assert response.json()["replies"][-1]["text"] == EXTRACTIVE_BALANCE

@@ -365,43 +365,27 @@ def test_an_admin_invites_an_agent_who_chooses_a_password(world) -> None:
 
 
 def test_a_web_chat_visitor_gets_the_agents_reply_on_the_next_poll(world) -> None:
-    import requests
+    from tests.helpers import WebVisitor
 
-    chat = f"{world.url}/channels/webchat/acme/messages"
-    requests.post(
-        chat, json={"sender": "visitor-42", "text": "I want to talk to a human"}, timeout=10
-    )
+    visitor = WebVisitor(world.url, "acme")
+    visitor.replies("I want to talk to a human")
     [handoff] = handoffs(world)
     # Replies given in the POST's own answer are not repeated by the poll.
-    assert (
-        requests.get(chat, params={"sender": "visitor-42", "after": 0}, timeout=10).json()[
-            "messages"
-        ]
-        == []
-    )
+    assert visitor.poll() == []
     session = world.login("amina@acme.example")
     session.post(
         f"/console/handoffs/{handoff.id}/reply",
         {"text": "Hi, Amina here."},
         csrf_from=f"/console/handoffs/{handoff.id}",
     )
-    polled = requests.get(chat, params={"sender": "visitor-42", "after": 0}, timeout=10).json()[
-        "messages"
-    ]
+    polled = visitor.poll()
     assert polled[-1] == {
         "id": polled[-1]["id"],
         "text": "Hi, Amina here.",
         "kind": "agent",
         "from": "agent",
     }
-    again = requests.get(
-        chat, params={"sender": "visitor-42", "after": polled[-1]["id"]}, timeout=10
-    ).json()
-    assert again["messages"] == []
-    assert (
-        requests.get(chat, params={"sender": "someone-else", "after": 0}, timeout=10).json()[
-            "messages"
-        ]
-        == []
-    )
+    assert visitor.poll(after=polled[-1]["id"]) == []
+    assert WebVisitor(world.url, "acme").poll() == [], "another visitor never gets it"
+    assert visitor.history()[-1]["text"] == "Hi, Amina here.", "a reload shows it again"
     assert world.twilio.received == []

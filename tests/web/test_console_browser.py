@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from imaradesk.storage.models import Handoff
+from imaradesk.storage.models import Contact, Conversation, Handoff
 from tests.conftest import REQUIRE_SERVICES
 from tests.web.console_helpers import PASSWORD, build_world
 
@@ -122,6 +122,32 @@ def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:
         world.org, handoff.id, world.services.accounts.get(1), "Hello from Amina"
     )
     page.wait_for_selector(".bubble.agent >> text=Hello from Amina", timeout=10_000)
+    # A reload shows the conversation so far, the agent's reply included, once.
+    page.reload()
+    page.wait_for_selector(".bubble.agent >> text=Hello from Amina")
+    thread = page.inner_text("#thread")
+    assert thread.count("Hello from Amina") == 1 and "How do I check my balance?" in thread
+    # Another browser is another visitor, whatever it claims: guessing the first visitor's
+    # address (the server's, read here from the database) reads nothing of theirs.
+    with world.services.database.read() as session:
+        conversation = session.get(Conversation, handoff.conversation_id)
+        address = session.get(Contact, conversation.contact_id).address
+    assert address.startswith("web-")
+    stranger = browser.new_context()
+    other = stranger.new_page()
+    other.goto(f"{world.url}/chat/acme")
+    other.wait_for_function("() => localStorage.length > 0")
+    assert "Hello from Amina" not in other.inner_text("#thread")
+    stolen = other.evaluate(
+        """async (address) => {
+            const r = await fetch("/channels/webchat/acme/messages?" +
+                new URLSearchParams({sender: address, after: 0}));
+            return [r.status, await r.text()];
+        }""",
+        address,
+    )
+    assert stolen[0] == 401 and "Amina" not in stolen[1]
+    stranger.close()
 
 
 def test_the_web_chat_page_in_swahili(world, browser) -> None:

@@ -29,7 +29,8 @@ from imaradesk.channels.base import (
 from imaradesk.channels.messages import InboundMessage, OutboundMessage
 
 MAX_TEXT = 4096
-MAX_SENDER = 200
+# A visitor token may stand as the sender (web/rasa_routes.py): room for one naming a long id.
+MAX_SENDER = 512
 MAX_ID = 100
 
 

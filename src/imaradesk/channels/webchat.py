@@ -1,8 +1,9 @@
 """A JSON web-chat channel for widgets and scripts.
 
-Request: ``{"sender": "...", "text": "...", "id": "optional client message id"}``. Clients
-that may retry should send ``id``: a retried message with the same id is answered from the
-stored replies instead of twice.
+Request: ``{"text": "...", "id": "optional client message id"}``, with ``"sender"`` set by the
+web layer to the address of the visitor token the request carried (channels/visitor_identity.py;
+a sender the client wrote is overwritten, never trusted). Clients that may retry should send
+``id``: a retried message with the same id is answered from the stored replies instead of twice.
 """
 
 from __future__ import annotations

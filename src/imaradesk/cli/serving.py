@@ -55,14 +55,18 @@ def demo(ctx: _Context, host: str, port: int) -> None:
         f"[bold]{DEMO_SLUG}[/] ({DEMO_NAME}, a mobile-money wallet).\n"
         "Try it:\n"
         f"  open {base}/chat/{DEMO_SLUG} in a browser, or\n"
+        f"  token=$(curl -s -X POST {base}/channels/webchat/{DEMO_SLUG}/visitors"
+        " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')\n"
         f"  curl -s {base}/channels/webchat/{DEMO_SLUG}/messages \\\n"
-        "       -H 'Content-Type: application/json' \\\n"
-        '       -d \'{"sender": "me", "text": "How do I reset my PIN?"}\'\n'
+        "       -H \"Authorization: Bearer $token\" -H 'Content-Type: application/json' \\\n"
+        '       -d \'{"text": "How do I reset my PIN?"}\'\n'
         f"  .venv/bin/imaradesk chat --org {DEMO_SLUG}          (in another terminal)\n"
         f"Agent console: {base}/console  (sign in as {DEMO_ADMIN} / {DEMO_PASSWORD})\n"
         f"Twilio webhook: {base}/channels/twilio/{DEMO_SLUG}/messages "
         f"(auth token {DEMO_TWILIO_TOKEN!r}; set your own with org create)\n",
         highlight=False,
+        # Commands to copy: a wrapped line would break them.
+        soft_wrap=True,
     )
     _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
 

@@ -198,6 +198,14 @@ class OutboundService:
             now=self._clock.now(),
         )
 
+    def history(
+        self, org: Organization, *, channel: str, address: str, limit: int = 100
+    ) -> list[Message]:
+        """The customer's last ``limit`` messages both ways, oldest first (a reloaded chat)."""
+        return self._outbox.history(
+            org_id=_id(org), channel=channel, address=address, limit=limit, now=self._clock.now()
+        )
+
     def poll_waiting(self, org: Organization, *, channel: str, address: str) -> list[Message]:
         """What waits for this customer and was never fetched; now delivered."""
         return self._outbox.collect_waiting(

@@ -243,6 +243,30 @@ class PollOutbox:
         waiting = col(Message.delivery_status).in_(_NOT_FETCHED)
         return self._collect(org_id=org_id, channel=channel, address=address, now=now, only=waiting)
 
+    def history(
+        self, *, org_id: int, channel: str, address: str, limit: int, now: datetime
+    ) -> list[Message]:
+        """The customer's last ``limit`` messages on the channel, both ways, oldest first (what
+        a web chat shows again after a reload); held messages among them are now delivered."""
+        with self._db.write() as session:
+            conversation_ids = _conversation_ids(session, org_id, channel, address)
+            if not conversation_ids:
+                return []
+            rows = list(
+                session.exec(
+                    select(Message)
+                    .where(
+                        Message.org_id == org_id,
+                        col(Message.conversation_id).in_(conversation_ids),
+                    )
+                    .order_by(col(Message.id).desc())
+                    .limit(limit)
+                ).all()
+            )
+            rows.reverse()
+            _mark_fetched(session, [r for r in rows if r.direction == Direction.OUTBOUND], now)
+            return rows
+
     def _collect(
         self,
         *,

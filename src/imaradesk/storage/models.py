@@ -119,6 +119,9 @@ class Organization(SQLModel, table=True):
     # WhatsApp through Twilio's REST API (agent replies): the account and the sender number.
     twilio_account_sid: str | None = Field(default=None, max_length=64)
     whatsapp_sender: str | None = Field(default=None, max_length=64)
+    # Signs the ids of customers signed in on the organization's own site, so that the web chat
+    # trusts them across devices (channels/visitor_identity.py); sealed like the Twilio token.
+    webchat_identity_secret: str | None = _text(nullable=True)
     contact_email: str | None = _text(nullable=True)
     team_size: str | None = Field(default=None, max_length=32)
     # Names the organization's daily counts; once the organization is deleted it names nobody.

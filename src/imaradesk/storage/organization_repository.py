@@ -50,6 +50,7 @@ class OrganizationSettings(TypedDict, total=False):
     ai_base_url: str | None
     generative_answers: bool
     rasa_url: str | None
+    webchat_identity_secret: str | None
 
 
 SETTING_NAMES = frozenset(get_type_hints(OrganizationSettings))

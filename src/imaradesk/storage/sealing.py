@@ -29,7 +29,12 @@ from imaradesk.storage.models import (
 )
 
 SEALED_FIELDS: dict[type, tuple[str, ...]] = {
-    Organization: ("twilio_auth_token", "contact_email", "ai_api_key"),
+    Organization: (
+        "twilio_auth_token",
+        "contact_email",
+        "ai_api_key",
+        "webchat_identity_secret",
+    ),
     Contact: ("address", "display_name", "email"),
     ConsentRecord: ("method",),
     Message: ("body",),

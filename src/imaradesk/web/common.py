@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
 from imaradesk.channels.base import Channel, MalformedRequest
 from imaradesk.channels.messages import OutboundMessage
+from imaradesk.channels.visitor_identity import Visitor, VisitorRefused
 from imaradesk.services import Services
 from imaradesk.storage.models import Organization
 
@@ -51,3 +54,26 @@ def converse(channel: Channel, payload: Any, org: Organization) -> list[Outbound
     for message in messages:
         replies.extend(svc.dialogue.handle(org, message).replies)
     return replies
+
+
+def bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if the request has one."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def visitor_or_401(org: Organization, token: str | None) -> Visitor:
+    """The web-chat or Rasa REST visitor ``token`` names; 401 unless it is ours and the org's."""
+    assert org.id is not None
+    if not token:
+        raise _unauthorized(
+            f"a visitor token is required: POST /channels/webchat/{org.slug}/visitors gives one"
+        )
+    try:
+        return services().visitors.verify(token, org_id=org.id)
+    except VisitorRefused as e:
+        raise _unauthorized(str(e)) from e
+
+
+def _unauthorized(description: str) -> Unauthorized:
+    return Unauthorized(description, www_authenticate=WWWAuthenticate("bearer"))

@@ -1,14 +1,19 @@
 """The Rasa-compatible REST endpoint: ``POST /channels/rasa/<org>/webhook``.
 
-Public like the web chat (widgets carry no credentials, so no CSRF either): it answers only from
-the named organization's knowledge. Widgets usually live on the organization's own site, so
-the endpoint allows cross-origin calls; it sets and reads no cookies. Rasa's REST channel has no
-push, so what an agent wrote since the customer's last message comes with the next answer.
+Public like the web chat: it answers only from the named organization's knowledge, and only a
+visitor with a token of ours (``POST /channels/webchat/<org>/visitors``) is heard, sent as
+``Authorization: Bearer`` or as the ``sender`` itself (Rasa widgets let the page choose the
+sender, not always the headers). A sender string that is not a token is no identity: anyone
+could type another visitor's. Widgets usually live on the organization's own site, so the
+endpoint allows cross-origin calls; it sets and reads no cookies (so no CSRF either). Rasa's
+REST channel has no push, so what an agent wrote since the customer's last message comes with
+the next answer.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from flask import Blueprint, Response, abort, jsonify, request
 
@@ -16,7 +21,7 @@ from imaradesk.channels.base import MalformedRequest
 from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.rasa_rest import MessageTooLong, RasaRestChannel
 from imaradesk.storage.models import Organization
-from imaradesk.web.common import organization_or_404, services
+from imaradesk.web.common import bearer_token, organization_or_404, services, visitor_or_401
 
 bp = Blueprint("rasa", __name__)
 channel = RasaRestChannel()
@@ -26,7 +31,7 @@ channel = RasaRestChannel()
 def _allow_widgets_elsewhere(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
     return response
 
 
@@ -52,10 +57,14 @@ def webhook(org_slug: str) -> Response:
     except MalformedRequest as e:
         abort(400, description=str(e))
     sender = messages[0].sender_id
+    visitor = visitor_or_401(org, bearer_token() or sender)
+    # The conversation is the token's visitor's, whatever the sender field said.
+    messages = [replace(m, sender_id=visitor.address) for m in messages]
     replies: list[OutboundMessage] = []
     for message in messages:
         replies.extend(svc.dialogue.handle(org, message).replies)
-    return jsonify(channel.render(_agent_messages(org, sender) + replies, recipient_id=sender))
+    waiting = _agent_messages(org, visitor.address)
+    return jsonify(channel.render(waiting + replies, recipient_id=sender))
 
 
 def _agent_messages(org: Organization, sender: str) -> list[OutboundMessage]:
