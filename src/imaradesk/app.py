@@ -13,6 +13,7 @@ from imaradesk.web import (
     console,
     console_knowledge,
     health,
+    meta_routes,
     privacy_routes,
     twilio_routes,
     webchat_routes,
@@ -65,7 +66,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     csrf = CSRFProtect(app)
     # Providers and widgets authenticate by signature or not at all; people use forms.
-    public = (health.bp, twilio_routes.bp, webchat_routes.bp, privacy_routes.bp, rasa_bp)
+    public = (
+        health.bp,
+        twilio_routes.bp,
+        meta_routes.bp,
+        webchat_routes.bp,
+        privacy_routes.bp,
+        rasa_bp,
+    )
     for machine_facing in public:
         csrf.exempt(machine_facing)
         app.register_blueprint(machine_facing)

@@ -22,6 +22,7 @@ from imaradesk.bot.intent_backends import IntentBackends
 from imaradesk.bot.observe import Observer
 from imaradesk.bot.record import TurnRecorder
 from imaradesk.bot.route import HandoffRouting
+from imaradesk.channels.meta import MetaCloudChannel
 from imaradesk.channels.rasa_rest import RasaRestChannel
 from imaradesk.channels.twilio import TwilioChannel
 from imaradesk.channels.twilio_sender import TwilioSender
@@ -69,7 +70,7 @@ from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLock
 from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.tenants.api_tokens import ApiTokens
 from imaradesk.tenants.organizations import OrganizationService
-from imaradesk.tenants.provider_accounts import twilio_account
+from imaradesk.tenants.provider_accounts import meta_account, twilio_account
 
 
 @dataclass
@@ -212,6 +213,13 @@ def channel_registry(settings: Settings, outbox: PollOutbox) -> ChannelRegistry:
             public_base_url=settings.public_base_url,
         ),
         account_of=twilio_account,
+    )
+    registry.register(
+        MetaCloudChannel(
+            graph_base_url=settings.meta_graph_base_url,
+            graph_version=settings.meta_graph_version,
+        ),
+        account_of=meta_account,
     )
     registry.register(WebChatChannel(mailbox=outbox))
     registry.register(RasaRestChannel(mailbox=outbox))

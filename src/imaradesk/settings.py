@@ -89,6 +89,9 @@ class Settings(BaseSettings):
 
     # Twilio REST API (agent replies); a base URL only for an edge, a proxy or a test server
     twilio_api_base_url: str | None = None
+    # Meta's Graph API (WhatsApp Cloud API): an egress proxy or a test server may stand in.
+    meta_graph_base_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")
 
     # Transactional email
     smtp_host: str = "127.0.0.1"

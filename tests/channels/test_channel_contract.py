@@ -24,10 +24,12 @@ from imaradesk.channels.base import (
     TemplateMessage,
 )
 from imaradesk.channels.messages import OutboundMessage, ReplyKind
+from imaradesk.channels.meta import MetaCloudChannel
 from imaradesk.channels.rasa_rest import RasaRestChannel
 from imaradesk.channels.twilio import TwilioChannel
 from imaradesk.channels.twilio_sender import TwilioSender
 from imaradesk.channels.webchat import WebChatChannel
+from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.twilio_api import FakeTwilioApi
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -72,6 +74,22 @@ def _twilio(fake: FakeTwilioApi) -> Case:
     )
 
 
+def _meta(fake: FakeGraphApi) -> Case:
+    def fail_next(count: int) -> None:
+        fake.errors = [(500, 1)] * count
+
+    return Case(
+        MetaCloudChannel(graph_base_url=fake.url),
+        Recipient(org_id=1, org_slug="acme", channel="whatsapp_cloud", address="254711000333"),
+        ProviderAccount(account_id=fake.phone_number_id, secret=fake.access_token, sender="-"),
+        lambda: [
+            m["template"]["name"] if m["type"] == "template" else m["text"]["body"]
+            for m in fake.received
+        ],
+        fail_next,
+    )
+
+
 def _pull(channel_type: type[WebChatChannel] | type[RasaRestChannel]) -> Case:
     mailbox = MemoryMailbox()
     channel = channel_type(mailbox=mailbox)
@@ -83,7 +101,7 @@ def _pull(channel_type: type[WebChatChannel] | type[RasaRestChannel]) -> Case:
     )
 
 
-PUSH = ["twilio"]
+PUSH = ["twilio", "meta"]
 PULL = ["webchat", "rasa"]
 
 
@@ -92,6 +110,10 @@ def _case(name: str) -> Iterator[Case]:
         fake = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN).start()
         yield _twilio(fake)
         fake.stop()
+    elif name == "meta":
+        graph = FakeGraphApi("106540352242922", "contract-access-token").start()
+        yield _meta(graph)
+        graph.stop()
     elif name == "webchat":
         yield _pull(WebChatChannel)
     else:
@@ -125,7 +147,7 @@ def test_every_adapter_is_in_the_contract_suite() -> None:
         "twilio_sender",
         "visitor_identity",  # who a pull channel's visitor is, not an adapter
     }
-    assert adapters == {"twilio", "webchat", "rasa_rest"}, adapters
+    assert adapters == {"twilio", "meta", "webchat", "rasa_rest"}, adapters
 
 
 def _message(text: str = "Hello from Amina", message_id: int = 41) -> OutboundMessage:

@@ -3,7 +3,10 @@ leaves B untouched. A new route fails this test until it is added to the matrix.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
+from pathlib import Path
 
 import requests
 from itsdangerous import URLSafeTimedSerializer
@@ -37,7 +40,7 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
     make_services, live_server_factory, database: Database
 ) -> None:
     services = make_services(database)
-    seed_org(services, "org-a", twilio_auth_token=A_TOKEN)
+    org_a = seed_org(services, "org-a", twilio_auth_token=A_TOKEN)
     org_b = seed_org(services, "org-b", faq_csv=SCHOOL_FAQ, twilio_auth_token=B_TOKEN)
     server = live_server_factory(services)
     base = server.url
@@ -84,6 +87,36 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
     def twilio_inbound() -> int:
         url = f"{base}/channels/twilio/org-b/messages"
         return post_signed(url, twilio_form(body="hi from A"), token=A_TOKEN).status_code
+
+    # Both connected to Meta's Cloud API, each with its own app secret and verify token.
+    for org_id, name in ((org_a.id, "a"), (org_b.id, "b")):
+        services.organizations.update(
+            org_id,
+            meta_phone_number_id="1065403522429" + ("1" if name == "a" else "2"),
+            meta_app_secret=f"app-secret-of-{name}",
+            meta_access_token=f"access-token-of-{name}",
+            meta_verify_token=f"verify-token-of-{name}",
+        )
+
+    def meta_handshake() -> int:
+        params = {
+            "hub.mode": "subscribe",
+            "hub.verify_token": "verify-token-of-a",
+            "hub.challenge": "7",
+        }
+        return requests.get(
+            f"{base}/channels/meta/org-b/webhook", params=params, timeout=10
+        ).status_code
+
+    def meta_notification() -> int:
+        body = (Path(__file__).parent.parent / "fixtures" / "meta" / "text.json").read_bytes()
+        digest = hmac.new(b"app-secret-of-a", body, hashlib.sha256).hexdigest()
+        return requests.post(
+            f"{base}/channels/meta/org-b/webhook",
+            data=body,
+            headers={"X-Hub-Signature-256": f"sha256={digest}"},
+            timeout=10,
+        ).status_code
 
     def twilio_status() -> int:
         url = f"{base}/channels/twilio/org-b/status?m=1"
@@ -347,6 +380,8 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "privacy.subject_export": subject_export,
         "twilio.inbound_message": twilio_inbound,
         "twilio.delivery_status": twilio_status,
+        "meta.verify": meta_handshake,
+        "meta.notification": meta_notification,
         "webchat.inbound_message": webchat,
         "rasa.webhook": rasa_webhook,
         "health.healthz": health,

@@ -8,6 +8,7 @@ import click
 
 from imaradesk.cli.base import _Context, _org_or_exit, console, pass_ctx
 from imaradesk.cli.org_ai import org_ai, org_usage
+from imaradesk.cli.org_meta import org_meta
 from imaradesk.cli.org_webchat import org_webchat
 from imaradesk.cli.rasa import org_rasa
 from imaradesk.compliance.retention import RetentionError
@@ -152,5 +153,5 @@ def org_notice(ctx: _Context, slug: str, text: str, minor: bool) -> None:
 
 
 # Sub-commands that live in modules of their own.
-for command in (org_ai, org_usage, org_rasa, org_webchat):
+for command in (org_ai, org_usage, org_rasa, org_webchat, org_meta):
     org.add_command(command)

@@ -122,6 +122,13 @@ class Organization(SQLModel, table=True):
     # Signs the ids of customers signed in on the organization's own site, so that the web chat
     # trusts them across devices (channels/visitor_identity.py); sealed like the Twilio token.
     webchat_identity_secret: str | None = _text(nullable=True)
+    # WhatsApp through Meta's Cloud API: the sending number's id, its business account, and the
+    # app's secret (signs webhooks), access token (Graph API) and verify token (the handshake).
+    meta_phone_number_id: str | None = Field(default=None, max_length=64)
+    meta_waba_id: str | None = Field(default=None, max_length=64)
+    meta_app_secret: str | None = _text(nullable=True)
+    meta_access_token: str | None = _text(nullable=True)
+    meta_verify_token: str | None = _text(nullable=True)
     contact_email: str | None = _text(nullable=True)
     team_size: str | None = Field(default=None, max_length=32)
     # Names the organization's daily counts; once the organization is deleted it names nobody.

@@ -51,6 +51,11 @@ class OrganizationSettings(TypedDict, total=False):
     generative_answers: bool
     rasa_url: str | None
     webchat_identity_secret: str | None
+    meta_phone_number_id: str | None
+    meta_waba_id: str | None
+    meta_app_secret: str | None
+    meta_access_token: str | None
+    meta_verify_token: str | None
 
 
 SETTING_NAMES = frozenset(get_type_hints(OrganizationSettings))

@@ -19,3 +19,14 @@ def twilio_account(org: Organization) -> ProviderAccount | None:
         secret=org.twilio_auth_token,
         sender=org.whatsapp_sender,
     )
+
+
+def meta_account(org: Organization) -> ProviderAccount | None:
+    """The organization's WhatsApp Cloud API number and token, or None until both are set."""
+    if not (org.meta_phone_number_id and org.meta_access_token):
+        return None
+    return ProviderAccount(
+        account_id=org.meta_phone_number_id,
+        secret=org.meta_access_token,
+        sender=org.meta_phone_number_id,
+    )

@@ -1,0 +1,329 @@
+"""WhatsApp through Meta's Cloud API: webhooks in, the Graph API out.
+
+Inbound, Meta POSTs JSON to the webhook: ``entry[].changes[].value`` carries ``messages`` (what
+customers wrote) and ``statuses`` (what became of ours), several of each per request. The body
+is signed: ``X-Hub-Signature-256`` is ``sha256=`` and the hex HMAC-SHA256 of the raw body under
+the app secret, checked before anything is parsed.
+
+Who wrote: since 2026 Meta sends a business-scoped user id (BSUID, ``from_user_id``, e.g.
+``KE.1502576394655843``; a parent BSUID has ``ENT`` after the country) on every message and the
+phone (``from``) only while the user has not hidden it behind a username. The customer's
+address is the BSUID when there is one, else the phone; the username is only ever a name.
+
+Outbound, one ``POST /{version}/{phone_number_id}/messages`` per message with the access token
+as bearer, to the phone when we have it and to the BSUID (``recipient``) otherwise. Each call is
+one request: retrying is delivery's, as for every channel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+
+from imaradesk.channels.base import (
+    ChannelCapabilities,
+    DeliveryMode,
+    MalformedRequest,
+    ProviderAccount,
+    Recipient,
+    SendFailed,
+    SendReceipt,
+    SignatureInvalid,
+    StatusReport,
+    TemplateMessage,
+)
+from imaradesk.channels.messages import InboundMessage, Media, OutboundMessage
+
+CONVERSATION_CHANNEL = "whatsapp_cloud"
+MAX_TEXT = 4096
+SERVICE_WINDOW = timedelta(hours=24)
+_BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
+_PHONE = re.compile(r"[0-9]{6,20}")
+# Meta's message ids are "wamid." and base64: anything else in that field is not Meta's.
+_WAMID = re.compile(r"wamid\.[A-Za-z0-9+/=_-]{10,200}")
+_MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
+# Errors that waiting may cure: throttling (4, 80007, 130429, 131056) and Meta's own trouble.
+_RETRYABLE_ERRORS = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056})
+# Meta's statuses as ours (channels.base orders them; "failed" never overwrites "delivered").
+_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
+
+
+def verify_signature(*, app_secret: str, body: bytes, header: str | None) -> None:
+    """Raise SignatureInvalid unless ``header`` is Meta's signature of ``body``."""
+    if not header or not header.startswith("sha256="):
+        raise SignatureInvalid("missing X-Hub-Signature-256")
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, header[len("sha256=") :].strip().lower()):
+        raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
+
+
+def is_bsuid(address: str) -> bool:
+    return bool(_BSUID.fullmatch(address))
+
+
+@dataclass(frozen=True)
+class MetaStatus:
+    """A status of one of our messages, with what Meta says it costs."""
+
+    report: StatusReport
+    pricing_category: str | None
+
+
+class MetaCloudChannel:
+    name = "meta"
+    max_text_length = MAX_TEXT
+    capabilities = ChannelCapabilities(
+        delivery=DeliveryMode.PUSH,
+        serves=(CONVERSATION_CHANNEL,),
+        service_windows=((CONVERSATION_CHANNEL, SERVICE_WINDOW),),
+    )
+
+    def __init__(
+        self,
+        *,
+        graph_base_url: str = "https://graph.facebook.com",
+        graph_version: str = "v23.0",
+        timeout: float = 10.0,
+    ) -> None:
+        self._base = graph_base_url.rstrip("/")
+        self._version = graph_version
+        self._timeout = timeout
+
+    # -- inbound -----------------------------------------------------------------------------
+
+    def parse(self, payload: Any, *, org_slug: str, received_at: datetime) -> list[InboundMessage]:
+        """Every customer message of a webhook body, in order (statuses: ``parse_statuses``).
+
+        Raises:
+            MalformedRequest: the body is not a WhatsApp Business Account notification, or a
+                message has no usable id or sender.
+        """
+        messages: list[InboundMessage] = []
+        for value in _values(payload):
+            names = _profile_names(value.get("contacts"))
+            for raw in _list(value.get("messages")):
+                message = _inbound(raw, org_slug=org_slug, received_at=received_at, names=names)
+                if message is not None:
+                    messages.append(message)
+        return messages
+
+    def parse_statuses(self, payload: Any) -> list[MetaStatus]:
+        statuses: list[MetaStatus] = []
+        for value in _values(payload):
+            for raw in _list(value.get("statuses")):
+                if not isinstance(raw, dict):
+                    raise MalformedRequest("a status must be an object")
+                wamid, status = raw.get("id"), raw.get("status")
+                if not isinstance(wamid, str) or not _WAMID.fullmatch(wamid):
+                    raise MalformedRequest("a status has no WhatsApp message id")
+                if status not in _STATUSES:
+                    continue  # e.g. "deleted", "warning": nothing of ours to move
+                errors = _list(raw.get("errors"))
+                code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
+                pricing = raw.get("pricing")
+                category = pricing.get("category") if isinstance(pricing, dict) else None
+                statuses.append(
+                    MetaStatus(
+                        StatusReport(wamid, _STATUSES[status], str(code) if code else None, None),
+                        str(category) if category else None,
+                    )
+                )
+        return statuses
+
+    def render(self, replies: Sequence[OutboundMessage], **_: Any) -> dict[str, Any]:
+        # Meta reads nothing from the webhook's answer: replies go out through the Graph API.
+        return {}
+
+    # -- outbound ----------------------------------------------------------------------------
+
+    def send(
+        self,
+        message: OutboundMessage,
+        *,
+        to: Recipient,
+        account: ProviderAccount | None = None,
+    ) -> SendReceipt:
+        """Send one message through the Graph API.
+
+        Raises:
+            SendFailed: Meta refused it (``code`` is Meta's error code) or could not be reached.
+        """
+        if account is None:
+            raise SendFailed(
+                "the WhatsApp Cloud API is not configured for this organization",
+                code="config",
+                retryable=False,
+            )
+        if len(message.text) > MAX_TEXT and not isinstance(message, TemplateMessage):
+            # Delivery splits before sending: a longer text is a caller's mistake, not Meta's.
+            raise SendFailed(f"longer than {MAX_TEXT} characters", code="too_long", retryable=False)
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+        if is_bsuid(to.address):
+            body["recipient"] = to.address
+        else:
+            body["to"] = to.address
+        if isinstance(message, TemplateMessage):
+            name, _, language = message.template_sid.partition(":")
+            body |= {
+                "type": "template",
+                "template": {"name": name, "language": {"code": language or "en"}},
+            }
+        else:
+            body |= {"type": "text", "text": {"body": message.text, "preview_url": False}}
+        answer = self._post(account, body)
+        sent = _list(answer.get("messages"))
+        wamid = sent[0].get("id") if sent and isinstance(sent[0], dict) else None
+        if not isinstance(wamid, str):
+            raise SendFailed("the Graph API answered without a message id", code="protocol")
+        return SendReceipt(provider_message_id=wamid, status="sent")
+
+    def mark_read(self, account: ProviderAccount, wamid: str, *, typing: bool = True) -> None:
+        """Tell the customer their message was read (and that a reply is being written)."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+        }
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
+        self._post(account, body)
+
+    def _post(self, account: ProviderAccount, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self._base}/{self._version}/{account.account_id}/messages"
+        try:
+            response = requests.post(
+                url,
+                json=body,
+                headers={"Authorization": f"Bearer {account.secret}"},
+                timeout=self._timeout,
+            )
+        except requests.RequestException as e:
+            raise SendFailed(
+                f"the Graph API is unreachable: {type(e).__name__}", code="network"
+            ) from e
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if response.status_code >= 400 or "error" in answer:
+            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            code = error.get("code")
+            raise SendFailed(
+                f"the Graph API answered {response.status_code}: {error.get('message', '')[:200]}",
+                code=str(code or response.status_code),
+                retryable=response.status_code >= 500 or code in _RETRYABLE_ERRORS,
+            )
+        return answer if isinstance(answer, dict) else {}
+
+
+def _values(payload: Any) -> Iterator[dict[str, Any]]:
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise MalformedRequest("the body is not a WhatsApp Business Account notification")
+    for entry in _list(payload.get("entry")):
+        if not isinstance(entry, dict):
+            raise MalformedRequest("an entry must be an object")
+        for change in _list(entry.get("changes")):
+            if not isinstance(change, dict) or not isinstance(change.get("value"), dict):
+                raise MalformedRequest("a change must carry a value object")
+            if change.get("field") == "messages":
+                yield change["value"]
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedRequest("expected a list in the notification")
+    return value
+
+
+def _profile_names(contacts: Any) -> dict[str, str]:
+    """The name to show for each sender (their profile name, or their username)."""
+    names: dict[str, str] = {}
+    for contact in _list(contacts):
+        if not isinstance(contact, dict):
+            continue
+        found = contact.get("profile")
+        profile: dict[str, Any] = found if isinstance(found, dict) else {}
+        name = profile.get("name") or profile.get("username")
+        if isinstance(name, str) and name.strip():
+            for key in ("user_id", "wa_id"):
+                if isinstance(contact.get(key), str):
+                    names[contact[key]] = name.strip()[:200]
+    return names
+
+
+def _sender(raw: dict[str, Any]) -> str:
+    bsuid, phone = raw.get("from_user_id"), raw.get("from")
+    if isinstance(bsuid, str) and is_bsuid(bsuid):
+        return bsuid
+    if isinstance(phone, str) and _PHONE.fullmatch(phone):
+        return phone
+    raise MalformedRequest("a message has neither a business-scoped user id nor a phone number")
+
+
+def _inbound(
+    raw: Any, *, org_slug: str, received_at: datetime, names: dict[str, str]
+) -> InboundMessage | None:
+    if not isinstance(raw, dict):
+        raise MalformedRequest("a message must be an object")
+    wamid = raw.get("id")
+    if not isinstance(wamid, str) or not _WAMID.fullmatch(wamid):
+        raise MalformedRequest("a message has no WhatsApp message id")
+    kind = raw.get("type")
+    if kind in ("system", "reaction", "unsupported", "errors"):
+        # Number changes and reactions concern the records, not the conversation; the turn
+        # would read them as an empty message.
+        return None
+    sender = _sender(raw)
+    text, button, media = _content(raw, kind)
+    return InboundMessage(
+        org_slug=org_slug,
+        channel=CONVERSATION_CHANNEL,
+        sender_id=sender,
+        provider_message_id=wamid,
+        received_at=received_at,
+        text=text,
+        profile_name=names.get(sender) or names.get(str(raw.get("from") or "")),
+        media=media,
+        button_payload=button,
+    )
+
+
+def _content(raw: dict[str, Any], kind: Any) -> tuple[str, str | None, tuple[Media, ...]]:
+    """The text the bot reads, the chosen option's id, and the media's metadata."""
+    found = raw.get(kind) if isinstance(kind, str) else None
+    part: dict[str, Any] = found if isinstance(found, dict) else {}
+    if kind == "text":
+        return str(part.get("body") or ""), None, ()
+    if kind == "interactive":
+        chosen = part.get(part.get("type", ""), {}) if isinstance(part, dict) else {}
+        if isinstance(chosen, dict):
+            return str(chosen.get("title") or ""), _option_id(chosen.get("id")), ()
+        return "", None, ()
+    if kind == "button":
+        # A template's quick reply: its payload is the option, its text what the customer saw.
+        return str(part.get("text") or ""), _option_id(part.get("payload")), ()
+    if kind in _MEDIA_TYPES:
+        media_id = part.get("id")
+        mime = part.get("mime_type") or "application/octet-stream"
+        # Not fetched here: Meta's media URLs need the token, and the organization decides.
+        medium = (Media(f"meta-media:{media_id}", str(mime)),) if media_id else ()
+        return str(part.get("caption") or ""), None, medium
+    if kind == "location":
+        label = " ".join(str(part.get(k) or "") for k in ("name", "address")).strip()
+        return label or "(location)", None, ()
+    if kind == "contacts":
+        return "(contact card)", None, ()
+    return "", None, ()
+
+
+def _option_id(value: Any) -> str | None:
+    return value[:256] if isinstance(value, str) and value else None

@@ -1,0 +1,85 @@
+"""``imaradesk org meta``: an organization's WhatsApp number on Meta's Cloud API."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+import click
+
+from imaradesk.cli.base import _Context, _org_or_exit, console, pass_ctx
+
+_SECRETS = {
+    "meta_app_secret": ("app_secret_env", "App secret (signs Meta's webhooks)"),
+    "meta_access_token": ("access_token_env", "Access token (Graph API)"),
+    "meta_verify_token": ("verify_token_env", "Verify token (webhook handshake)"),
+}
+
+
+@click.command("meta")
+@click.option("--org", "slug", required=True, help="The organization's slug.")
+@click.option("--phone-number-id", default=None, help="The WhatsApp number's id at Meta.")
+@click.option("--waba-id", default=None, help="The WhatsApp Business Account id.")
+@click.option("--app-secret-env", metavar="VAR", default=None)
+@click.option("--access-token-env", metavar="VAR", default=None)
+@click.option("--verify-token-env", metavar="VAR", default=None)
+@click.option("--off", is_flag=True, help="Disconnect: forget the number and every secret.")
+@pass_ctx
+def org_meta(
+    ctx: _Context,
+    slug: str,
+    phone_number_id: str | None,
+    waba_id: str | None,
+    off: bool,
+    **secret_envs: str | None,
+) -> None:
+    """Connect an organization's WhatsApp number through Meta's Cloud API, or show it.
+
+    Secrets come from the named environment variables or, when a number is being connected
+    without them, a hidden prompt: never from the command line. They are stored encrypted.
+    Meta's webhook URL is then /channels/meta/SLUG/webhook.
+    """
+    services = ctx.services
+    organization = _org_or_exit(services, slug)
+    assert organization.id is not None
+    if off:
+        services.organizations.update(
+            organization.id,
+            meta_phone_number_id=None,
+            meta_waba_id=None,
+            meta_app_secret=None,
+            meta_access_token=None,
+            meta_verify_token=None,
+        )
+        console.print(f"{slug}: the WhatsApp Cloud API is disconnected.")
+        return
+    if phone_number_id is None and waba_id is None and not any(secret_envs.values()):
+        connected = organization.meta_phone_number_id and organization.meta_access_token
+        state = f"number {organization.meta_phone_number_id}" if connected else "not connected"
+        console.print(f"{slug}: WhatsApp Cloud API {state}.")
+        return
+    if phone_number_id is not None and not phone_number_id.isdigit():
+        raise click.BadParameter("a phone number id is digits", param_hint="--phone-number-id")
+    changes: dict[str, object] = {}
+    if phone_number_id is not None:
+        changes["meta_phone_number_id"] = phone_number_id
+    if waba_id is not None:
+        changes["meta_waba_id"] = waba_id
+    for column, (option, label) in _SECRETS.items():
+        variable = secret_envs.get(option)
+        if variable:
+            value = os.environ.get(variable, "").strip()
+            if not value:
+                raise click.ClickException(f"${variable} is empty or not set")
+        elif phone_number_id is not None and not getattr(organization, column):
+            value = getpass.getpass(f"{label}: ").strip()
+            if not value:
+                raise click.ClickException(f"{label} is required")
+        else:
+            continue
+        changes[column] = value
+    services.organizations.update(organization.id, **changes)  # type: ignore[arg-type]
+    console.print(
+        f"{slug}: WhatsApp Cloud API set ({', '.join(sorted(changes))}). "
+        f"Webhook: POST /channels/meta/{slug}/webhook"
+    )

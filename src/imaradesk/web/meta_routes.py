@@ -1,0 +1,77 @@
+"""Meta's WhatsApp Cloud API webhook: the verification handshake, then signed notifications.
+
+A notification is acknowledged at once and its messages answered from the background turn
+worker through the Graph API: Meta waits for no reply in the webhook's answer, and retries a
+slow one for days.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from imaradesk.channels.base import MalformedRequest, SignatureInvalid
+from imaradesk.channels.meta import CONVERSATION_CHANNEL, MetaCloudChannel, verify_signature
+from imaradesk.web.common import organization_or_404, services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("meta", __name__)
+channel = MetaCloudChannel()  # parsing only: sending is the registry's
+_CHALLENGE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+
+
+@bp.get("/channels/meta/<org_slug>/webhook")
+def verify(org_slug: str) -> Response:
+    """Meta's subscription check: echo ``hub.challenge`` when the verify token is the org's."""
+    org = organization_or_404(org_slug)
+    if not org.meta_verify_token:
+        abort(403, description="the WhatsApp Cloud API is not configured for this organization")
+    token = request.args.get("hub.verify_token", "")
+    if request.args.get("hub.mode") != "subscribe" or not hmac.compare_digest(
+        token.encode(), org.meta_verify_token.encode()
+    ):
+        abort(403, description="the verify token does not match")
+    challenge = request.args.get("hub.challenge", "")
+    if not _CHALLENGE.fullmatch(challenge):
+        abort(400, description="hub.challenge is missing or malformed")
+    return Response(challenge, mimetype="text/plain")
+
+
+@bp.post("/channels/meta/<org_slug>/webhook")
+def notification(org_slug: str) -> tuple[Response, int]:
+    org = organization_or_404(org_slug)
+    assert org.id is not None
+    if not org.meta_app_secret:
+        abort(403, description="the WhatsApp Cloud API is not configured for this organization")
+    body = request.get_data(cache=False)  # reading it enforces the body size limit (413)
+    try:
+        verify_signature(
+            app_secret=org.meta_app_secret,
+            body=body,
+            header=request.headers.get("X-Hub-Signature-256"),
+        )
+    except SignatureInvalid as e:
+        log.warning(
+            "rejected a Meta request",
+            extra={"org_id": org.id, "reason": str(e), "client": request.remote_addr},
+        )
+        abort(403, description=str(e))
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        abort(400, description="the body is not valid JSON")
+    svc = services()
+    try:
+        messages = channel.parse(payload, org_slug=org.slug, received_at=svc.clock.now())
+        statuses = channel.parse_statuses(payload)
+    except MalformedRequest as e:
+        abort(400, description=str(e))
+    for status in statuses:
+        svc.deliveries.record(org.id, CONVERSATION_CHANNEL, status.report)
+    for message in messages:
+        svc.background_turns.submit(org, message)
+    return jsonify(messages=len(messages), statuses=len(statuses)), 200

@@ -1,0 +1,448 @@
+"""WhatsApp through Meta's Cloud API, on a real loopback server against a local server that
+speaks the Graph API. The payloads are JSON files written from Meta's documented examples
+(tests/fixtures/meta); every request is signed here from its raw body, as Meta signs it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from sqlmodel import func, select
+
+from imaradesk.channels.base import MalformedRequest, SendFailed, SignatureInvalid
+from imaradesk.channels.meta import MetaCloudChannel, verify_signature
+from imaradesk.storage.models import Message
+from imaradesk.storage.repositories import OrgData
+from tests.fakes.graph_api import FakeGraphApi
+from tests.helpers import seed_org
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "meta"
+APP_SECRET = "meta-app-secret-of-acme"
+ACCESS_TOKEN = "EAAG-access-token-of-acme"
+VERIFY_TOKEN = "verify-token-of-acme"
+PHONE_NUMBER_ID = "106540352242922"
+BALANCE_ANSWER = "Dial *483*1# to see your balance."
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def graph():
+    fake = FakeGraphApi(PHONE_NUMBER_ID, ACCESS_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def server(make_services, live_server_factory, sqlite_database, graph):
+    services = make_services(sqlite_database, meta_graph_base_url=graph.url)
+    org = seed_org(services, "acme")
+    services.organizations.update(
+        org.id,
+        meta_phone_number_id=PHONE_NUMBER_ID,
+        meta_app_secret=APP_SECRET,
+        meta_access_token=ACCESS_TOKEN,
+        meta_verify_token=VERIFY_TOKEN,
+    )
+    return live_server_factory(services)
+
+
+def webhook(server, slug: str = "acme") -> str:
+    return f"{server.url}/channels/meta/{slug}/webhook"
+
+
+def deliver(server, payload: dict | bytes, *, secret: str = APP_SECRET) -> requests.Response:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    response = requests.post(webhook(server), data=body, headers=signed(body, secret), timeout=10)
+    server.services.jobs.wait(timeout=30)
+    return response
+
+
+def stored_messages(server) -> int:
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        return session.exec(
+            select(func.count()).select_from(Message).where(Message.org_id == org.id)
+        ).one()
+
+
+# -- the handshake -------------------------------------------------------------------------
+
+
+def test_the_subscription_handshake_echoes_the_challenge_for_the_right_token(server) -> None:
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
+    response = requests.get(webhook(server), params=params, timeout=10)
+    assert response.status_code == 200 and response.text == "1158201444"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.mode": "subscribe", "hub.verify_token": "guessed", "hub.challenge": "1"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"},
+        {"hub.challenge": "1"},
+    ],
+)
+def test_a_wrong_handshake_is_refused(server, params: dict) -> None:
+    response = requests.get(webhook(server), params=params, timeout=10)
+    assert response.status_code == 403 and "1" != response.text
+
+
+def test_an_organization_without_the_channel_refuses_both_verbs(server) -> None:
+    seed_org(server.services, "school")
+    params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1"}
+    assert requests.get(webhook(server, "school"), params=params, timeout=10).status_code == 403
+    body = json.dumps(fixture("text.json")).encode()
+    refused = requests.post(webhook(server, "school"), data=body, headers=signed(body), timeout=10)
+    assert refused.status_code == 403
+    assert requests.get(webhook(server, "nobody"), params=params, timeout=10).status_code == 404
+
+
+# -- messages in, replies out --------------------------------------------------------------
+
+
+def test_a_text_message_is_answered_through_the_graph_api(server, graph) -> None:
+    response = deliver(server, fixture("text.json"))
+    assert response.status_code == 200 and response.json() == {"messages": 1, "statuses": 0}
+    assert graph.texts()[-1] == BALANCE_ANSWER
+    assert "privacy" in graph.texts()[0].lower(), "the privacy notice comes first"
+    # To the BSUID, the contact's address: it stays valid when the phone is later hidden.
+    assert all(m["recipient"] == "KE.1502576394655843" for m in graph.received)
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        contact = OrgData(session, org.id).find_contact("whatsapp_cloud", "KE.1502576394655843")
+        assert contact is not None, "keyed by the business-scoped user id"
+        assert contact.display_name == "Wanjiru Kamau"
+
+
+def test_a_swahili_message_is_answered_in_swahili(server, graph) -> None:
+    deliver(server, fixture("text_swahili.json"))
+    assert graph.texts()[0].startswith("Habari, unazungumza na msaidizi wa Acme.")
+
+
+def test_a_customer_known_only_by_bsuid_is_answered_by_bsuid(server, graph) -> None:
+    """A username hides the phone: the reply goes to the BSUID as ``recipient``, and the
+    username is a name, never an address."""
+    deliver(server, fixture("username_only.json"))
+    assert graph.texts()[-1] == BALANCE_ANSWER
+    assert all(
+        m["recipient"] == "KE.ENT.11815799212886844830" and "to" not in m for m in graph.received
+    )
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        contact = OrgData(session, org.id).find_contact(
+            "whatsapp_cloud", "KE.ENT.11815799212886844830"
+        )
+        assert contact.display_name == "wanjiru.k"
+
+
+def test_one_notification_with_several_entries_and_messages_answers_each(server, graph) -> None:
+    response = deliver(server, fixture("two_entries.json"))
+    assert response.json()["messages"] == 3
+    answered = {(m["recipient"], m["text"]["body"]) for m in graph.received}
+    assert ("KE.1502576394655843", BALANCE_ANSWER) in answered
+    assert any(to == "KE.2602576394655843" and "Send Money" in text for to, text in answered)
+    assert any(to == "KE.1502576394655843" and "*483*7#" in text for to, text in answered)
+
+
+def test_redeliveries_of_one_message_store_and_answer_it_once(server, graph) -> None:
+    """Meta retries for days, sometimes twice at once: the wamid makes it one message."""
+    body = json.dumps(fixture("text.json")).encode()
+    barrier = threading.Barrier(3)
+
+    def post() -> int:
+        barrier.wait()
+        return requests.post(
+            webhook(server), data=body, headers=signed(body), timeout=10
+        ).status_code
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(post())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    server.services.jobs.wait(timeout=30)
+    deliver(server, body)
+    assert results == [200, 200, 200]
+    assert graph.texts().count(BALANCE_ANSWER) == 1
+    assert stored_messages(server) == 1 + len(graph.received)
+
+
+def test_a_voice_note_is_told_the_assistant_reads_text(server, graph) -> None:
+    deliver(server, fixture("voice_note.json"))
+    assert "I can only read text messages" in graph.texts()[-1]
+
+
+def test_reactions_and_number_changes_start_no_turn(server, graph) -> None:
+    for name in ("reaction.json", "system_user_changed_number.json"):
+        response = deliver(server, fixture(name))
+        assert response.status_code == 200 and response.json()["messages"] == 0
+    assert graph.received == [] and stored_messages(server) == 0
+
+
+# -- bad input: refused, nothing stored ----------------------------------------------------
+
+
+def test_a_forged_signature_is_refused_and_nothing_is_stored(server, graph) -> None:
+    response = deliver(server, fixture("text.json"), secret="not-the-app-secret")
+    assert response.status_code == 403
+    assert "does not match" in response.json()["message"]
+    body = json.dumps(fixture("text.json")).encode()
+    unsigned = requests.post(webhook(server), data=body, timeout=10)
+    assert unsigned.status_code == 403 and "missing" in unsigned.json()["message"]
+    # The signature covers the bytes: a re-serialised body with one character changed fails.
+    tampered = body.replace(b"balance", b"Balance")
+    changed = requests.post(webhook(server), data=tampered, headers=signed(body), timeout=10)
+    assert changed.status_code == 403
+    server.services.jobs.wait(timeout=10)
+    assert stored_messages(server) == 0 and graph.received == []
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "not valid JSON"),
+        (json.dumps({"object": "page", "entry": []}).encode(), "not a WhatsApp Business Account"),
+        (
+            json.dumps(
+                {
+                    "object": "whatsapp_business_account",
+                    "entry": [
+                        {
+                            "changes": [
+                                {
+                                    "field": "messages",
+                                    "value": {
+                                        "messages": [
+                                            {
+                                                "id": "SM123",
+                                                "type": "text",
+                                                "from": "254722000111",
+                                                "text": {"body": "hi"},
+                                            }
+                                        ]
+                                    },
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ).encode(),
+            "no WhatsApp message id",
+        ),
+        (
+            json.dumps(
+                {
+                    "object": "whatsapp_business_account",
+                    "entry": [
+                        {
+                            "changes": [
+                                {
+                                    "field": "messages",
+                                    "value": {
+                                        "messages": [
+                                            {
+                                                "id": "wamid.HBgMMjU0NzIyMDAwMTExFQIAEhgU",
+                                                "type": "text",
+                                                "from": "+25472; DROP",
+                                                "text": {"body": "hi"},
+                                            }
+                                        ]
+                                    },
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ).encode(),
+            "neither a business-scoped user id nor a phone number",
+        ),
+    ],
+)
+def test_malformed_notifications_get_a_clear_400_and_nothing_is_stored(
+    server, graph, body: bytes, message: str
+) -> None:
+    response = deliver(server, body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+    assert stored_messages(server) == 0 and graph.received == []
+
+
+def test_an_oversized_body_is_413(server) -> None:
+    body = json.dumps({"object": "whatsapp_business_account", "pad": "x" * 100_000}).encode()
+    response = requests.post(webhook(server), data=body, headers=signed(body), timeout=10)
+    assert response.status_code == 413
+
+
+# -- statuses ------------------------------------------------------------------------------
+
+
+def test_statuses_move_our_message_forward_only_and_keep_meta_errors(server, graph) -> None:
+    deliver(server, fixture("text.json"))
+    wamid = next(iter(graph_ids(server)))
+
+    def status(name: str) -> dict:
+        return json.loads((FIXTURES / name).read_text().replace("{WAMID}", wamid))
+
+    assert deliver(server, status("status_delivered.json")).json() == {"messages": 0, "statuses": 1}
+    deliver(server, status("status_sent.json"))  # late: must not move it back
+    assert delivery_status(server, wamid) == ("delivered", None)
+    deliver(server, status("status_failed.json"))
+    assert delivery_status(server, wamid) == ("delivered", None), "failed never beats delivered"
+
+
+def graph_ids(server) -> list[str]:
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        rows = session.exec(
+            select(Message.provider_message_id).where(
+                Message.org_id == org.id, Message.direction == "outbound"
+            )
+        ).all()
+    return [r for r in rows if r and r.startswith("wamid.FAKE")]
+
+
+def delivery_status(server, wamid: str) -> tuple[str | None, str | None]:
+    with server.services.database.read() as session:
+        row = session.exec(select(Message).where(Message.provider_message_id == wamid)).one()
+        return row.delivery_status, row.delivery_error_code
+
+
+def test_a_refused_send_is_recorded_as_failed_with_metas_code(server, graph) -> None:
+    """131047 (outside the 24-hour window) is not retried and shows on the message."""
+    graph.errors = [(400, 131047)] * 10
+    deliver(server, fixture("text.json"))
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        outbound = session.exec(
+            select(Message).where(Message.org_id == org.id, Message.direction == "outbound")
+        ).all()
+    assert outbound and all(m.delivery_status == "failed" for m in outbound)
+    assert {m.delivery_error_code for m in outbound} == {"131047"}
+
+
+# -- the adapter alone ---------------------------------------------------------------------
+
+
+def test_options_chosen_by_tap_carry_their_ids() -> None:
+    channel = MetaCloudChannel()
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    [button] = channel.parse(
+        fixture("interactive_button_reply.json"), org_slug="a", received_at=now
+    )
+    assert (button.button_payload, button.text) == ("handoff:yes", "Talk to a person")
+    [row] = channel.parse(fixture("interactive_list_reply.json"), org_slug="a", received_at=now)
+    assert (row.button_payload, row.text) == ("entry:42", "Check my balance")
+    [quick] = channel.parse(fixture("template_quick_reply.json"), org_slug="a", received_at=now)
+    assert (quick.button_payload, quick.text) == ("csat:5", "Very good")
+    [voice] = channel.parse(fixture("voice_note.json"), org_slug="a", received_at=now)
+    assert voice.media[0].content_type.startswith("audio/ogg")
+    assert voice.media[0].url == "meta-media:1003383421387256", "metadata only, nothing fetched"
+    [place] = channel.parse(fixture("location.json"), org_slug="a", received_at=now)
+    assert place.text == "Imara Pesa agent Moi Avenue, Nairobi"
+
+
+def test_the_signature_check_is_hmac_sha256_of_the_raw_bytes() -> None:
+    body = b'{"object":"whatsapp_business_account"}'
+    verify_signature(app_secret="s", body=body, header=signed(body, "s")["X-Hub-Signature-256"])
+    with pytest.raises(SignatureInvalid):
+        verify_signature(
+            app_secret="s", body=body + b" ", header=signed(body, "s")["X-Hub-Signature-256"]
+        )
+    with pytest.raises(SignatureInvalid):
+        verify_signature(app_secret="s", body=body, header="sha1=abc")
+
+
+def test_send_failures_say_whether_to_retry(graph) -> None:
+    from imaradesk.channels.base import ProviderAccount, Recipient
+    from imaradesk.channels.messages import OutboundMessage, ReplyKind
+
+    channel = MetaCloudChannel(graph_base_url=graph.url)
+    account = ProviderAccount(PHONE_NUMBER_ID, ACCESS_TOKEN, PHONE_NUMBER_ID)
+    to = Recipient(1, "acme", "whatsapp_cloud", "254722000111")
+    message = OutboundMessage("hello", ReplyKind.ANSWER)
+    for status, code, retryable in [(400, 131047, False), (400, 130429, True), (500, 1, True)]:
+        graph.errors = [(status, code)]
+        with pytest.raises(SendFailed) as failure:
+            channel.send(message, to=to, account=account)
+        assert (failure.value.code, failure.value.retryable) == (str(code), retryable)
+    with pytest.raises(SendFailed) as unauthorised:
+        channel.send(message, to=to, account=ProviderAccount(PHONE_NUMBER_ID, "stolen", "x"))
+    assert unauthorised.value.code == "190" and not unauthorised.value.retryable
+    receipt = channel.send(message, to=to, account=account)
+    assert receipt.provider_message_id.startswith("wamid.") and graph.texts() == ["hello"]
+    with pytest.raises(MalformedRequest):
+        channel.parse(
+            {"object": "whatsapp_business_account", "entry": "x"}, org_slug="a", received_at=None
+        )  # type: ignore[arg-type]
+
+
+# -- imaradesk org meta --------------------------------------------------------------------
+
+
+def test_org_meta_connects_a_number_with_secrets_from_the_environment(
+    make_services, sqlite_database
+) -> None:
+    from click.testing import CliRunner
+    from sqlalchemy import text
+
+    from imaradesk.cli import _Context, main
+
+    services = make_services(sqlite_database)
+    seed_org(services, "shop")
+
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None):
+        return CliRunner().invoke(
+            main,
+            ["org", "meta", "--org", "shop", *args],
+            obj=_Context(services),
+            env=env,
+            input=input,
+        )
+
+    env = {"APP": APP_SECRET, "TOKEN": ACCESS_TOKEN, "VERIFY": VERIFY_TOKEN}
+    result = run(
+        "--phone-number-id", PHONE_NUMBER_ID, "--waba-id", "102290129340398",
+        "--app-secret-env", "APP", "--access-token-env", "TOKEN", "--verify-token-env", "VERIFY",
+        env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "/channels/meta/shop/webhook" in result.output
+    assert all(secret not in result.output for secret in env.values())
+    org = services.organizations.by_slug("shop")
+    assert (org.meta_phone_number_id, org.meta_app_secret, org.meta_access_token) == (
+        PHONE_NUMBER_ID,
+        APP_SECRET,
+        ACCESS_TOKEN,
+    )
+    with services.database.engine.connect() as conn:
+        raw = conn.execute(
+            text("SELECT meta_app_secret, meta_access_token FROM organization WHERE slug='shop'")
+        ).one()
+    assert APP_SECRET not in raw[0] and ACCESS_TOKEN not in raw[1], "sealed at rest"
+    assert f"number {PHONE_NUMBER_ID}" in run().output
+    assert run("--phone-number-id", "not-digits").exit_code != 0
+    assert run("--app-secret-env", "UNSET_VARIABLE").exit_code != 0
+    assert run("--off").exit_code == 0
+    org = services.organizations.by_slug("shop")
+    assert (org.meta_phone_number_id, org.meta_app_secret, org.meta_access_token) == (None,) * 3

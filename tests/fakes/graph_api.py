@@ -1,0 +1,99 @@
+"""A small local server that speaks the part of Meta's Graph API the WhatsApp channel uses.
+
+``POST /{version}/{phone_number_id}/messages`` with a bearer token: a message (answered with a
+``wamid``) or a read receipt (``{"success": true}``). It checks the token and the number,
+refuses what Meta refuses (no recipient, text over 4,096 characters), records what it received,
+and can be told to answer the next requests with a Graph API error (e.g. 131047 re-engagement,
+130429 rate limit).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class FakeGraphApi:
+    phone_number_id: str
+    access_token: str
+    version: str = "v23.0"
+    received: list[dict] = field(default_factory=list)
+    read_receipts: list[dict] = field(default_factory=list)
+    # (HTTP status, Graph error code) for each of the next requests.
+    errors: list[tuple[int, int]] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def texts(self) -> list[str]:
+        return [m["text"]["body"] for m in self.received if m.get("type") == "text"]
+
+    def start(self) -> FakeGraphApi:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                try:
+                    body = json.loads(self.rfile.read(length))
+                except ValueError:
+                    return self._error(400, 100, "Invalid parameter")
+                if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
+                    return self._error(401, 190, "Invalid OAuth access token")
+                if self.path != f"/{fake.version}/{fake.phone_number_id}/messages":
+                    return self._error(400, 100, "Unsupported post request")
+                with fake._lock:
+                    scripted = fake.errors.pop(0) if fake.errors else None
+                if scripted is not None:
+                    return self._error(scripted[0], scripted[1], "scripted error")
+                if body.get("status") == "read":
+                    fake.read_receipts.append(body)
+                    return self._json(200, {"success": True})
+                if body.get("messaging_product") != "whatsapp":
+                    return self._error(400, 100, "messaging_product is required")
+                if not (body.get("to") or body.get("recipient")):
+                    return self._error(400, 100, "a recipient is required")
+                if body.get("type") == "text" and len(body["text"]["body"]) > 4096:
+                    return self._error(400, 100, "text body is too long")
+                fake.received.append(body)
+                wamid = f"wamid.FAKE{next(fake._ids):020d}"
+                contact = {"input": body.get("to") or body.get("recipient")}
+                self._json(200, {
+                    "messaging_product": "whatsapp", "contacts": [contact],
+                    "messages": [{"id": wamid}],
+                })  # fmt: skip
+
+            def _error(self, status: int, code: int, message: str) -> None:
+                self._json(
+                    status,
+                    {"error": {"message": message, "type": "OAuthException", "code": code}},
+                )
+
+            def _json(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
