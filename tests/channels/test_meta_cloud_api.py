@@ -185,9 +185,23 @@ def test_redeliveries_of_one_message_store_and_answer_it_once(server, graph) -> 
     assert stored_messages(server) == 1 + len(graph.received)
 
 
-def test_a_voice_note_is_told_the_assistant_reads_text(server, graph) -> None:
+def test_a_voice_note_is_told_the_assistant_reads_text_and_how_to_reach_a_person(
+    server, graph
+) -> None:
+    """Voice notes are common in Kenya: the customer learns the assistant reads text and how to
+    reach a person, and the word it names does reach one."""
     deliver(server, fixture("voice_note.json"))
-    assert "I can only read text messages" in graph.texts()[-1]
+    reply = graph.texts()[-1]
+    assert "I can only read text messages" in reply and '"agent"' in reply
+    follow_up = json.loads(
+        json.dumps(fixture("text.json"))
+        .replace("How do I check my balance?", "agent")
+        .replace("M0FBQUQ2", "M0ZPTEQ2")
+    )
+    deliver(server, follow_up)
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        assert len(OrgData(session, org.id).handoffs()) == 1
 
 
 def test_reactions_and_number_changes_start_no_turn(server, graph) -> None:

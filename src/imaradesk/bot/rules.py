@@ -45,7 +45,7 @@ CHOICES_REPLY = N_(
 )
 UNSUPPORTED_MEDIA_REPLY = N_(
     "Thanks for sending that. I can only read text messages for now: please type your "
-    "question and I'll do my best to help."
+    'question, or reply "agent" to talk to a person.'
 )
 SUGGESTION_MIN_SIMILARITY = 0.35
 FRUSTRATION_REPLY = N_(
