@@ -10,8 +10,9 @@ turn is slow to finish. Two figures:
    time until the webhook answers 200, median and p99, beside ``GET /healthz`` measured the same
    way in the same run (the ratio is the figure to compare across machines).
 2. **Redelivery**: ``--messages`` customers write once; Meta delivers every notification three
-   times, shuffled, 16 at a time (as its retries do; the Graph API answers at once here). After the queue drains: messages lost
-   (never answered) and answered twice (more than one answer to one message). Both must be 0.
+   times, shuffled, 16 at a time (as its retries do; the Graph API answers at once here). After
+   the queue drains: messages lost (never answered) and answered twice (more than one answer
+   to one message). Both must be 0.
 
 Prints one JSON document.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import hmac
 import json
 import os
@@ -156,6 +158,7 @@ def run(burst: int, messages: int, graph_delay: float) -> dict:
             meta_access_token=ACCESS_TOKEN,
             meta_verify_token="bench",
         )
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         server = make_server("127.0.0.1", 0, create_app(services=services), threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         base = f"http://127.0.0.1:{server.server_port}"
