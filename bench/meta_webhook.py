@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 import hmac
 import json
+import logging
 import os
 import random
 import statistics
