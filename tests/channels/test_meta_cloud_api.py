@@ -122,6 +122,13 @@ def test_a_text_message_is_answered_through_the_graph_api(server, graph) -> None
     assert response.status_code == 200 and response.json() == {"messages": 1, "statuses": 0}
     assert graph.texts()[-1] == BALANCE_ANSWER
     assert "privacy" in graph.texts()[0].lower(), "the privacy notice comes first"
+    # Before answering: blue ticks and the typing indicator on the customer's message.
+    [receipt] = graph.read_receipts
+    assert (
+        receipt["message_id"]
+        == fixture("text.json")["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    )
+    assert receipt["typing_indicator"] == {"type": "text"}
     # To the BSUID, the contact's address: it stays valid when the phone is later hidden.
     assert all(m["recipient"] == "KE.1502576394655843" for m in graph.received)
     org = server.services.organizations.by_slug("acme")
@@ -460,3 +467,21 @@ def test_org_meta_connects_a_number_with_secrets_from_the_environment(
     assert run("--off").exit_code == 0
     org = services.organizations.by_slug("shop")
     assert (org.meta_phone_number_id, org.meta_app_secret, org.meta_access_token) == (None,) * 3
+
+
+def test_a_redelivery_after_erasure_brings_nothing_back(server, graph) -> None:
+    """Meta may redeliver days later: the erasure tombstone's keyed hash of the wamid knows it,
+    so an erased customer is neither answered nor stored again (a new message would be)."""
+    deliver(server, fixture("text.json"))
+    services = server.services
+    org = services.organizations.by_slug("acme")
+    with services.database.read() as session:
+        contact = OrgData(session, org.id).find_contact("whatsapp_cloud", "KE.1502576394655843")
+    services.privacy.erase(org, contact.id, request_id=None, actor="admin:test")
+    sent_before = len(graph.received)
+    assert deliver(server, fixture("text.json")).status_code == 200
+    assert len(graph.received) == sent_before and stored_messages(server) == 0
+    with services.database.read() as session:
+        assert (
+            OrgData(session, org.id).find_contact("whatsapp_cloud", "KE.1502576394655843") is None
+        )

@@ -65,6 +65,10 @@ class BackgroundTurns:
         payload["received_at"] = datetime.fromisoformat(payload["received_at"])
         payload["media"] = tuple(Media(**m) for m in payload.get("media") or ())
         message = InboundMessage(**payload)
+        # Before the turn, which may take seconds: the customer sees it read and being answered.
+        self._outbound.acknowledge(
+            org, channel=message.channel, provider_message_id=message.provider_message_id
+        )
         turn = self._dialogue.handle(org, message)
         if turn.duplicate or turn.inbound_message_id is None or not turn.replies:
             return  # a retried webhook: the first delivery already answered

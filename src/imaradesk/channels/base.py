@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from imaradesk.channels.messages import InboundMessage, OutboundMessage
 
@@ -232,6 +232,20 @@ class Channel(Protocol):
 
         Raises:
             SendFailed: the message did not go out; ``retryable`` says whether to try again.
+        """
+        ...
+
+
+@runtime_checkable
+class ReadReceipts(Protocol):
+    """A push channel that can show the customer their message was read and a reply is
+    being written (WhatsApp's blue ticks and typing indicator)."""
+
+    def mark_read(self, account: ProviderAccount, provider_message_id: str) -> None:
+        """Mark the customer's message read and show the typing indicator.
+
+        Raises:
+            SendFailed: the provider refused it or could not be reached.
         """
         ...
 

@@ -184,16 +184,18 @@ class MetaCloudChannel:
             raise SendFailed("the Graph API answered without a message id", code="protocol")
         return SendReceipt(provider_message_id=wamid, status="sent")
 
-    def mark_read(self, account: ProviderAccount, wamid: str, *, typing: bool = True) -> None:
-        """Tell the customer their message was read (and that a reply is being written)."""
-        body: dict[str, Any] = {
-            "messaging_product": "whatsapp",
-            "status": "read",
-            "message_id": wamid,
-        }
-        if typing:
-            body["typing_indicator"] = {"type": "text"}
-        self._post(account, body)
+    def mark_read(self, account: ProviderAccount, provider_message_id: str) -> None:
+        """Blue ticks on the customer's message, and the typing indicator until our reply (or
+        25 seconds) comes."""
+        self._post(
+            account,
+            {
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": provider_message_id,
+                "typing_indicator": {"type": "text"},
+            },
+        )
 
     def _post(self, account: ProviderAccount, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self._base}/{self._version}/{account.account_id}/messages"

@@ -22,6 +22,7 @@ from functools import partial
 
 from imaradesk.channels.base import (
     AWAITING_POLL,
+    ReadReceipts,
     Recipient,
     SendFailed,
     TemplateMessage,
@@ -134,6 +135,21 @@ class OutboundService:
             for chunk in split_text(text, adapter.max_text_length)
         ]
         return self._deliver(org, conversation, rows)
+
+    def acknowledge(self, org: Organization, *, channel: str, provider_message_id: str) -> None:
+        """Tell the customer their message was read and a reply is coming, where the channel
+        can (ReadReceipts); a refusal only costs the ticks, never the turn."""
+        try:
+            registration = self._channels.for_channel(channel)
+        except UnknownChannel:
+            return
+        adapter, account = registration.adapter, registration.account_of(org)
+        if not isinstance(adapter, ReadReceipts) or account is None:
+            return
+        try:
+            adapter.mark_read(account, provider_message_id)
+        except SendFailed as e:
+            log.info("read receipt refused", extra={"org_id": org.id, "code": e.code})
 
     def send_replies(self, org: Organization, inbound_message_id: int) -> SendResult:
         """Deliver the bot's stored replies to one inbound message (a turn run by a worker)."""
