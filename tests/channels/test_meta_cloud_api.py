@@ -326,6 +326,9 @@ def test_statuses_move_our_message_forward_only_and_keep_meta_errors(server, gra
     assert deliver(server, status("status_delivered.json")).json() == {"messages": 0, "statuses": 1}
     deliver(server, status("status_sent.json"))  # late: must not move it back
     assert delivery_status(server, wamid) == ("delivered", None)
+    with server.services.database.read() as session:
+        row = session.exec(select(Message).where(Message.provider_message_id == wamid)).one()
+        assert row.pricing_category == "service", "what it costs, for the cost report"
     deliver(server, status("status_failed.json"))
     assert delivery_status(server, wamid) == ("delivered", None), "failed never beats delivered"
 

@@ -86,6 +86,8 @@ class StatusReport:
     status: str
     error_code: str | None
     our_message_id: int | None
+    # Meta's pricing category of the message (service, utility, ...); Twilio's reports have none.
+    pricing_category: str | None = None
 
 
 # -- sending -----------------------------------------------------------------------------------

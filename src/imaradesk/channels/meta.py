@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,14 +67,6 @@ def is_bsuid(address: str) -> bool:
     return bool(_BSUID.fullmatch(address))
 
 
-@dataclass(frozen=True)
-class MetaStatus:
-    """A status of one of our messages, with what Meta says it costs."""
-
-    report: StatusReport
-    pricing_category: str | None
-
-
 class MetaCloudChannel:
     name = "meta"
     max_text_length = MAX_TEXT
@@ -114,8 +105,8 @@ class MetaCloudChannel:
                     messages.append(message)
         return messages
 
-    def parse_statuses(self, payload: Any) -> list[MetaStatus]:
-        statuses: list[MetaStatus] = []
+    def parse_statuses(self, payload: Any) -> list[StatusReport]:
+        statuses: list[StatusReport] = []
         for value in _values(payload):
             for raw in _list(value.get("statuses")):
                 if not isinstance(raw, dict):
@@ -130,9 +121,12 @@ class MetaCloudChannel:
                 pricing = raw.get("pricing")
                 category = pricing.get("category") if isinstance(pricing, dict) else None
                 statuses.append(
-                    MetaStatus(
-                        StatusReport(wamid, _STATUSES[status], str(code) if code else None, None),
-                        str(category) if category else None,
+                    StatusReport(
+                        wamid,
+                        _STATUSES[status],
+                        str(code) if code else None,
+                        None,
+                        pricing_category=str(category)[:32] if category else None,
                     )
                 )
         return statuses

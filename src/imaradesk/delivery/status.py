@@ -35,6 +35,7 @@ class DeliveryTracker:
             error_code=report.error_code,
             replaces=statuses_superseded_by(report.status),
             now=self._clock.now(),
+            pricing_category=report.pricing_category,
         )
         if not outcome.found:
             log.info("status for an unknown message", extra={"org_id": org_id})

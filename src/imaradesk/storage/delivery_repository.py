@@ -179,8 +179,13 @@ class DeliveryRepository:
         error_code: str | None,
         replaces: Collection[str | None],
         now: datetime,
+        pricing_category: str | None = None,
     ) -> StatusOutcome:
-        """Apply a provider's status report to the outbound message it is about."""
+        """Apply a provider's status report to the outbound message it is about.
+
+        A pricing category (Meta's: service, utility, marketing, authentication) is kept
+        whenever a report names one, late or not: it is what the message costs.
+        """
         with self._db.write() as session:
             data = OrgData(session, org_id)
             message = data.find_message(
@@ -207,6 +212,9 @@ class DeliveryRepository:
                 message.delivery_status = status
                 message.delivery_error_code = error_code
                 message.delivery_updated_at = now
+                changed = True
+            if pricing_category and message.pricing_category != pricing_category:
+                message.pricing_category = pricing_category
                 changed = True
             if changed:
                 session.add(message)

@@ -256,6 +256,8 @@ class Message(SQLModel, table=True):
     template_sid: str | None = Field(default=None, max_length=64)
     delivery_status: str | None = Field(default=None, max_length=32)
     delivery_error_code: str | None = Field(default=None, max_length=32)
+    # What the provider says the message costs (Meta's pricing category); None: not told.
+    pricing_category: str | None = Field(default=None, max_length=32)
     delivery_updated_at: datetime | None = _utc_column(nullable=True)
     consent_record_id: int | None = Field(default=None, foreign_key="consentrecord.id")
     lawful_basis: LawfulBasis

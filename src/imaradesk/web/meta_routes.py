@@ -71,7 +71,7 @@ def notification(org_slug: str) -> tuple[Response, int]:
     except MalformedRequest as e:
         abort(400, description=str(e))
     for status in statuses:
-        svc.deliveries.record(org.id, CONVERSATION_CHANNEL, status.report)
+        svc.deliveries.record(org.id, CONVERSATION_CHANNEL, status)
     for message in messages:
         svc.background_turns.submit(org, message)
     return jsonify(messages=len(messages), statuses=len(statuses)), 200

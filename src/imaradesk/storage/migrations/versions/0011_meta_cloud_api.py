@@ -1,4 +1,4 @@
-"""organizations can connect WhatsApp through Meta's Cloud API
+"""organizations can connect WhatsApp through Meta's Cloud API; messages keep what they cost
 
 Revision ID: 0011
 Revises: 0010
@@ -26,9 +26,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("meta_waba_id", sa.String(length=64), nullable=True))
         for name in _SECRETS:
             batch.add_column(sa.Column(name, sa.Text(), nullable=True))
+    with op.batch_alter_table("message", recreate="never") as batch:
+        batch.add_column(sa.Column("pricing_category", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("message", recreate="never") as batch:
+        batch.drop_column("pricing_category")
     # SQLite drops columns in place (3.35+): rebuilding the table would trip the foreign keys
     # that point at the organization.
     with op.batch_alter_table("organization", recreate="never") as batch:
