@@ -23,6 +23,7 @@ from imaradesk.web.errors import register_error_handlers
 from imaradesk.web.locale import register_locale
 from imaradesk.web.rasa_routes import bp as rasa_bp
 from imaradesk.web.security_headers import register_security_headers
+from imaradesk.web.waiting_polls import WaitingPolls
 
 _UPLOAD_ENDPOINTS = frozenset({"knowledge.page", "api.upload_document"})
 
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
     app.extensions["imaradesk"] = services
+    app.extensions["imaradesk_waiting_polls"] = WaitingPolls(
+        capacity=settings.webchat_waiting_polls, max_wait=settings.webchat_poll_wait_seconds
+    )
 
     @app.before_request
     def _upload_limit() -> None:

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     # Web chat and Rasa REST visitors: how long the token a widget keeps stays valid (widgets
     # renew it on every visit, so only a visitor away this long starts a new conversation).
     visitor_token_days: int = Field(default=180, ge=1, le=3650)
+    # Polls that may wait for a person's reply at once, per process (each holds a thread for up
+    # to webchat_poll_wait_seconds): kept under the server's threads, so webhooks always find
+    # one free. Past it a poll answers at once and the widget asks again a little later.
+    webchat_waiting_polls: int = Field(default=4, ge=0, le=256)
+    webchat_poll_wait_seconds: int = Field(default=20, ge=1, le=60)
 
     # Privacy
     export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

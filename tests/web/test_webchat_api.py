@@ -5,6 +5,8 @@ conversation's agent replies, asked for that person's data or opted them out."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -272,3 +274,65 @@ def _messages(server) -> int:
         return session.exec(
             select(func.count()).select_from(Message).where(Message.org_id == org.id)
         ).one()
+
+
+def _conversation_of(server, visitor: WebVisitor):
+    services = server.services
+    org = services.organizations.by_slug("acme")
+    address = services.visitors.verify(visitor.token, org_id=org.id).address
+    with services.database.read() as session:
+        data = OrgData(session, org.id)
+        return org, data.current_conversation(data.find_contact("webchat", address).id)
+
+
+def test_a_waiting_poll_brings_a_persons_reply_as_soon_as_it_is_written(server) -> None:
+    """Proves the poll waits: it was sent before the reply existed and still returns it."""
+    visitor = WebVisitor(server.url, "acme")
+    visitor.replies("I want to talk to a human")
+    org, conversation = _conversation_of(server, visitor)
+    result: dict = {}
+
+    def wait_for_reply() -> None:
+        result["response"] = requests.get(
+            visitor.url(), params={"after": 0, "wait": 15}, headers=visitor.headers, timeout=30
+        ).json()
+
+    poller = threading.Thread(target=wait_for_reply)
+    poller.start()
+    time.sleep(1.0)  # the poll is waiting by now (it checks twice a second)
+    assert poller.is_alive(), "with nothing to return, the poll waits"
+    server.services.outbound.send_text(org, conversation, "Hi, Amina here.", agent_id=None)
+    poller.join(timeout=20)
+    assert result["response"]["waited"] is True
+    assert [m["text"] for m in result["response"]["messages"]] == ["Hi, Amina here."]
+
+
+def test_polls_past_the_cap_answer_at_once_so_webhooks_keep_their_threads(
+    make_services, live_server_factory, sqlite_database
+) -> None:
+    services = make_services(sqlite_database, webchat_waiting_polls=1)
+    seed_org(services, "acme")
+    server = live_server_factory(services)
+    first, second = WebVisitor(server.url, "acme"), WebVisitor(server.url, "acme")
+    holding = threading.Thread(
+        target=lambda: requests.get(
+            first.url(), params={"wait": 6}, headers=first.headers, timeout=30
+        )
+    )
+    holding.start()
+    time.sleep(1.5)  # ample for the first poll to take the slot, even on a loaded machine
+    answer = requests.get(second.url(), params={"wait": 3}, headers=second.headers, timeout=30)
+    assert holding.is_alive(), "the first poll still holds the only waiting slot"
+    assert answer.json() == {"messages": [], "waited": False}
+    holding.join()
+    again = requests.get(second.url(), params={"wait": 1}, headers=second.headers, timeout=30)
+    assert again.json()["waited"] is True, "the slot is free again"
+
+
+@pytest.mark.parametrize("wait", ["-1", "abc", "1000"])
+def test_a_bad_wait_is_refused(server, wait: str) -> None:
+    visitor = WebVisitor(server.url, "acme")
+    response = requests.get(
+        visitor.url(), params={"wait": wait}, headers=visitor.headers, timeout=10
+    )
+    assert response.status_code == 400 and '"wait"' in response.json()["message"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from imaradesk.channels.visitor_identity import IdentityRefused
 from imaradesk.channels.webchat import WebChatChannel
@@ -27,6 +27,7 @@ from imaradesk.web.common import (
     visitor_or_401,
 )
 from imaradesk.web.locale import page_language
+from imaradesk.web.waiting_polls import WaitingPolls
 
 bp = Blueprint("webchat", __name__)
 channel = WebChatChannel()
@@ -96,16 +97,26 @@ def inbound_message(org_slug: str) -> Response:
 
 @bp.get("/channels/webchat/<org_slug>/messages")
 def poll(org_slug: str) -> Response:
-    """What a person wrote to this visitor since ``after`` (a message id)."""
+    """What a person wrote to this visitor since ``after`` (a message id); with ``wait``
+    (seconds), the poll waits for it (web/waiting_polls.py)."""
     org = organization_or_404(org_slug)
     visitor = visitor_or_401(org, bearer_token())
     after = request.args.get("after", "0")
+    wait = request.args.get("wait", "0")
     if not re.fullmatch(r"[0-9]{1,18}", after):
         abort(400, description='"after" must be a message id')
-    messages = services().outbound.poll_since(
-        org, channel=channel.name, address=visitor.address, after_id=int(after)
-    )
-    return jsonify({"messages": [_shown(m) for m in messages]})
+    if not re.fullmatch(r"[0-9]{1,3}", wait):
+        abort(400, description='"wait" must be a number of seconds')
+    outbound = services().outbound
+
+    def fetch() -> list[Message]:
+        return outbound.poll_since(
+            org, channel=channel.name, address=visitor.address, after_id=int(after)
+        )
+
+    polls: WaitingPolls = current_app.extensions["imaradesk_waiting_polls"]
+    messages, waited = polls.collect(fetch, wait=float(wait))
+    return jsonify({"messages": [_shown(m) for m in messages], "waited": waited})
 
 
 @bp.get("/channels/webchat/<org_slug>/history")

@@ -34,7 +34,6 @@
 
   let token = null;
   let after = 0;
-  let polling = null;
 
   async function visitorToken() {
     const claim = script.dataset.userId && script.dataset.userHash
@@ -128,18 +127,23 @@
     thread.scrollTop = thread.scrollHeight;
   }
 
+  // The desk holds each poll until a person writes (up to 20 s); a desk too busy to hold it,
+  // or a failed request, means asking again after a pause.
   async function poll() {
+    let again = POLL_MS;
     try {
-      const response = await fetch(api + "/messages?" + new URLSearchParams({after}),
+      const response = await fetch(api + "/messages?" + new URLSearchParams({after, wait: 20}),
         {headers: authorised()});
       if (response.ok) {
-        for (const m of (await response.json()).messages) {
+        const body = await response.json();
+        for (const m of body.messages) {
           after = Math.max(after, m.id);
           bubble(m.text, m.from);
         }
+        if (body.waited) again = 100;
       }
     } catch (e) { /* offline or restarting: the next poll tries again */ }
-    polling = setTimeout(poll, POLL_MS);
+    setTimeout(poll, again);
   }
 
   let started = null;
