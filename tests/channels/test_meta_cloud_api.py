@@ -488,3 +488,22 @@ def test_a_redelivery_after_erasure_brings_nothing_back(server, graph) -> None:
         assert (
             OrgData(session, org.id).find_contact("whatsapp_cloud", "KE.1502576394655843") is None
         )
+
+
+def test_messages_to_another_number_are_not_this_organizations(server, graph) -> None:
+    """One Meta app may serve several numbers: only the organization's own becomes its turn."""
+    payload = json.loads(
+        json.dumps(fixture("text.json")).replace(PHONE_NUMBER_ID, "999999999999999")
+    )
+    response = deliver(server, payload)
+    assert response.status_code == 200 and response.json()["messages"] == 0
+    assert graph.received == [] and stored_messages(server) == 0
+
+
+def test_a_lone_surrogate_is_replaced_and_the_message_kept(server, graph) -> None:
+    body = (
+        json.dumps(fixture("text.json")).replace("How do I check", "How \\ud800do I check").encode()
+    )
+    assert b"\\ud800" in body
+    assert deliver(server, body).status_code == 200
+    assert stored_messages(server) > 0 and graph.texts(), "stored and answered, not a 500"

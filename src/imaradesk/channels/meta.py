@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,10 +100,13 @@ class MetaCloudChannel:
         messages: list[InboundMessage] = []
         for value in _values(payload):
             names = _profile_names(value.get("contacts"))
+            metadata = value.get("metadata")
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
             for raw in _list(value.get("messages")):
                 message = _inbound(raw, org_slug=org_slug, received_at=received_at, names=names)
                 if message is not None:
-                    messages.append(message)
+                    # The business number written to: the web layer keeps only the org's own.
+                    messages.append(replace(message, recipient_id=str(number) if number else None))
         return messages
 
     def parse_statuses(self, payload: Any) -> list[StatusReport]:
@@ -295,6 +299,13 @@ def _inbound(
 
 def _content(raw: dict[str, Any], kind: Any) -> tuple[str, str | None, tuple[Media, ...]]:
     """The text the bot reads, the chosen option's id, and the media's metadata."""
+    text, option, media = _raw_content(raw, kind)
+    # JSON may carry lone UTF-16 surrogates ("\ud800"), which no database stores: replaced, so
+    # the message is kept rather than lost to an encoding error.
+    return text.encode("utf-8", "replace").decode("utf-8"), option, media
+
+
+def _raw_content(raw: dict[str, Any], kind: Any) -> tuple[str, str | None, tuple[Media, ...]]:
     found = raw.get(kind) if isinstance(kind, str) else None
     part: dict[str, Any] = found if isinstance(found, dict) else {}
     if kind == "text":

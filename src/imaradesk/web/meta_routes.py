@@ -72,6 +72,13 @@ def notification(org_slug: str) -> tuple[Response, int]:
         abort(400, description=str(e))
     for status in statuses:
         svc.deliveries.record(org.id, CONVERSATION_CHANNEL, status)
-    for message in messages:
+    ours = [m for m in messages if m.recipient_id == org.meta_phone_number_id]
+    if len(ours) < len(messages):
+        # Another number's messages (an app serving several): never this organization's turns.
+        log.warning(
+            "ignored messages to another WhatsApp number",
+            extra={"org_id": org.id, "count": len(messages) - len(ours)},
+        )
+    for message in ours:
         svc.background_turns.submit(org, message)
-    return jsonify(messages=len(messages), statuses=len(statuses)), 200
+    return jsonify(messages=len(ours), statuses=len(statuses)), 200
