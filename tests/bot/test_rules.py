@@ -759,6 +759,11 @@ def test_unsure_with_plausible_candidates_offers_choices() -> None:
     assert d.state == {CLARIFICATIONS: "1", SUGGESTIONS: "1,2"}, "the far entry is not offered"
     assert "1. How do I reset my PIN?" in d.replies[0].text
     assert d.grounding == (PIN, BALANCE)
+    # The same choices as typed options, for channels with buttons: the id is what one types.
+    assert [(o.id, o.title) for o in d.replies[0].options] == [
+        ("1", "How do I reset my PIN?"),
+        ("2", "How do I check my balance?"),
+    ]
 
 
 def test_a_swahili_customer_is_offered_the_choices_in_swahili() -> None:
@@ -780,6 +785,10 @@ def test_a_swahili_customer_is_offered_the_choices_in_swahili() -> None:
         "2. How do I check my balance?\n"
         "Jibu kwa nambari yake, au uliza swali lako kwa njia nyingine."
     )
+    assert [o.title for o in d.replies[0].options] == [
+        "Nitabadilishaje PIN yangu?",
+        "How do I check my balance?",
+    ]
 
 
 def test_an_answer_in_the_customers_language_or_said_to_be_in_another() -> None:

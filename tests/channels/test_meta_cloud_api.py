@@ -507,3 +507,50 @@ def test_a_lone_surrogate_is_replaced_and_the_message_kept(server, graph) -> Non
     assert b"\\ud800" in body
     assert deliver(server, body).status_code == 200
     assert stored_messages(server) > 0 and graph.texts(), "stored and answered, not a 500"
+
+
+def test_choices_go_out_as_buttons_or_a_list_and_a_tap_reads_as_the_typed_number(graph) -> None:
+    """Up to 3 short titles: reply buttons; longer or more: a list whose rows keep the number.
+    Tapping option 2 arrives as "2", exactly what typing it sends."""
+    from datetime import UTC, datetime
+
+    from imaradesk.channels.base import ProviderAccount, Recipient
+    from imaradesk.channels.messages import OutboundMessage, ReplyKind, ReplyOption
+
+    channel = MetaCloudChannel(graph_base_url=graph.url)
+    account = ProviderAccount(PHONE_NUMBER_ID, ACCESS_TOKEN, PHONE_NUMBER_ID)
+    to = Recipient(1, "acme", "whatsapp_cloud", "KE.1502576394655843")
+    short = OutboundMessage(
+        "Did you mean one of these?\n1. Balance\n2. PIN",
+        ReplyKind.CLARIFY,
+        options=(ReplyOption("1", "Balance"), ReplyOption("2", "PIN")),
+    )
+    channel.send(short, to=to, account=account)
+    buttons = graph.received[-1]["interactive"]
+    assert buttons["type"] == "button" and buttons["body"]["text"] == short.text
+    assert [b["reply"] for b in buttons["action"]["buttons"]] == [
+        {"id": "1", "title": "Balance"},
+        {"id": "2", "title": "PIN"},
+    ]
+    long = OutboundMessage(
+        "Je, ulimaanisha mojawapo ya haya?",
+        ReplyKind.CLARIFY,
+        options=(
+            ReplyOption("1", "Nitabadilishaje PIN yangu ya Imara Pesa?"),
+            ReplyOption("2", "Nawezaje kuangalia salio langu?"),
+        ),
+    )
+    channel.send(long, to=to, account=account)
+    listed = graph.received[-1]["interactive"]
+    assert listed["type"] == "list"
+    rows = listed["action"]["sections"][0]["rows"]
+    assert [r["id"] for r in rows] == ["1", "2"]
+    assert all(len(r["title"]) <= 24 and len(r["description"]) <= 72 for r in rows)
+    assert rows[0]["title"].startswith("1. Nitabadilishaje")
+    assert rows[1]["description"] == "Nawezaje kuangalia salio langu?"
+
+    tap = json.loads(
+        json.dumps(fixture("interactive_list_reply.json")).replace('"entry:42"', '"2"')
+    )
+    [message] = channel.parse(tap, org_slug="acme", received_at=datetime(2026, 12, 2, tzinfo=UTC))
+    assert (message.text, message.button_payload) == ("2", "2")

@@ -38,3 +38,15 @@ def test_parses_a_message_with_and_without_client_id() -> None:
 def test_refuses_bad_payloads_saying_what_is_wrong(payload: object, complaint: str) -> None:
     with pytest.raises(MalformedRequest, match=complaint):
         WebChatChannel().parse(payload, org_slug="a", received_at=NOW)
+
+
+def test_a_reply_renders_its_choices_for_buttons() -> None:
+    from imaradesk.channels.messages import OutboundMessage, ReplyKind, ReplyOption
+
+    reply = OutboundMessage(
+        "Did you mean one of these?", ReplyKind.CLARIFY, options=(ReplyOption("1", "Fees"),)
+    )
+    [rendered] = WebChatChannel().render([reply])["replies"]
+    assert rendered["options"] == [{"id": "1", "title": "Fees"}]
+    plain = WebChatChannel().render([OutboundMessage("Hi", ReplyKind.ANSWER)])["replies"][0]
+    assert plain["options"] == []

@@ -16,6 +16,7 @@ from imaradesk.channels.messages import (
     OutboundMessage,
     Outcome,
     ReplyKind,
+    ReplyOption,
     Source,
     Turn,
 )
@@ -127,4 +128,10 @@ def outbound_from_row(row: Message) -> OutboundMessage:
         for s in row.sources
     )
     outcome = Outcome(row.outcome) if row.outcome else None
-    return OutboundMessage(row.body, ReplyKind(row.kind), sources, row.handoff, row.id, outcome)
+    return OutboundMessage(
+        row.body, ReplyKind(row.kind), sources, row.handoff, row.id, outcome, options_of(row)
+    )
+
+
+def options_of(row: Message) -> tuple[ReplyOption, ...]:
+    return tuple(ReplyOption(str(o["id"]), str(o["title"])) for o in row.options or ())

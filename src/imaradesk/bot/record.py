@@ -141,6 +141,7 @@ class TurnRecorder:
                 outcome=reply.outcome_code.value,
                 handoff_reason=reason,
                 sources=[_source_dict(s) for s in reply.sources],
+                options=[{"id": o.id, "title": o.title} for o in reply.options],
                 handoff=reply.handoff,
                 lawful_basis=basis,
                 created_at=now,
@@ -317,7 +318,7 @@ def _route(plan: HandoffPlan) -> HandoffRoute:
 
 def _stored(reply: OutboundMessage, row: Message) -> OutboundMessage:
     return OutboundMessage(
-        reply.text, reply.kind, reply.sources, reply.handoff, row.id, reply.outcome
+        reply.text, reply.kind, reply.sources, reply.handoff, row.id, reply.outcome, reply.options
     )
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision, Rule, decide
 from imaradesk.bot.smalltalk import match_small_talk
 from imaradesk.bot.state import CLARIFICATIONS, CSAT_HANDOFF, SUGGESTIONS
-from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, Source
+from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, ReplyOption, Source
 from imaradesk.knowledge_index.knowledge_base import Candidate, EntryInfo
 from imaradesk.policies import consent
 from imaradesk.policies.consent import ConsentKeyword, consent_keyword
@@ -325,10 +326,13 @@ class KnowledgeRule:
     def _clarify(self, ctx: TurnContext, suggestions: list[Candidate]) -> Decision:
         reply = say(ctx, CLARIFY_REPLY, ReplyKind.CLARIFY, outcome=Outcome.CLARIFY)
         if suggestions:
-            asked = (c.entry.question_in(ctx.reply_language) for c in suggestions)
+            asked = [c.entry.question_in(ctx.reply_language) for c in suggestions]
             lines = "\n".join(f"{i}. {question}" for i, question in enumerate(asked, 1))
             choices = Outcome.OFFERED_CHOICES
             reply = say(ctx, CHOICES_REPLY, ReplyKind.CLARIFY, outcome=choices, choices=lines)
+            # The same choices as typed options: buttons or a list where the channel has them.
+            options = tuple(ReplyOption(str(i), q) for i, q in enumerate(asked, 1))
+            reply = replace(reply, options=options)
         return Decision(
             self.name,
             (reply,),

@@ -84,6 +84,16 @@ _OUTCOME_OF_KIND = {
 
 
 @dataclass(frozen=True)
+class ReplyOption:
+    """One choice a reply offers ("did you mean one of these?"): channels render it as a button
+    or a list row where they can. ``id`` is what the customer would type to pick it ("1"), so a
+    tap and a typed answer are the same message to the bot."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Source:
     """The knowledge entry an answer came from."""
 
@@ -102,6 +112,7 @@ class OutboundMessage:
     message_id: int | None = None
     # Set where the kind alone does not say it (a clarification that offers choices, say).
     outcome: Outcome | None = None
+    options: tuple[ReplyOption, ...] = ()
 
     @property
     def outcome_code(self) -> Outcome:

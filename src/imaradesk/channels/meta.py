@@ -43,6 +43,8 @@ from imaradesk.channels.messages import InboundMessage, Media, OutboundMessage
 
 CONVERSATION_CHANNEL = "whatsapp_cloud"
 MAX_TEXT = 4096
+MAX_INTERACTIVE_BODY = 1024
+MAX_BUTTON_TITLE, MAX_ROW_TITLE, MAX_ROW_DESCRIPTION, MAX_LIST_ROWS = 20, 24, 72, 10
 SERVICE_WINDOW = timedelta(hours=24)
 _BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 _PHONE = re.compile(r"[0-9]{6,20}")
@@ -173,6 +175,8 @@ class MetaCloudChannel:
                 "type": "template",
                 "template": {"name": name, "language": {"code": language or "en"}},
             }
+        elif message.options and len(message.text) <= MAX_INTERACTIVE_BODY:
+            body |= {"type": "interactive", "interactive": _interactive(message)}
         else:
             body |= {"type": "text", "text": {"body": message.text, "preview_url": False}}
         answer = self._post(account, body)
@@ -221,6 +225,34 @@ class MetaCloudChannel:
                 retryable=response.status_code >= 500 or code in _RETRYABLE_ERRORS,
             )
         return answer if isinstance(answer, dict) else {}
+
+
+def _interactive(message: OutboundMessage) -> dict[str, Any]:
+    """Up to 3 short options as reply buttons, else a list (Meta's limits: button titles 20
+    characters, row titles 24, descriptions 72, 10 rows). The text keeps the numbered choices,
+    so what the customer reads does not depend on the titles' cuts."""
+    options = message.options[:MAX_LIST_ROWS]
+    if len(options) <= 3 and all(len(o.title) <= MAX_BUTTON_TITLE for o in options):
+        buttons = [{"type": "reply", "reply": {"id": o.id, "title": o.title}} for o in options]
+        return {"type": "button", "body": {"text": message.text}, "action": {"buttons": buttons}}
+    rows = [
+        {
+            "id": o.id,
+            "title": _cut(f"{o.id}. {o.title}", MAX_ROW_TITLE),
+            "description": _cut(o.title, MAX_ROW_DESCRIPTION),
+        }
+        for o in options
+    ]
+    return {
+        "type": "list",
+        "body": {"text": message.text},
+        # Language-neutral: the adapter does not know the customer's language.
+        "action": {"button": f"1-{len(rows)}", "sections": [{"rows": rows}]},
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _values(payload: Any) -> Iterator[dict[str, Any]]:
@@ -313,7 +345,10 @@ def _raw_content(raw: dict[str, Any], kind: Any) -> tuple[str, str | None, tuple
     if kind == "interactive":
         chosen = part.get(part.get("type", ""), {}) if isinstance(part, dict) else {}
         if isinstance(chosen, dict):
-            return str(chosen.get("title") or ""), _option_id(chosen.get("id")), ()
+            option = _option_id(chosen.get("id"))
+            # Our options' ids are what the customer would type ("2"): a tap reads the same.
+            text = option if option and option.isdigit() else str(chosen.get("title") or "")
+            return text, option, ()
         return "", None, ()
     if kind == "button":
         # A template's quick reply: its payload is the option, its text what the customer saw.

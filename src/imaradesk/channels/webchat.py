@@ -76,6 +76,8 @@ class WebChatChannel:
                         for s in reply.sources
                     ],
                     "handoff": reply.handoff,
+                    # Choices to show as buttons; sending an option's id picks it.
+                    "options": [{"id": o.id, "title": o.title} for o in reply.options],
                 }
                 for reply in replies
             ]

@@ -29,7 +29,7 @@ from imaradesk.channels.base import (
     split_text,
     statuses_superseded_by,
 )
-from imaradesk.channels.messages import OutboundMessage, ReplyKind
+from imaradesk.channels.messages import OutboundMessage, ReplyKind, ReplyOption
 from imaradesk.delivery.registry import ChannelRegistry, Registration, UnknownChannel
 from imaradesk.delivery.retry import Retrier
 from imaradesk.delivery.window import window_open
@@ -341,7 +341,8 @@ def _outbound(row: Message) -> OutboundMessage:
         return TemplateMessage(
             text=row.body, kind=kind, message_id=row.id, template_sid=row.template_sid
         )
-    return OutboundMessage(text=row.body, kind=kind, message_id=row.id)
+    options = tuple(ReplyOption(str(o["id"]), str(o["title"])) for o in row.options or ())
+    return OutboundMessage(text=row.body, kind=kind, message_id=row.id, options=options)
 
 
 def _id(row: Organization | Conversation | Message) -> int:

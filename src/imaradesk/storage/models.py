@@ -242,6 +242,8 @@ class Message(SQLModel, table=True):
     media: list[dict[str, Any]] = _json(list)
     button_payload: str | None = Field(default=None, max_length=256)
     sources: list[dict[str, Any]] = _json(list)
+    # The choices a bot reply offered ({"id", "title"}), for channels that render them.
+    options: list[dict[str, str]] = _json(list)
     answer_entry_id: int | None = Field(default=None, foreign_key="knowledgeentry.id")
     answer_score: float | None = None
     handoff: bool = False

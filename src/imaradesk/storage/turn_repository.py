@@ -127,6 +127,7 @@ class TurnData(OrgData):
         handoff: bool,
         lawful_basis: LawfulBasis,
         created_at: datetime,
+        options: list[dict[str, str]] | None = None,
     ) -> Message:
         """Add a reply to ``inbound``; inserted (and given its id) at the next flush."""
         assert inbound.id is not None
@@ -144,6 +145,7 @@ class TurnData(OrgData):
             outcome=outcome,
             handoff_reason=handoff_reason,
             sources=sources,
+            options=options or [],
             answer_entry_id=int(best["entry_id"]) if best else None,
             answer_score=float(best["score"]) if best else None,
             handoff=handoff,

@@ -90,6 +90,10 @@
       .agent { align-self: flex-start; background: #e8f3e8; color: #1a1a1a;
         border: 1px solid #9cc79c; }
       .source { display: block; font-size: 12px; color: #4a4a4a; margin-top: 4px; }
+      .choices { display: flex; flex-direction: column; gap: 6px; align-self: flex-start;
+        max-width: 85%; }
+      .choice { text-align: left; background: #fff; color: #0b4f8a; border: 1px solid #0b4f8a;
+        border-radius: 8px; padding: 6px 10px; font-size: 14px; cursor: pointer; }
       form { display: flex; gap: 8px; padding: 10px; border-top: 1px solid #d0d4da; }
       input { flex: 1; font-size: 14px; padding: 8px 10px; border: 1px solid #767676;
         border-radius: 6px; color: #1a1a1a; background: #fff; }
@@ -173,11 +177,25 @@
   root.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !panel.hidden) open(false);
   });
-  $("form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = input.value.trim();
-    if (!text) return;
-    input.value = "";
+  // A reply's choices as buttons; choosing one sends its id, as if the visitor had typed it.
+  function choices(options) {
+    if (!options || !options.length) return;
+    const group = document.createElement("div");
+    group.className = "choices";
+    group.setAttribute("role", "group");
+    for (const option of options) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "choice";
+      button.textContent = option.id + ". " + option.title;
+      button.addEventListener("click", () => { group.remove(); say(option.id); });
+      group.appendChild(button);
+    }
+    thread.appendChild(group);
+    thread.scrollTop = thread.scrollHeight;
+  }
+
+  async function say(text) {
     bubble(text, "you");
     try {
       await start();
@@ -189,8 +207,17 @@
       if (!response.ok) { bubble(words.failed, "bot"); return; }
       for (const reply of (await response.json()).replies) {
         bubble(reply.text, "bot", reply.sources.length ? reply.sources[0].question : null);
+        choices(reply.options);
       }
     } catch (e) { bubble(words.failed, "bot"); }
+  }
+
+  $("form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    say(text);
   });
 
   // The words in the visitor's language (the desk's own catalogs), then the launcher appears.
