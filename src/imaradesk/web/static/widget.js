@@ -162,6 +162,10 @@
         }
       }
       poll();
+    }).catch((error) => {
+      // The desk was unreachable: the next open or message tries again from the start.
+      started = null;
+      throw error;
     });
     return started;
   }
