@@ -257,22 +257,8 @@ class PollOutbox:
         """The customer's last ``limit`` messages on the channel, both ways, oldest first (what
         a web chat shows again after a reload); held messages among them are now delivered."""
         with self._db.write() as session:
-            conversation_ids = _conversation_ids(session, org_id, channel, address)
-            if not conversation_ids:
-                return []
-            rows = list(
-                session.exec(
-                    select(Message)
-                    .where(
-                        Message.org_id == org_id,
-                        col(Message.conversation_id).in_(conversation_ids),
-                    )
-                    .order_by(col(Message.id).desc())
-                    .limit(limit)
-                ).all()
-            )
-            rows.reverse()
-            _mark_fetched(session, [r for r in rows if r.direction == Direction.OUTBOUND], now)
+            rows = _customer_messages(session, org_id, channel, address, last=limit)
+            _mark_fetched(session, rows, now)
             return rows
 
     def _collect(
@@ -286,24 +272,39 @@ class PollOutbox:
     ) -> list[Message]:
         """The customer's messages from people that ``only`` selects, marked delivered."""
         with self._db.write() as session:
-            conversation_ids = _conversation_ids(session, org_id, channel, address)
-            if not conversation_ids:
-                return []
-            rows = list(
-                session.exec(
-                    select(Message)
-                    .where(
-                        Message.org_id == org_id,
-                        col(Message.conversation_id).in_(conversation_ids),
-                        Message.direction == Direction.OUTBOUND,
-                        col(Message.reply_to_id).is_(None),
-                        only,
-                    )
-                    .order_by(col(Message.id))
-                ).all()
+            rows = _customer_messages(
+                session,
+                org_id,
+                channel,
+                address,
+                col(Message.direction) == Direction.OUTBOUND,
+                col(Message.reply_to_id).is_(None),
+                only,
             )
             _mark_fetched(session, rows, now)
             return rows
+
+
+def _customer_messages(
+    session: Session,
+    org_id: int,
+    channel: str,
+    address: str,
+    *where: ColumnElement[bool],
+    last: int | None = None,
+) -> list[Message]:
+    """The customer's messages on the channel that ``where`` selects, oldest first (only the
+    ``last`` ones, when given)."""
+    conversation_ids = _conversation_ids(session, org_id, channel, address)
+    if not conversation_ids:
+        return []
+    query = select(Message).where(
+        Message.org_id == org_id, col(Message.conversation_id).in_(conversation_ids), *where
+    )
+    if last is None:
+        return list(session.exec(query.order_by(col(Message.id))).all())
+    newest = list(session.exec(query.order_by(col(Message.id).desc()).limit(last)).all())
+    return newest[::-1]
 
 
 def _conversation_ids(session: Session, org_id: int, channel: str, address: str) -> list[int]:
