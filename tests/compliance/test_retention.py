@@ -293,3 +293,29 @@ def test_closed_and_shredded_organizations_go_completely_and_others_stay(
             and session.exec(select(Team)).all() == []
         )
     assert count(services.database, Message) == 3, "the live organization's conversation stays"
+
+
+def test_a_redelivery_after_its_message_expired_is_still_recognised(
+    make_services, database: Database, clock
+) -> None:
+    """Meta retries a webhook for up to 7 days, and an organization may keep messages for one:
+    the delivery's keyed hash outlives the message, so the retry is neither stored nor
+    answered again (the customer would get the same answer twice, a day late)."""
+    from imaradesk.storage.models import DeliveryKey
+
+    services = make_services(database)
+    org = seed_org(services, "brief")
+    services.organizations.update(org.id, retention_days=1, handoff_retention_days=1)
+    for language, question in (("en", "How do I check my balance?"), ("sw", "Habari yako?")):
+        chat = Chat(services, "brief", sender=f"KE.{language}1502576394655843")
+        sid = f"wamid.HBgMMjU0NzIyMDAwMTExFQIAEhgU{language}"
+        assert chat.send(question, sid=sid), language
+        clock.advance(timedelta(days=2))
+        services.stewardship.sweep()
+        assert count(services.database, Message, org.id) == 0, "the message itself expired"
+        assert chat.send(question, sid=sid) == [], f"{language}: the retry is not answered again"
+        assert count(services.database, Message, org.id) == 0, "nor stored again"
+        assert chat.send(question), f"{language}: a new message is answered"
+    clock.advance(timedelta(days=9))
+    services.stewardship.sweep()
+    assert count(services.database, DeliveryKey, org.id) == 0, "keys expire by themselves"

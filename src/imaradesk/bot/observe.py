@@ -82,15 +82,19 @@ class Observer:
                     channel=inbound.channel,
                     provider_message_id=inbound.provider_message_id,
                 )
-                if erased:
+                if erased or _delivered_before(data, inbound):
                     log.info(
                         "ignored a replay of an erased contact's message", extra={"org_id": org.id}
                     )
-                    return Turn(replies=(), inbound_message_id=None, duplicate=True)
+                    return _ALREADY_HANDLED
                 return Observation(None, None, None)
             replay = stored_turn(data, inbound, contact.id)
             if replay is not None:
                 return replay
+            if _delivered_before(data, inbound):
+                # Its message is gone (retention, or an agent's deletion) but not its key.
+                log.info("ignored a redelivery of an expired message", extra={"org_id": org.id})
+                return _ALREADY_HANDLED
             latest, conversation = (
                 data.latest_consent(contact.id),
                 data.current_conversation(contact.id),
@@ -106,6 +110,16 @@ class Observer:
             if contact is None or contact.id is None:
                 return None
             return stored_turn(data, inbound, contact.id)
+
+
+# A delivery handled before whose messages no longer exist: nothing to repeat, nothing to do.
+_ALREADY_HANDLED = Turn(replies=(), inbound_message_id=None, duplicate=True)
+
+
+def _delivered_before(data: OrgData, inbound: InboundMessage) -> bool:
+    return data.delivery_seen(
+        data.delivery_key(inbound.channel, inbound.sender_id, inbound.provider_message_id)
+    )
 
 
 def stored_turn(data: OrgData, inbound: InboundMessage, contact_id: int) -> Turn | None:

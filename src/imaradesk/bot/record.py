@@ -19,7 +19,7 @@ from imaradesk.bot.observe import Observation
 from imaradesk.channels.messages import InboundMessage, OutboundMessage, ReplyKind, Source, Turn
 from imaradesk.policies import consent as consent_policy
 from imaradesk.policies.consent import ConsentKeyword
-from imaradesk.policies.retention import retain_until
+from imaradesk.policies.retention import DELIVERY_KEY_LIFETIME, retain_until
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
@@ -101,6 +101,12 @@ class TurnRecorder:
                 created_at=inbound.received_at,
                 retain_until=retain_until(inbound.received_at, org.retention_days),
                 legal_hold=held,
+                delivery_key=(
+                    data.delivery_key(
+                        inbound.channel, inbound.sender_id, inbound.provider_message_id
+                    ),
+                    inbound.received_at + DELIVERY_KEY_LIFETIME,
+                ),
             )
             replies = list(composition.replies)
             if notice is not None:
@@ -177,6 +183,7 @@ class TurnRecorder:
                 now=now,
                 retain_until=keep_until,
                 legal_hold=org.legal_hold,
+                alias=inbound.sender_alias,
             )
         data.refresh_contact(contact, retain_until=keep_until, display_name=inbound.profile_name)
         return contact

@@ -31,6 +31,8 @@ class InboundMessage:
     media: tuple[Media, ...] = ()
     button_payload: str | None = None
     recipient_id: str | None = None
+    # Another identifier of the same sender (the phone beside Meta's business-scoped id).
+    sender_alias: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("org_slug", "channel", "sender_id", "provider_message_id"):

@@ -171,6 +171,10 @@ class Contact(SQLModel, table=True):
     address: str = _text()
     # Keyed hash of channel and address: exact-match lookup without the number in clear.
     address_hash: str = Field(max_length=64)
+    # A second identifier of the same person on the channel (the phone number beside Meta's
+    # business-scoped user id): messages that carry only it still find the contact.
+    alias: str | None = _text(nullable=True)
+    alias_hash: str | None = Field(default=None, max_length=64, index=True)
     display_name: str | None = _text(nullable=True)
     email: str | None = _text(nullable=True)
     preferred_language: str | None = Field(default=None, max_length=8)
@@ -261,6 +265,8 @@ class Message(SQLModel, table=True):
     # What the provider says the message costs (Meta's pricing category); None: not told.
     pricing_category: str | None = Field(default=None, max_length=32)
     delivery_updated_at: datetime | None = _utc_column(nullable=True)
+    # The customer's reaction (an emoji) to this message, as the channel reported it last.
+    reaction: str | None = Field(default=None, max_length=32)
     consent_record_id: int | None = Field(default=None, foreign_key="consentrecord.id")
     lawful_basis: LawfulBasis
     created_at: datetime = _utc_column()
@@ -430,6 +436,18 @@ class ErasureTombstone(SQLModel, table=True):
     message_id_hashes: list[str] = _json(list)
     erased_at: datetime = _utc_column()
     privacy_request_id: int | None = Field(default=None, foreign_key="privacyrequest.id")
+
+
+class DeliveryKey(SQLModel, table=True):
+    """That a delivery was received: a keyed hash of its provider id, kept for as long as the
+    provider may redeliver it, however soon the message itself is erased or expires."""
+
+    __table_args__ = (UniqueConstraint("org_id", "key_hash", name="uq_delivery_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    key_hash: str = Field(max_length=64)
+    expires_at: datetime = _utc_column(index=True)
 
 
 class LegalHold(SQLModel, table=True):

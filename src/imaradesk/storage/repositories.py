@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal, get_args
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -32,6 +32,7 @@ from imaradesk.storage.models import (
     Contact,
     Conversation,
     ConversationStatus,
+    DeliveryKey,
     Direction,
     Handoff,
     HandoffStatus,
@@ -73,13 +74,31 @@ class OrgData(OrgScoped):
         return keystore.identity_hash(self.org_id, f"{channel}:{address}")
 
     def find_contact(self, channel: str, address: str) -> Contact | None:
-        return self._session.exec(
+        """The contact this address names: its own address first, else its alias."""
+        key = self.identity_hash(channel, address)
+        found = self._session.exec(
             select(Contact).where(
                 Contact.org_id == self.org_id,
                 Contact.channel == channel,
-                Contact.address_hash == self.identity_hash(channel, address),
+                or_(col(Contact.address_hash) == key, col(Contact.alias_hash) == key),
             )
-        ).first()
+        ).all()
+        return min(found, key=lambda c: (c.address_hash != key, c.id or 0), default=None)
+
+    def delivery_key(self, channel: str, sender: str, provider_message_id: str) -> str:
+        # The sender is part of it: a web chat's ids are chosen by the client, and one
+        # visitor's id must never make another's message a duplicate.
+        return self.identity_hash(channel, f"delivery|{sender}|{provider_message_id}")
+
+    def delivery_seen(self, key_hash: str) -> bool:
+        return (
+            self._session.exec(
+                select(DeliveryKey.id).where(
+                    DeliveryKey.org_id == self.org_id, DeliveryKey.key_hash == key_hash
+                )
+            ).first()
+            is not None
+        )
 
     def add_contact(
         self,
@@ -90,12 +109,15 @@ class OrgData(OrgScoped):
         now: datetime,
         retain_until: datetime,
         legal_hold: bool = False,
+        alias: str | None = None,
     ) -> Contact:
         contact = Contact(
             org_id=self.org_id,
             channel=channel,
             address=address,
             address_hash=self.identity_hash(channel, address),
+            alias=alias,
+            alias_hash=self.identity_hash(channel, alias) if alias else None,
             display_name=display_name,
             created_at=now,
             retain_until=retain_until,

@@ -24,6 +24,7 @@ from imaradesk.storage.models import (
     ConsentRecord,
     Contact,
     Conversation,
+    DeliveryKey,
     ErasureTombstone,
     Handoff,
     HandoffStatus,
@@ -47,6 +48,7 @@ from imaradesk.storage.tables import table_of
 _ORGANIZATION_TABLES: tuple[type[SQLModel], ...] = (
     AuditEvent,
     ErasureTombstone,
+    DeliveryKey,
     Message,
     Handoff,
     PrivacyRequest,
@@ -121,6 +123,12 @@ class RetentionData(ComplianceData):
         result.deleted["audit_events"] += self._rowcount(
             delete(AuditEvent).where(
                 col(AuditEvent.org_id) == self.org_id, col(AuditEvent.retain_until) <= now
+            )
+        )
+        # Not counted: a key is bookkeeping (a keyed hash of a provider's id), not anyone's data.
+        self._session.execute(
+            delete(DeliveryKey).where(
+                col(DeliveryKey.org_id) == self.org_id, col(DeliveryKey.expires_at) <= now
             )
         )
         return result

@@ -38,7 +38,7 @@ SEALED_FIELDS: dict[type, tuple[str, ...]] = {
         "meta_access_token",
         "meta_verify_token",
     ),
-    Contact: ("address", "display_name", "email"),
+    Contact: ("address", "alias", "display_name", "email"),
     ConsentRecord: ("method",),
     Message: ("body",),
     Handoff: ("detail", "summary"),

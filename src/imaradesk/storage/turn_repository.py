@@ -10,6 +10,7 @@ from imaradesk.storage.models import (
     Contact,
     Conversation,
     ConversationStatus,
+    DeliveryKey,
     Direction,
     Handoff,
     LawfulBasis,
@@ -90,8 +91,15 @@ class TurnData(OrgData):
         created_at: datetime,
         retain_until: datetime,
         legal_hold: bool,
+        delivery_key: tuple[str, datetime] | None = None,
     ) -> Message:
-        """Store the customer's message now: its unique provider id refuses a second delivery."""
+        """Store the customer's message now: its unique provider id, and its delivery key
+        (hash, expiry; it outlives the message), refuse a second delivery."""
+        if delivery_key is not None:
+            key_hash, expires_at = delivery_key
+            self._session.add(
+                DeliveryKey(org_id=self.org_id, key_hash=key_hash, expires_at=expires_at)
+            )
         message = Message(
             org_id=self.org_id,
             conversation_id=conversation_id,
