@@ -28,6 +28,7 @@ from imaradesk.channels.twilio import TwilioChannel
 from imaradesk.channels.twilio_sender import TwilioSender
 from imaradesk.channels.visitor_identity import VisitorTokens
 from imaradesk.channels.webchat import WebChatChannel
+from imaradesk.compliance.contact_identity import ContactIdentities
 from imaradesk.compliance.desk import PrivacyDesk
 from imaradesk.compliance.effects import PrivacyEffects
 from imaradesk.compliance.retention import Stewardship
@@ -85,6 +86,7 @@ class Services:
     dialogue: DialogueManager
     organizations: OrganizationService
     deliveries: DeliveryTracker
+    identities: ContactIdentities
     ai: AIGateway
     privacy: PrivacyDesk
     exports: SubjectExports
@@ -452,6 +454,7 @@ def build_services(
         dialogue=dialogue,
         organizations=organizations,
         deliveries=DeliveryTracker(DeliveryRepository(database), clock),
+        identities=ContactIdentities(database=database, state=stores.state, clock=clock),
         ai=ai,
         privacy=privacy,
         exports=privacy.exports,

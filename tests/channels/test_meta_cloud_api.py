@@ -16,7 +16,9 @@ from sqlmodel import func, select
 
 from imaradesk.channels.base import MalformedRequest, SendFailed, SignatureInvalid
 from imaradesk.channels.meta import MetaCloudChannel, verify_signature
-from imaradesk.storage.models import Message
+from imaradesk.compliance.subject_export import collect
+from imaradesk.storage.compliance_repository import ComplianceData
+from imaradesk.storage.models import Contact, Message
 from imaradesk.storage.repositories import OrgData
 from tests.fakes.graph_api import FakeGraphApi
 from tests.helpers import seed_org
@@ -554,3 +556,189 @@ def test_choices_go_out_as_buttons_or_a_list_and_a_tap_reads_as_the_typed_number
     )
     [message] = channel.parse(tap, org_slug="acme", received_at=datetime(2026, 12, 2, tzinfo=UTC))
     assert (message.text, message.button_payload) == ("2", "2")
+
+
+# -- one contact per person: BSUIDs, phones, changes, reactions -----------------------------
+
+BSUID, PHONE, NEW_PHONE = "KE.1502576394655843", "254722000111", "254733000222"
+_next_wamid = iter(range(10_000))
+
+
+def customer_message(
+    text: str, *, bsuid: str | None = None, phone: str | None = None, wamid: str | None = None
+) -> dict:
+    """text.json as it arrives when Meta knows the customer by ``bsuid``, ``phone`` or both."""
+    payload = fixture("text.json")
+    value = payload["entry"][0]["changes"][0]["value"]
+    message, contact = value["messages"][0], value["contacts"][0]
+    message["id"] = wamid or f"wamid.HBgMMjU0NzIyMDAwMTExFQIAEhgUIDENT{next(_next_wamid):06d}"
+    message["text"]["body"] = text
+    for raw, key_phone, key_bsuid in (
+        (message, "from", "from_user_id"),
+        (contact, "wa_id", "user_id"),
+    ):
+        raw.pop(key_phone), raw.pop(key_bsuid)
+        if phone:
+            raw[key_phone] = phone
+        if bsuid:
+            raw[key_bsuid] = bsuid
+    return payload
+
+
+def system_change(kind: str, **fields: str) -> dict:
+    payload = fixture("system_user_changed_number.json")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["id"] = f"wamid.HBgMMjU0NzIyMDAwMTExFQIAEhgUSYSTEM{next(_next_wamid):06d}"
+    message["system"] = {"body": "changed", "type": kind}
+    for key, value in fields.items():
+        (message if key in ("from", "from_user_id") else message["system"])[key] = value
+    return payload
+
+
+def contacts(server) -> list[Contact]:
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.read() as session:
+        return list(
+            session.exec(select(Contact).where(Contact.org_id == org.id).order_by(Contact.id))
+        )
+
+
+def contact_messages(server, contact_id: int) -> list[str]:
+    with server.services.database.read() as session:
+        return [
+            m.body
+            for m in session.exec(
+                select(Message)
+                .where(Message.contact_id == contact_id, Message.direction == "inbound")
+                .order_by(Message.id)
+            )
+        ]
+
+
+def test_a_phone_known_customer_who_gains_a_bsuid_stays_one_contact(server, graph) -> None:
+    """Before BSUIDs, or from a provider that forwards only the phone: the customer is keyed by
+    phone. When both arrive, the contact is re-keyed to the BSUID and the phone still finds it:
+    one history, one consent (the privacy notice is not shown twice)."""
+    deliver(server, customer_message("Habari, nataka kujua salio langu", phone=PHONE))
+    notices = sum("privacy" in t.lower() or "faragha" in t.lower() for t in graph.texts())
+    deliver(server, customer_message("How do I check my balance?", bsuid=BSUID, phone=PHONE))
+    deliver(server, customer_message("agent please", phone=PHONE))
+    [contact] = contacts(server)
+    assert (contact.address, contact.alias) == (BSUID, PHONE)
+    assert len(contact_messages(server, contact.id)) == 3
+    again = sum("privacy" in t.lower() or "faragha" in t.lower() for t in graph.texts())
+    assert notices == 1 and again == 1, "one customer, told once"
+
+
+def test_two_contacts_of_one_person_are_merged_when_a_message_names_both(server, graph) -> None:
+    """A username-only customer (BSUID) and the same person's phone-keyed past merge into the
+    older contact; the stricter protection of either holds for both, and the audit trail
+    records the merge (never the identifiers)."""
+    deliver(server, customer_message("How do I check my balance?", phone=PHONE))
+    deliver(server, customer_message("Ninawezaje kuangalia salio?", bsuid=BSUID))
+    phone_contact, bsuid_contact = contacts(server)
+    org = server.services.organizations.by_slug("acme")
+    with server.services.database.write() as session:
+        OrgData(session, org.id).set_restricted(
+            OrgData(session, org.id).find_contact("whatsapp_cloud", BSUID), restricted=True
+        )
+    deliver(server, customer_message("Asante", bsuid=BSUID, phone=PHONE))
+    [merged] = contacts(server)
+    assert merged.id == phone_contact.id, "the older contact is kept: its id is in the records"
+    assert (merged.address, merged.alias) == (BSUID, PHONE)
+    assert merged.restricted, "a restriction asked for under either identifier holds"
+    assert len(contact_messages(server, merged.id)) == 3
+    with server.services.database.read() as session:
+        [event] = [
+            e
+            for e in ComplianceData(session, org.id).audit_trail()
+            if e.action == "contacts_merged"
+        ]
+        assert PHONE not in (event.note or "") and BSUID not in (event.note or "")
+
+
+def test_a_changed_number_moves_the_history_and_the_old_number_opens_nothing(server, graph) -> None:
+    """A number given up is someone else's next: after ``user_changed_number`` the new number
+    finds the customer's history and the old one starts a stranger's conversation."""
+    deliver(server, customer_message("How do I check my balance?", phone=PHONE))
+    deliver(server, system_change("user_changed_number", **{"from": PHONE, "wa_id": NEW_PHONE}))
+    deliver(server, customer_message("Habari, salio langu?", phone=NEW_PHONE))
+    deliver(server, customer_message("hello", phone=PHONE))
+    customer, stranger = contacts(server)
+    assert customer.address == NEW_PHONE and customer.alias is None
+    assert len(contact_messages(server, customer.id)) == 2
+    assert stranger.address == PHONE and contact_messages(server, stranger.id) == ["hello"]
+
+
+def test_a_changed_number_under_a_bsuid_replaces_the_alias(server, graph) -> None:
+    deliver(server, customer_message("How do I check my balance?", bsuid=BSUID, phone=PHONE))
+    deliver(
+        server,
+        system_change(
+            "user_changed_number", **{"from": PHONE, "from_user_id": BSUID, "wa_id": NEW_PHONE}
+        ),
+    )
+    [contact] = contacts(server)
+    assert (contact.address, contact.alias) == (BSUID, NEW_PHONE)
+    deliver(server, customer_message("hello", phone=PHONE))
+    assert len(contacts(server)) == 2, "the old number no longer names the customer"
+
+
+def test_a_new_bsuid_keeps_the_customer(server, graph) -> None:
+    new_bsuid = "KE.9902576394655843"
+    deliver(server, customer_message("How do I check my balance?", bsuid=BSUID, phone=PHONE))
+    deliver(
+        server,
+        system_change("user_changed_user_id", **{"from_user_id": BSUID, "user_id": new_bsuid}),
+    )
+    deliver(server, customer_message("Asante sana", bsuid=new_bsuid))
+    [contact] = contacts(server)
+    assert (contact.address, contact.alias) == (new_bsuid, PHONE)
+    assert len(contact_messages(server, contact.id)) == 2
+
+
+def test_a_reaction_is_kept_on_our_message_and_only_from_its_customer(server, graph) -> None:
+    deliver(server, customer_message("How do I check my balance?", bsuid=BSUID, phone=PHONE))
+    [answer_wamid] = [w for w in graph_ids(server) if delivery_text(server, w) == BALANCE_ANSWER]
+
+    def react(emoji: str, sender: str) -> None:
+        payload = fixture("reaction.json")
+        message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+        message["id"] = f"wamid.HBgMMjU0NzIyMDAwMTExFQIAEhgUREACT{next(_next_wamid):06d}"
+        message["reaction"] = {"message_id": answer_wamid, "emoji": emoji}
+        message["from_user_id"], message["from"] = sender, "254799999999"
+        deliver(server, payload)
+
+    react("👍", "KE.7777776394655843")
+    assert reaction(server, answer_wamid) is None, "another customer cannot mark our message"
+    react("👍", BSUID)
+    assert reaction(server, answer_wamid) == "👍"
+    react("", BSUID)
+    assert reaction(server, answer_wamid) is None, "taken back"
+
+
+def delivery_text(server, wamid: str) -> str:
+    with server.services.database.read() as session:
+        return session.exec(select(Message).where(Message.provider_message_id == wamid)).one().body
+
+
+def reaction(server, wamid: str) -> str | None:
+    with server.services.database.read() as session:
+        row = session.exec(select(Message).where(Message.provider_message_id == wamid)).one()
+        return row.reaction
+
+
+def test_an_erased_merged_customer_leaves_no_alias_behind(server, graph) -> None:
+    """Erasure of a customer known by BSUID and phone: the export names both, erasure removes
+    both, and a later message from the phone alone finds no history."""
+    deliver(server, customer_message("How do I check my balance?", bsuid=BSUID, phone=PHONE))
+    services, org = server.services, server.services.organizations.by_slug("acme")
+    [contact] = contacts(server)
+    with services.database.read() as session:
+        export = collect(ComplianceData(session, org.id), contact.id)
+    assert (export["contact"]["address"], export["contact"]["also_known_as"]) == (BSUID, PHONE)
+    services.privacy.erase(org, contact.id, request_id=None, actor="admin:test")
+    deliver(server, customer_message("Habari", phone=PHONE))
+    [fresh] = contacts(server)
+    assert (fresh.address, fresh.alias) == (PHONE, None), "a new contact, not the erased one"
+    assert contact_messages(server, fresh.id) == ["Habari"]

@@ -42,6 +42,37 @@ class InboundMessage:
             raise ValueError("InboundMessage.received_at must be timezone-aware")
 
 
+@dataclass(frozen=True)
+class IdentityLink:
+    """Two identifiers of one customer on a channel: the contact is keyed by ``address`` from
+    now on, and ``alias`` still finds it (Meta's business-scoped user id and the phone)."""
+
+    channel: str
+    address: str
+    alias: str
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """The customer's identifier ``old`` became ``new`` (a changed phone number, a new
+    business-scoped id). ``old`` stops naming them: a phone number given up is someone
+    else's next, and must not open this customer's history."""
+
+    channel: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A customer's emoji on a message (``emoji`` None: the reaction was taken back)."""
+
+    channel: str
+    sender_id: str
+    provider_message_id: str
+    emoji: str | None
+
+
 class ReplyKind(StrEnum):
     ANSWER = "answer"
     SMALL_TALK = "small_talk"

@@ -39,7 +39,14 @@ from imaradesk.channels.base import (
     StatusReport,
     TemplateMessage,
 )
-from imaradesk.channels.messages import InboundMessage, Media, OutboundMessage
+from imaradesk.channels.messages import (
+    IdentityChange,
+    IdentityLink,
+    InboundMessage,
+    Media,
+    OutboundMessage,
+    Reaction,
+)
 
 CONVERSATION_CHANNEL = "whatsapp_cloud"
 MAX_TEXT = 4096
@@ -110,6 +117,23 @@ class MetaCloudChannel:
                     # The business number written to: the web layer keeps only the org's own.
                     messages.append(replace(message, recipient_id=str(number) if number else None))
         return messages
+
+    def parse_events(
+        self, payload: Any, *, phone_number_id: str | None
+    ) -> list[IdentityLink | IdentityChange | Reaction]:
+        """What the records must learn before the turns run: a sender's two identifiers, a
+        changed phone number or user id (``system`` messages), reactions. Only those written
+        to ``phone_number_id``: an app may serve several businesses' numbers."""
+        events: list[IdentityLink | IdentityChange | Reaction] = []
+        for value in _values(payload):
+            metadata = value.get("metadata")
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if phone_number_id is None or str(number) != phone_number_id:
+                continue
+            for raw in _list(value.get("messages")):
+                if isinstance(raw, dict):
+                    events.extend(_events(raw))
+        return events
 
     def parse_statuses(self, payload: Any) -> list[StatusReport]:
         statuses: list[StatusReport] = []
@@ -292,13 +316,55 @@ def _profile_names(contacts: Any) -> dict[str, str]:
     return names
 
 
-def _sender(raw: dict[str, Any]) -> str:
-    bsuid, phone = raw.get("from_user_id"), raw.get("from")
-    if isinstance(bsuid, str) and is_bsuid(bsuid):
-        return bsuid
-    if isinstance(phone, str) and _PHONE.fullmatch(phone):
-        return phone
+def _sender(raw: dict[str, Any]) -> tuple[str, str | None]:
+    """The customer's address (their BSUID when there is one) and their other identifier."""
+    bsuid, phone = _bsuid(raw.get("from_user_id")), _phone(raw.get("from"))
+    if bsuid:
+        return bsuid, phone
+    if phone:
+        return phone, None
     raise MalformedRequest("a message has neither a business-scoped user id nor a phone number")
+
+
+def _events(raw: dict[str, Any]) -> list[IdentityLink | IdentityChange | Reaction]:
+    kind, found = raw.get("type"), raw.get(str(raw.get("type")))
+    part: dict[str, Any] = found if isinstance(found, dict) else {}
+    bsuid, phone = _bsuid(raw.get("from_user_id")), _phone(raw.get("from"))
+    events: list[IdentityLink | IdentityChange | Reaction] = []
+    if kind == "system":
+        change = part.get("type")
+        if change == "user_changed_number":
+            new_phone = _phone(part.get("wa_id"))
+            if phone and new_phone and new_phone != phone:
+                events.append(IdentityChange(CONVERSATION_CHANNEL, phone, new_phone))
+        elif change == "user_changed_user_id":
+            new_bsuid = _bsuid(part.get("user_id"))
+            if bsuid and new_bsuid and new_bsuid != bsuid:
+                events.append(IdentityChange(CONVERSATION_CHANNEL, bsuid, new_bsuid))
+        return events
+    if bsuid and phone:
+        events.append(IdentityLink(CONVERSATION_CHANNEL, address=bsuid, alias=phone))
+    if kind == "reaction" and (bsuid or phone):
+        target, emoji = part.get("message_id"), part.get("emoji")
+        if isinstance(target, str) and _WAMID.fullmatch(target):
+            taken_back = not isinstance(emoji, str) or not emoji
+            events.append(
+                Reaction(
+                    CONVERSATION_CHANNEL,
+                    sender_id=str(bsuid or phone),
+                    provider_message_id=target,
+                    emoji=None if taken_back else str(emoji)[:32],
+                )
+            )
+    return events
+
+
+def _bsuid(value: Any) -> str | None:
+    return value if isinstance(value, str) and is_bsuid(value) else None
+
+
+def _phone(value: Any) -> str | None:
+    return value if isinstance(value, str) and _PHONE.fullmatch(value) else None
 
 
 def _inbound(
@@ -314,7 +380,7 @@ def _inbound(
         # Number changes and reactions concern the records, not the conversation; the turn
         # would read them as an empty message.
         return None
-    sender = _sender(raw)
+    sender, alias = _sender(raw)
     text, button, media = _content(raw, kind)
     return InboundMessage(
         org_slug=org_slug,
@@ -326,6 +392,7 @@ def _inbound(
         profile_name=names.get(sender) or names.get(str(raw.get("from") or "")),
         media=media,
         button_payload=button,
+        sender_alias=alias,
     )
 
 

@@ -61,6 +61,7 @@ def collect(data: ComplianceData, contact_id: int) -> dict[str, Any]:
         "contact": {
             "channel": contact.channel,
             "address": contact.address,
+            "also_known_as": contact.alias,
             "name": contact.display_name,
             "email": contact.email,
             "preferred_language": contact.preferred_language,

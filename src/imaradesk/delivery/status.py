@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from imaradesk.channels.base import StatusReport, statuses_superseded_by
+from imaradesk.channels.messages import Reaction
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.delivery_repository import DeliveryRepository
 
@@ -23,6 +24,20 @@ class DeliveryTracker:
     def __init__(self, repository: DeliveryRepository, clock: Clock) -> None:
         self._repository = repository
         self._clock = clock
+
+    def record_reaction(self, org_id: int, reaction: Reaction) -> bool:
+        """Keep a customer's reaction on the message it is about (False: no such message of
+        theirs, e.g. it expired)."""
+        found = self._repository.apply_reaction(
+            org_id=org_id,
+            channel=reaction.channel,
+            sender_id=reaction.sender_id,
+            provider_message_id=reaction.provider_message_id,
+            emoji=reaction.emoji,
+        )
+        if not found:
+            log.info("reaction to an unknown message", extra={"org_id": org_id})
+        return found
 
     def record(self, org_id: int, channel: str, report: StatusReport) -> DeliveryUpdate:
         """Apply a status report to the outbound message it is about (statuses never regress)."""

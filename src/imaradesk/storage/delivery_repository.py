@@ -220,6 +220,35 @@ class DeliveryRepository:
                 session.add(message)
             return StatusOutcome(found=True, applied=applied, status=message.delivery_status)
 
+    def apply_reaction(
+        self,
+        *,
+        org_id: int,
+        channel: str,
+        sender_id: str,
+        provider_message_id: str,
+        emoji: str | None,
+    ) -> bool:
+        """Keep the customer's reaction on the message it is about; False when that message
+        is unknown or is not in this customer's conversation."""
+        with self._db.write() as session:
+            data = OrgData(session, org_id)
+            contact = data.find_contact(channel, sender_id)
+            if contact is None:
+                return False
+            for direction in (Direction.OUTBOUND, Direction.INBOUND):
+                message = data.find_message(
+                    channel=channel,
+                    direction=direction,
+                    provider_message_id=provider_message_id,
+                    contact_id=contact.id,
+                )
+                if message is not None:
+                    message.reaction = emoji
+                    session.add(message)
+                    return True
+            return False
+
 
 class PollOutbox:
     """The pull channels' mailbox (``channels.base.PollMailbox``) and what their polls read."""

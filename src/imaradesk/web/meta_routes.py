@@ -15,6 +15,7 @@ import re
 from flask import Blueprint, Response, abort, jsonify, request
 
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid
+from imaradesk.channels.messages import Reaction
 from imaradesk.channels.meta import CONVERSATION_CHANNEL, MetaCloudChannel, verify_signature
 from imaradesk.web.common import organization_or_404, services
 
@@ -72,6 +73,12 @@ def notification(org_slug: str) -> tuple[Response, int]:
         abort(400, description=str(e))
     for status in statuses:
         svc.deliveries.record(org.id, CONVERSATION_CHANNEL, status)
+    # Before the turns: they must find the contact these identifiers now name.
+    for event in channel.parse_events(payload, phone_number_id=org.meta_phone_number_id):
+        if isinstance(event, Reaction):
+            svc.deliveries.record_reaction(org.id, event)
+        else:
+            svc.identities.apply(org, event)
     ours = [m for m in messages if m.recipient_id == org.meta_phone_number_id]
     if len(ours) < len(messages):
         # Another number's messages (an app serving several): never this organization's turns.
