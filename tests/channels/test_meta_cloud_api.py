@@ -198,19 +198,56 @@ def test_a_voice_note_is_told_the_assistant_reads_text_and_how_to_reach_a_person
     server, graph
 ) -> None:
     """Voice notes are common in Kenya: the customer learns the assistant reads text and how to
-    reach a person, and the word it names does reach one."""
+    reach a person, as words and as a button, and the button does reach one."""
     deliver(server, fixture("voice_note.json"))
     reply = graph.texts()[-1]
     assert "I can only read text messages" in reply and '"agent"' in reply
-    follow_up = json.loads(
-        json.dumps(fixture("text.json"))
-        .replace("How do I check my balance?", "agent")
-        .replace("M0FBQUQ2", "M0ZPTEQ2")
-    )
-    deliver(server, follow_up)
+    assert graph.choices()[-1] == [("agent", "Talk to a person")]
+    deliver(server, tap("agent", "Talk to a person"))
     org = server.services.organizations.by_slug("acme")
     with server.services.database.read() as session:
         assert len(OrgData(session, org.id).handoffs()) == 1
+
+
+def tap(option_id: str, title: str, *, bsuid: str = "KE.1502576394655843") -> dict:
+    """The customer tapping one of our reply buttons (Meta's ``button_reply``)."""
+    payload = fixture("interactive_button_reply.json")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["id"] = f"wamid.HBgMMjU0NzIyMDAwMTExFQIAEhgUTAP{next(_next_wamid):06d}"
+    message["interactive"]["button_reply"] = {"id": option_id, "title": title}
+    message["from_user_id"] = bsuid
+    return payload
+
+
+def test_erasure_is_confirmed_with_swahili_buttons_and_a_tap_erases(server, graph) -> None:
+    """The product's own yes/no question goes out as two reply buttons in the customer's
+    language; tapping "Ndiyo, futa" is the same as typing YES."""
+    deliver(server, fixture("text_swahili.json"))
+    deliver(server, customer_message("Tafadhali futa data yangu yote", bsuid=BSUID, phone=PHONE))
+    assert graph.choices()[-1] == [("YES", "Ndiyo, futa"), ("NO", "Hapana, zihifadhi")]
+    assert "NDIYO" in graph.texts()[-1] or "YES" in graph.texts()[-1], "the text says it too"
+    deliver(server, tap("YES", "Ndiyo, futa"))
+    assert contacts(server) == [], "erased"
+    assert "tumefuta" in graph.texts()[-1].lower()
+
+
+def test_the_rating_question_is_a_list_and_a_tapped_row_is_the_rating(server, graph) -> None:
+    deliver(server, customer_message("agent please", bsuid=BSUID, phone=PHONE))
+    services = server.services
+    org = services.organizations.by_slug("acme")
+    [waiting] = services.desk.inbox(org)
+    services.desk.resolve(org, waiting.handoff.id)
+    ratings = graph.choices()[-1]
+    assert [i for i, _ in ratings] == ["1", "2", "3", "4", "5"]
+    assert ratings[0][1].startswith("1.") and ratings[-1][1].startswith("5.")
+    payload = fixture("interactive_list_reply.json")
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["interactive"]["list_reply"] = {"id": "4", "title": ratings[3][1]}
+    message["from_user_id"], message["from"] = BSUID, PHONE
+    deliver(server, payload)
+    with services.database.read() as session:
+        [handoff] = OrgData(session, org.id).handoffs()
+    assert handoff.rating == 4
 
 
 def test_reactions_and_number_changes_start_no_turn(server, graph) -> None:

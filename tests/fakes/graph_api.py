@@ -35,7 +35,13 @@ class FakeGraphApi:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     def texts(self) -> list[str]:
-        return [m["text"]["body"] for m in self.received if m.get("type") == "text"]
+        """What the customer read, in order: texts, and the bodies of buttons and lists."""
+        read = {"text": lambda m: m["text"]["body"], "interactive": _interactive_body}
+        return [read[m["type"]](m) for m in self.received if m.get("type") in read]
+
+    def choices(self) -> list[list[tuple[str, str]]]:
+        """The (id, title) options of each interactive message sent."""
+        return [_options(m["interactive"]) for m in self.received if m.get("type") == "interactive"]
 
     def start(self) -> FakeGraphApi:
         fake = self
@@ -97,3 +103,14 @@ class FakeGraphApi:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _interactive_body(message: dict) -> str:
+    return str(message["interactive"]["body"]["text"])
+
+
+def _options(interactive: dict) -> list[tuple[str, str]]:
+    if interactive["type"] == "button":
+        return [(b["reply"]["id"], b["reply"]["title"]) for b in interactive["action"]["buttons"]]
+    rows = [r for section in interactive["action"]["sections"] for r in section["rows"]]
+    return [(r["id"], r["title"]) for r in rows]

@@ -160,3 +160,30 @@ def test_a_swahili_browser_gets_the_widget_and_the_bot_in_swahili(
     page.wait_for_selector("text=Ninakuunganisha na mhudumu wa timu yetu.")
     assert "Habari, unazungumza na msaidizi wa Acme" in page.inner_text(".thread")
     context.close()
+
+
+def test_a_swahili_visitor_confirms_erasure_by_clicking_a_button(
+    desk,
+    shop,
+    browser,  # noqa: F811
+) -> None:
+    """The product's yes/no question arrives as two buttons in Swahili; clicking one sends its
+    id (what the visitor could have typed), the data goes, and the confirmation shows."""
+    from imaradesk.storage.models import Contact
+
+    context = browser.new_context(locale="sw-KE")
+    page = context.new_page()
+    open_chat(page, shop)
+    send(page, "Habari, ninawezaje kuangalia salio?")
+    page.wait_for_selector(".bubble.bot")
+    send(page, "Tafadhali futa data yangu yote")
+    page.wait_for_selector("button.choice >> text=Ndiyo, futa")
+    labels = page.locator("button.choice").all_inner_texts()
+    assert labels == ["Ndiyo, futa", "Hapana, zihifadhi"], "words, not ids, on the buttons"
+    page.click("button.choice >> text=Ndiyo, futa")
+    page.wait_for_selector(".bubble.bot >> text=tumefuta data yote", timeout=10_000)
+    assert page.locator("button.choice").count() == 0, "a choice is made once"
+    assert page.locator(".bubble.you").last.inner_text().endswith("Ndiyo, futa")
+    with desk.services.database.read() as session:
+        assert session.exec(select(Contact).where(Contact.channel == "webchat")).all() == []
+    context.close()

@@ -70,6 +70,12 @@ class BackgroundTurns:
             org, channel=message.channel, provider_message_id=message.provider_message_id
         )
         turn = self._dialogue.handle(org, message)
+        if turn.erased:
+            # Its rows went with the customer: the confirmation goes out unrecorded.
+            self._outbound.send_unrecorded(
+                org, channel=message.channel, address=message.sender_id, replies=turn.replies
+            )
+            return
         if turn.duplicate or turn.inbound_message_id is None or not turn.replies:
             return  # a retried webhook: the first delivery already answered
         result = self._outbound.send_replies(org, turn.inbound_message_id)

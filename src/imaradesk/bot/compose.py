@@ -16,6 +16,7 @@ from typing import Protocol
 
 from imaradesk.bot.context import Disambiguator, NoDisambiguation, TurnContext
 from imaradesk.bot.decision import Decision
+from imaradesk.bot.reply_options import handoff_offer
 from imaradesk.bot.state import CLARIFICATIONS, HANDOFF_OFFERED, SUGGESTIONS
 from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, Source
 from imaradesk.knowledge_index.knowledge_base import Candidate
@@ -114,7 +115,10 @@ class GroundedWriter:
             return extractive(decision)
         if not written.answered:
             offer = OutboundMessage(
-                written.text, ReplyKind.CLARIFY, outcome=Outcome.OFFERED_HANDOFF
+                written.text,
+                ReplyKind.CLARIFY,
+                outcome=Outcome.OFFERED_HANDOFF,
+                options=handoff_offer(language),
             )
             return Composition(
                 (offer,), {**decision.state, SUGGESTIONS: "", HANDOFF_OFFERED: language}

@@ -8,6 +8,7 @@ duplicate delivery, and an erased contact has no state left to save.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from imaradesk.bot.compose import Composition
 from imaradesk.bot.context import TurnContext
@@ -66,6 +67,8 @@ class TurnEffects:
             failed = translate(ctx.reply_language, ERASURE_FAILED)
             turn = self._recorder.correct_last_reply(org, turn, failed)
             changes[PENDING_ERASURE] = ""
-        if changes and not erased:
+        if erased:
+            return replace(turn, erased=True)
+        if changes:
             self._state.update(org.id, recorded.contact_id, changes)
         return turn

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision
+from imaradesk.bot.reply_options import erasure_confirmation
 from imaradesk.bot.rules import answer_reply, say, say_in
 from imaradesk.bot.state import PENDING_ERASURE
-from imaradesk.channels.messages import OutboundMessage, ReplyKind
+from imaradesk.channels.messages import OutboundMessage, ReplyKind, ReplyOption
 from imaradesk.policies.handoff import HandoffReason
 from imaradesk.policies.privacy import (
     PrivacyEffect,
@@ -79,9 +80,17 @@ RESTRICTED_HANDOFF = N_(
 )
 
 
-def _reply(ctx: TurnContext, text: LazyText, /, **params: object) -> tuple[OutboundMessage, ...]:
+def _reply(
+    ctx: TurnContext,
+    text: LazyText,
+    /,
+    *,
+    options: tuple[ReplyOption, ...] = (),
+    **params: object,
+) -> tuple[OutboundMessage, ...]:
     """A privacy reply of this turn, in its reply language."""
-    return (OutboundMessage(translate(ctx.reply_language, text, **params), ReplyKind.PRIVACY),)
+    words = translate(ctx.reply_language, text, **params)
+    return (OutboundMessage(words, ReplyKind.PRIVACY, options=options),)
 
 
 class PendingErasureRule:
@@ -149,7 +158,7 @@ class PrivacyRequestRule:
                 return Decision(self.name, (answer, offer), ai_processed=True)
             return Decision(
                 self.name,
-                _reply(ctx, ERASURE_CONFIRM),
+                _reply(ctx, ERASURE_CONFIRM, options=erasure_confirmation(ctx.reply_language)),
                 privacy=PrivacyEffect(Effect.REQUEST_ERASURE, right),
             )
         if right is PrivacyRight.ACCESS:

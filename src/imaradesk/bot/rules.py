@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from imaradesk.bot.context import TurnContext
 from imaradesk.bot.decision import Decision, Rule, decide
+from imaradesk.bot.reply_options import talk_to_a_person
 from imaradesk.bot.smalltalk import match_small_talk
 from imaradesk.bot.state import CLARIFICATIONS, CSAT_HANDOFF, SUGGESTIONS
 from imaradesk.channels.messages import OutboundMessage, Outcome, ReplyKind, ReplyOption, Source
@@ -156,7 +157,10 @@ class UnsupportedMediaRule:
         return not ctx.text
 
     def apply(self, ctx: TurnContext) -> Decision:
-        reply = say(ctx, UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA)
+        reply = replace(
+            say(ctx, UNSUPPORTED_MEDIA_REPLY, ReplyKind.UNSUPPORTED_MEDIA),
+            options=talk_to_a_person(ctx.reply_language),
+        )
         return Decision(self.name, (reply,))
 
 

@@ -160,4 +160,6 @@ class Turn:
     replies: tuple[OutboundMessage, ...]
     inbound_message_id: int | None
     duplicate: bool = False
+    # The turn erased its customer: its replies were not kept, and go out only once, now.
+    erased: bool = False
     notes: tuple[str, ...] = field(default=())

@@ -57,6 +57,7 @@ _BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 _PHONE = re.compile(r"[0-9]{6,20}")
 # Meta's message ids are "wamid." and base64: anything else in that field is not Meta's.
 _WAMID = re.compile(r"wamid\.[A-Za-z0-9+/=_-]{10,200}")
+_TYPED_OPTION = re.compile(r"[0-9]{1,3}|[A-Za-z]{1,16}")
 _MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 # Errors that waiting may cure: throttling (4, 80007, 130429, 131056) and Meta's own trouble.
 _RETRYABLE_ERRORS = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056})
@@ -262,7 +263,7 @@ def _interactive(message: OutboundMessage) -> dict[str, Any]:
     rows = [
         {
             "id": o.id,
-            "title": _cut(f"{o.id}. {o.title}", MAX_ROW_TITLE),
+            "title": _cut(f"{o.id}. {o.title}" if o.id.isdigit() else o.title, MAX_ROW_TITLE),
             "description": _cut(o.title, MAX_ROW_DESCRIPTION),
         }
         for o in options
@@ -413,8 +414,10 @@ def _raw_content(raw: dict[str, Any], kind: Any) -> tuple[str, str | None, tuple
         chosen = part.get(part.get("type", ""), {}) if isinstance(part, dict) else {}
         if isinstance(chosen, dict):
             option = _option_id(chosen.get("id"))
-            # Our options' ids are what the customer would type ("2"): a tap reads the same.
-            text = option if option and option.isdigit() else str(chosen.get("title") or "")
+            # Our options' ids are what the customer would type ("2", "YES", "agent"): a tap
+            # reads the same. Another system's ids on the same number mean nothing to the bot.
+            title = str(chosen.get("title") or "")
+            text = option if option and _TYPED_OPTION.fullmatch(option) else title
             return text, option, ()
         return "", None, ()
     if kind == "button":

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from imaradesk.bot.language import language_for
+from imaradesk.bot.reply_options import rating
 from imaradesk.bot.rules import CSAT_HANDOFF
 from imaradesk.delivery.outbound import OptedOut, OutboundService, SendResult
 from imaradesk.knowledge_index.knowledge_base import EntryInfo, KnowledgeBase
@@ -183,10 +184,16 @@ class AgentDesk:
             return handoff  # another handoff of this conversation is still open
         self._state.update(_id(org), handoff.contact_id, {CSAT_HANDOFF: str(handoff.id)})
         if self._outbound.window_open(org, conversation):
-            question = translate(self._customer_language(org, handoff), CSAT_QUESTION)
+            language = self._customer_language(org, handoff)
+            question = translate(language, CSAT_QUESTION)
             try:
                 self._outbound.send_text(
-                    org, conversation, question, agent_id=None, kind="csat_question"
+                    org,
+                    conversation,
+                    question,
+                    agent_id=None,
+                    kind="csat_question",
+                    options=rating(language),
                 )
             except OptedOut:
                 pass  # they said STOP: no rating question either

@@ -16,12 +16,14 @@ Errors::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from imaradesk.channels.base import (
     AWAITING_POLL,
+    DeliveryMode,
     ReadReceipts,
     Recipient,
     SendFailed,
@@ -113,8 +115,9 @@ class OutboundService:
         *,
         agent_id: int | None,
         kind: str = "agent",
+        options: tuple[ReplyOption, ...] = (),
     ) -> SendResult:
-        """Send free text, split under the channel's limit.
+        """Send free text, split under the channel's limit; ``options`` go with its last part.
 
         Raises:
             OptedOut: the customer said STOP.
@@ -130,9 +133,17 @@ class OutboundService:
                 f"more than {window.total_seconds() / 3600:g} hours since the customer's last "
                 "message: use an approved template"
             )
+        chunks = split_text(text, adapter.max_text_length)
         rows = [
-            self._store(org, conversation, chunk, agent_id=agent_id, kind=kind)
-            for chunk in split_text(text, adapter.max_text_length)
+            self._store(
+                org,
+                conversation,
+                chunk,
+                agent_id=agent_id,
+                kind=kind,
+                options=options if n == len(chunks) else (),
+            )
+            for n, chunk in enumerate(chunks, 1)
         ]
         return self._deliver(org, conversation, rows)
 
@@ -166,6 +177,38 @@ class OutboundService:
             for part in self._split_stored(org, conversation, row, limit)
         ]
         return self._deliver(org, conversation, rows)
+
+    def send_unrecorded(
+        self,
+        org: Organization,
+        *,
+        channel: str,
+        address: str,
+        replies: Sequence[OutboundMessage],
+    ) -> int:
+        """Send the replies of a turn that erased its customer: nothing of theirs may be
+        stored again, so these are sent (with retries) and kept nowhere. Returns how many
+        could not be sent."""
+        registration = self._channels.for_channel(channel)
+        if registration.adapter.capabilities.delivery is not DeliveryMode.PUSH:
+            return 0  # a pull channel read them in the webhook's answer already
+        to = Recipient(org_id=_id(org), org_slug=org.slug, channel=channel, address=address)
+        account = registration.account_of(org)
+        failed = 0
+        for reply in replies:
+            for part in split_text(reply.text, registration.adapter.max_text_length):
+                message = OutboundMessage(part, reply.kind)
+                try:
+                    self._retrier.call(
+                        partial(registration.adapter.send, message, to=to, account=account)
+                    )
+                except SendFailed as e:
+                    failed += 1
+                    log.warning(
+                        "an erased customer's confirmation failed",
+                        extra={"org_id": org.id, "code": e.code},
+                    )
+        return failed
 
     def send_template(
         self,
@@ -264,6 +307,7 @@ class OutboundService:
         agent_id: int | None,
         kind: str,
         template_sid: str | None = None,
+        options: tuple[ReplyOption, ...] = (),
     ) -> Message:
         now = self._clock.now()
         return self._repository.store_outbound(
@@ -271,6 +315,7 @@ class OutboundService:
             conversation_id=_id(conversation),
             body=text,
             kind=kind,
+            options=[{"id": o.id, "title": o.title} for o in options],
             agent_id=agent_id,
             template_sid=template_sid,
             delivery_status=_STORED,

@@ -103,6 +103,7 @@ class DeliveryRepository:
         delivery_status: str,
         now: datetime,
         retain_until: datetime,
+        options: list[dict[str, str]] | None = None,
     ) -> Message:
         """Store a message before it is sent, under the customer's latest consent."""
         with self._db.write() as session:
@@ -117,6 +118,7 @@ class DeliveryRepository:
                 channel=conversation.channel,
                 kind=kind,
                 body=body,
+                options=options or [],
                 agent_id=agent_id,
                 template_sid=template_sid,
                 delivery_status=delivery_status,

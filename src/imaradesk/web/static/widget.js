@@ -191,16 +191,17 @@
       const button = document.createElement("button");
       button.type = "button";
       button.className = "choice";
-      button.textContent = option.id + ". " + option.title;
-      button.addEventListener("click", () => { group.remove(); say(option.id); });
+      // A number is part of the label (it is what the visitor could type); a word is not.
+      button.textContent = /^[0-9]+$/.test(option.id) ? option.id + ". " + option.title : option.title;
+      button.addEventListener("click", () => { group.remove(); say(option.id, button.textContent); });
       group.appendChild(button);
     }
     thread.appendChild(group);
     thread.scrollTop = thread.scrollHeight;
   }
 
-  async function say(text) {
-    bubble(text, "you");
+  async function say(text, shown) {
+    bubble(shown || text, "you");
     try {
       await start();
       const response = await fetch(api + "/messages", {
