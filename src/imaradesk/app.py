@@ -11,6 +11,7 @@ from imaradesk.services import Services, build_services
 from imaradesk.settings import Settings
 from imaradesk.web import (
     console,
+    console_channels,
     console_knowledge,
     health,
     meta_routes,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     console.login_manager.init_app(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_knowledge.bp)
+    app.register_blueprint(console_channels.bp)
     register_error_handlers(app)
     register_security_headers(app)
     register_locale(app)

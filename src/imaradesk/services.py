@@ -39,6 +39,7 @@ from imaradesk.console.mailer import SmtpMailer, SmtpSettings
 from imaradesk.delivery.outbound import OutboundService
 from imaradesk.delivery.registry import ChannelRegistry
 from imaradesk.delivery.status import DeliveryTracker
+from imaradesk.delivery.template_sync import TemplateSync
 from imaradesk.knowledge_index.curation import KnowledgeCuration
 from imaradesk.knowledge_index.embedder import (
     Embedder,
@@ -87,6 +88,7 @@ class Services:
     organizations: OrganizationService
     deliveries: DeliveryTracker
     identities: ContactIdentities
+    template_sync: TemplateSync
     ai: AIGateway
     privacy: PrivacyDesk
     exports: SubjectExports
@@ -455,6 +457,13 @@ def build_services(
         organizations=organizations,
         deliveries=DeliveryTracker(DeliveryRepository(database), clock),
         identities=ContactIdentities(database=database, state=stores.state, clock=clock),
+        template_sync=TemplateSync(
+            source=MetaCloudChannel(
+                graph_base_url=settings.meta_graph_base_url,
+                graph_version=settings.meta_graph_version,
+            ),
+            repository=TemplatesRepository(database),
+        ),
         ai=ai,
         privacy=privacy,
         exports=privacy.exports,

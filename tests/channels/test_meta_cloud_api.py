@@ -779,3 +779,118 @@ def test_an_erased_merged_customer_leaves_no_alias_behind(server, graph) -> None
     [fresh] = contacts(server)
     assert (fresh.address, fresh.alias) == (PHONE, None), "a new contact, not the erased one"
     assert contact_messages(server, fresh.id) == ["Habari"]
+
+
+# -- approved templates, synced from Meta --------------------------------------------------
+
+
+def meta_template(name: str, language: str, status: str, body: str) -> dict:
+    """One template as the Graph API lists it."""
+    return {
+        "name": name,
+        "language": language,
+        "status": status,
+        "category": "UTILITY",
+        "id": str(abs(hash((name, language))) % 10**15),
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Acme"},
+            {"type": "BODY", "text": body},
+        ],
+    }
+
+
+@pytest.fixture
+def synced(server, graph):
+    """Five templates at Meta over three pages: three approved (one in Swahili), one rejected,
+    one pending; and a Twilio template of the same organization beside them."""
+    from imaradesk.console.setup import DeskSetup
+
+    graph.templates = [
+        meta_template("order_update", "en", "APPROVED", "Your order {{1}} has shipped."),
+        meta_template("order_update", "sw", "APPROVED", "Oda yako {{1}} imetumwa."),
+        meta_template("promo_blast", "en", "REJECTED", "Buy now!"),
+        meta_template("follow_up", "en_US", "APPROVED", "We are following up on your request."),
+        meta_template("draft_notice", "en", "PENDING", "Not yet."),
+    ]
+    org = server.services.organizations.by_slug("acme")
+    server.services.organizations.update(org.id, meta_waba_id=graph.waba_id)
+    DeskSetup(server.services.database).add_template(
+        org.id, name="twilio one", content_sid="HX" + "1" * 32, body="Hello from Twilio"
+    )
+    return server.services.organizations.by_slug("acme")
+
+
+def test_a_sync_keeps_exactly_the_approved_templates_over_every_page(server, graph, synced):
+    services = server.services
+    report = services.template_sync.sync(synced)
+    assert (report.approved, report.added, report.removed) == (3, 3, 0)
+    templates = {(t.provider, t.content_sid): t for t in services.outbound.templates(synced)}
+    assert set(templates) == {
+        ("meta", "order_update:en"),
+        ("meta", "order_update:sw"),
+        ("meta", "follow_up:en_US"),
+        ("twilio", "HX" + "1" * 32),
+    }
+    assert templates[("meta", "order_update:sw")].body == "Oda yako {{1}} imetumwa."
+    kept_id = templates[("meta", "order_update:en")].id
+
+    graph.templates[0]["components"][1]["text"] = "Order {{1}} is on its way."
+    graph.templates[3]["status"] = "PAUSED"
+    again = services.template_sync.sync(synced)
+    assert (again.added, again.updated, again.removed) == (0, 1, 1)
+    after = {(t.provider, t.content_sid): t for t in services.outbound.templates(synced)}
+    assert ("meta", "follow_up:en_US") not in after, "no longer approved: no longer offered"
+    assert after[("meta", "order_update:en")].id == kept_id, "a kept template keeps its id"
+    assert ("twilio", "HX" + "1" * 32) in after, "Twilio's templates are not Meta's to remove"
+
+
+def test_after_the_window_only_metas_templates_are_offered_and_sent_by_name(
+    server, graph, synced, clock
+) -> None:
+    from datetime import timedelta
+
+    from imaradesk.delivery.outbound import OutboundError, WindowClosed
+
+    services = server.services
+    services.template_sync.sync(synced)
+    deliver(server, customer_message("nataka mhudumu", bsuid=BSUID, phone=PHONE))
+    [waiting] = services.desk.inbox(synced)
+    clock.advance(timedelta(hours=25))
+    view = services.desk.view(synced, waiting.handoff.id)
+    assert not view.window_open
+    assert {t.provider for t in view.templates} == {"meta"}, "a Content SID means nothing here"
+    with pytest.raises(WindowClosed):
+        services.outbound.send_text(synced, view.conversation, "hello", agent_id=None)
+    swahili = next(t for t in view.templates if t.content_sid == "order_update:sw")
+    services.outbound.send_template(synced, view.conversation, swahili.id, agent_id=None)
+    sent = graph.received[-1]
+    assert sent["type"] == "template"
+    assert sent["template"] == {"name": "order_update", "language": {"code": "sw"}}
+    twilio = next(t for t in services.outbound.templates(synced) if t.provider == "twilio")
+    with pytest.raises(OutboundError):
+        services.outbound.send_template(synced, view.conversation, twilio.id, agent_id=None)
+
+
+def test_a_sync_that_cannot_happen_says_why_and_changes_nothing(server, graph, synced) -> None:
+    from imaradesk.delivery.template_sync import TemplateSyncError
+
+    services = server.services
+    graph.errors = [(401, 190)]
+    with pytest.raises(TemplateSyncError, match="190"):
+        services.template_sync.sync(synced)
+    services.organizations.update(synced.id, meta_waba_id=None)
+    with pytest.raises(TemplateSyncError, match="Business Account id"):
+        services.template_sync.sync(services.organizations.by_slug("acme"))
+    assert [t.provider for t in services.outbound.templates(synced)] == ["twilio"]
+
+
+def test_template_sync_from_the_command_line(server, graph, synced) -> None:
+    from click.testing import CliRunner
+
+    from imaradesk.cli import _Context, main
+
+    result = CliRunner().invoke(
+        main, ["template", "--org", "acme", "--sync"], obj=_Context(server.services)
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 approved at Meta: 3 added, 0 updated, 0 removed." in result.output

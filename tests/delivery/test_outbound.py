@@ -302,7 +302,11 @@ def test_a_closed_service_window_allows_only_templates(world) -> None:
         outbound.send_text(world.org, conversation, "Still there?", agent_id=None)
     with world.database.write() as session:
         template = MessageTemplate(
-            org_id=world.org.id, name="Follow-up", content_sid="HX1", body="News about your case."
+            org_id=world.org.id,
+            name="Follow-up",
+            provider=push.name,
+            content_sid="HX1",
+            body="News about your case.",
         )
         session.add(template)
         session.flush()

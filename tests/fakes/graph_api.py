@@ -5,6 +5,9 @@
 refuses what Meta refuses (no recipient, text over 4,096 characters), records what it received,
 and can be told to answer the next requests with a Graph API error (e.g. 131047 re-engagement,
 130429 rate limit).
+
+``GET /{version}/{waba_id}/message_templates``: the business account's templates in Meta's
+shape (name, language, status, category, components), two to a page with ``paging.next``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 
 @dataclass
@@ -25,6 +29,9 @@ class FakeGraphApi:
     read_receipts: list[dict] = field(default_factory=list)
     # (HTTP status, Graph error code) for each of the next requests.
     errors: list[tuple[int, int]] = field(default_factory=list)
+    waba_id: str = "102290129340398"
+    templates: list[dict] = field(default_factory=list)
+    template_page_size: int = 2
     _server: ThreadingHTTPServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,6 +54,24 @@ class FakeGraphApi:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
+                    return self._error(401, 190, "Invalid OAuth access token")
+                if path != f"/{fake.version}/{fake.waba_id}/message_templates":
+                    return self._error(400, 100, "Unsupported get request")
+                with fake._lock:
+                    scripted = fake.errors.pop(0) if fake.errors else None
+                if scripted is not None:
+                    return self._error(scripted[0], scripted[1], "scripted error")
+                after = int(dict(parse_qsl(query)).get("after", "0"))
+                size = fake.template_page_size
+                page: dict = {"data": fake.templates[after : after + size]}
+                if after + size < len(fake.templates):
+                    base = f"http://127.0.0.1:{self.server.server_port}{path}"
+                    page["paging"] = {"next": f"{base}?limit={size}&after={after + size}"}
+                self._json(200, page)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 try:

@@ -200,6 +200,35 @@ def json_string(
     return value
 
 
+@dataclass(frozen=True)
+class ApprovedTemplate:
+    """A template Meta approved: sent by name and language; ``body`` is its text as the
+    customer reads it (placeholders such as {{1}} included)."""
+
+    name: str
+    language: str
+    body: str
+    category: str | None
+
+    @property
+    def reference(self) -> str:
+        # How TemplateMessage names a Meta template: "name:language".
+        return f"{self.name}:{self.language}"
+
+
+@runtime_checkable
+class TemplateSource(Protocol):
+    """A channel whose provider keeps the business's approved templates and lists them."""
+
+    def approved_templates(self, *, waba_id: str, access_token: str) -> list[ApprovedTemplate]:
+        """Every approved template of the account.
+
+        Raises:
+            SendFailed: the provider refused the listing or could not be reached.
+        """
+        ...
+
+
 class Channel(Protocol):
     name: str
     max_text_length: int

@@ -28,6 +28,7 @@ from typing import Any
 import requests
 
 from imaradesk.channels.base import (
+    ApprovedTemplate,
     ChannelCapabilities,
     DeliveryMode,
     MalformedRequest,
@@ -57,6 +58,10 @@ _BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 _PHONE = re.compile(r"[0-9]{6,20}")
 # Meta's message ids are "wamid." and base64: anything else in that field is not Meta's.
 _WAMID = re.compile(r"wamid\.[A-Za-z0-9+/=_-]{10,200}")
+# Meta's template names are lower-case letters, digits and underscores; languages "en", "en_US".
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
+_MAX_TEMPLATE_PAGES = 50
 _TYPED_OPTION = re.compile(r"[0-9]{1,3}|[A-Za-z]{1,16}")
 _MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 # Errors that waiting may cure: throttling (4, 80007, 130429, 131056) and Meta's own trouble.
@@ -224,13 +229,54 @@ class MetaCloudChannel:
             },
         )
 
+    def approved_templates(self, *, waba_id: str, access_token: str) -> list[ApprovedTemplate]:
+        """The business account's templates that Meta approved, every page of them.
+
+        Raises:
+            SendFailed: the Graph API refused the listing or could not be reached.
+        """
+        url: str | None = f"{self._base}/{self._version}/{waba_id}/message_templates"
+        params: dict[str, str] | None = {
+            "fields": "name,language,status,category,components",
+            "limit": "100",
+        }
+        found: list[ApprovedTemplate] = []
+        for _page in range(_MAX_TEMPLATE_PAGES):
+            if url is None:
+                break
+            answer = self._call("GET", url, access_token, params=params)
+            found.extend(_approved(answer.get("data")))
+            paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
+            following = paging.get("next") if isinstance(paging, dict) else None
+            # Only pages of the configured Graph API: the token goes with every request.
+            url = (
+                following
+                if isinstance(following, str) and following.startswith(self._base + "/")
+                else None
+            )
+            params = None  # the next URL carries them
+        return found
+
     def _post(self, account: ProviderAccount, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self._base}/{self._version}/{account.account_id}/messages"
+        return self._call("POST", url, account.secret, body=body)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        token: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         try:
-            response = requests.post(
+            response = requests.request(
+                method,
                 url,
                 json=body,
-                headers={"Authorization": f"Bearer {account.secret}"},
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
                 timeout=self._timeout,
             )
         except requests.RequestException as e:
@@ -238,18 +284,45 @@ class MetaCloudChannel:
                 f"the Graph API is unreachable: {type(e).__name__}", code="network"
             ) from e
         try:
-            answer = response.json()
+            parsed = response.json()
         except ValueError:
-            answer = {}
+            parsed = None
+        answer: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         if response.status_code >= 400 or "error" in answer:
-            error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+            found = answer.get("error")
+            error: dict[str, Any] = found if isinstance(found, dict) else {}
             code = error.get("code")
             raise SendFailed(
                 f"the Graph API answered {response.status_code}: {error.get('message', '')[:200]}",
                 code=str(code or response.status_code),
                 retryable=response.status_code >= 500 or code in _RETRYABLE_ERRORS,
             )
-        return answer if isinstance(answer, dict) else {}
+        return answer
+
+
+def _approved(data: Any) -> list[ApprovedTemplate]:
+    approved: list[ApprovedTemplate] = []
+    for raw in data if isinstance(data, list) else []:
+        if not isinstance(raw, dict) or raw.get("status") != "APPROVED":
+            continue
+        name, language = raw.get("name"), raw.get("language")
+        if not (isinstance(name, str) and _TEMPLATE_NAME.fullmatch(name)):
+            continue
+        if not (isinstance(language, str) and _TEMPLATE_LANGUAGE.fullmatch(language)):
+            continue
+        components = raw.get("components")
+        parts: list[Any] = components if isinstance(components, list) else []
+        body = next(
+            (
+                str(c.get("text") or "")
+                for c in parts
+                if isinstance(c, dict) and c.get("type") == "BODY"
+            ),
+            "",
+        )
+        category = raw.get("category")
+        approved.append(ApprovedTemplate(name, language, body, str(category) if category else None))
+    return approved
 
 
 def _interactive(message: OutboundMessage) -> dict[str, Any]:

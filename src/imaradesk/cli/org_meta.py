@@ -8,6 +8,12 @@ import os
 import click
 
 from imaradesk.cli.base import _Context, _org_or_exit, console, pass_ctx
+from imaradesk.tenants.meta_connection import (
+    MetaSettingsInvalid,
+    disconnected,
+    is_connected,
+    meta_changes,
+)
 
 _SECRETS = {
     "meta_app_secret": ("app_secret_env", "App secret (signs Meta's webhooks)"),
@@ -43,28 +49,18 @@ def org_meta(
     organization = _org_or_exit(services, slug)
     assert organization.id is not None
     if off:
-        services.organizations.update(
-            organization.id,
-            meta_phone_number_id=None,
-            meta_waba_id=None,
-            meta_app_secret=None,
-            meta_access_token=None,
-            meta_verify_token=None,
-        )
+        services.organizations.update(organization.id, **disconnected())  # type: ignore[arg-type]
         console.print(f"{slug}: the WhatsApp Cloud API is disconnected.")
         return
     if phone_number_id is None and waba_id is None and not any(secret_envs.values()):
-        connected = organization.meta_phone_number_id and organization.meta_access_token
-        state = f"number {organization.meta_phone_number_id}" if connected else "not connected"
+        state = (
+            f"number {organization.meta_phone_number_id}"
+            if is_connected(organization)
+            else "not connected"
+        )
         console.print(f"{slug}: WhatsApp Cloud API {state}.")
         return
-    if phone_number_id is not None and not phone_number_id.isdigit():
-        raise click.BadParameter("a phone number id is digits", param_hint="--phone-number-id")
-    changes: dict[str, object] = {}
-    if phone_number_id is not None:
-        changes["meta_phone_number_id"] = phone_number_id
-    if waba_id is not None:
-        changes["meta_waba_id"] = waba_id
+    secrets: dict[str, str] = {}
     for column, (option, label) in _SECRETS.items():
         variable = secret_envs.get(option)
         if variable:
@@ -77,7 +73,13 @@ def org_meta(
                 raise click.ClickException(f"{label} is required")
         else:
             continue
-        changes[column] = value
+        secrets[column] = value
+    try:
+        changes = meta_changes(
+            organization, phone_number_id=phone_number_id, waba_id=waba_id, secrets=secrets
+        )
+    except MetaSettingsInvalid as e:
+        raise click.BadParameter(str(e)) from e
     services.organizations.update(organization.id, **changes)  # type: ignore[arg-type]
     console.print(
         f"{slug}: WhatsApp Cloud API set ({', '.join(sorted(changes))}). "

@@ -145,7 +145,7 @@ class AgentDesk:
             agents=self._repository.agent_names(org_id=org_id),
             team=_team_name(self._repository.team_names(org_id=org_id), handoff),
             suggestions=suggestions,
-            templates=self._outbound.templates(org),
+            templates=self._outbound.templates(org, conversation),
             window_open=self._outbound.window_open(org, conversation),
             last_customer_message_at=self._outbound.last_customer_message_at(
                 org, _id(conversation)

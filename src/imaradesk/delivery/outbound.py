@@ -102,8 +102,19 @@ class OutboundService:
             window=window,
         )
 
-    def templates(self, org: Organization) -> list[MessageTemplate]:
-        return self._templates.templates(org_id=_id(org))
+    def templates(
+        self, org: Organization, conversation: Conversation | None = None
+    ) -> list[MessageTemplate]:
+        """The organization's approved templates; for a conversation, those its channel's
+        provider can send (a Twilio Content SID means nothing to Meta, and back)."""
+        templates = self._templates.templates(org_id=_id(org))
+        if conversation is None:
+            return templates
+        try:
+            provider = self._registration(conversation).adapter.name
+        except OutboundError:
+            return []
+        return [t for t in templates if t.provider == provider]
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -221,6 +232,11 @@ class OutboundService:
         template = self._templates.template(org_id=_id(org), template_id=template_id)
         if template is None:
             raise OutboundError(f"no template #{template_id}")
+        if template.provider != self._registration(conversation).adapter.name:
+            raise OutboundError(
+                f"template {template.name!r} is {template.provider}'s: this conversation's "
+                "channel cannot send it"
+            )
         self._check_not_opted_out(org, conversation)
         row = self._store(
             org,

@@ -540,11 +540,13 @@ class RoutingRule(SQLModel, table=True):
 
 
 class MessageTemplate(SQLModel, table=True):
-    """An approved WhatsApp template (Twilio Content SID), for replies after the 24 h window."""
+    """An approved WhatsApp template, for replies after the 24 h window: a Twilio Content SID,
+    or Meta's "name:language" (``provider`` says which, and so which conversations it fits)."""
 
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
     name: str = Field(max_length=100)
+    provider: str = Field(default="twilio", max_length=16)
     content_sid: str = Field(max_length=64)
     body: str = Field(sa_column=Column(Text, nullable=False))
 
