@@ -36,6 +36,7 @@ from imaradesk.compliance.subject_export import SubjectExports
 from imaradesk.console.accounts import AccountService
 from imaradesk.console.desk import AgentDesk
 from imaradesk.console.mailer import SmtpMailer, SmtpSettings
+from imaradesk.delivery.media_fetch import MediaFetcher
 from imaradesk.delivery.outbound import OutboundService
 from imaradesk.delivery.registry import ChannelRegistry
 from imaradesk.delivery.status import DeliveryTracker
@@ -69,6 +70,7 @@ from imaradesk.storage.delivery_repository import DeliveryRepository, PollOutbox
 from imaradesk.storage.desk_repository import DeskRepository
 from imaradesk.storage.encryption import MasterKeyring
 from imaradesk.storage.locks import InProcessLockManager, LockManager, RedisLockManager
+from imaradesk.storage.media_repository import MediaRepository
 from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.tenants.api_tokens import ApiTokens
 from imaradesk.tenants.organizations import OrganizationService
@@ -104,6 +106,7 @@ class Services:
     insights: KnowledgeInsights
     api_tokens: ApiTokens
     background_turns: BackgroundTurns
+    media: MediaFetcher
     intents: IntentBackends
     translator: MessageTranslator
     visitors: VisitorTokens
@@ -445,6 +448,16 @@ def build_services(
         intents=intents,
         languages=languages,
     )
+    media = MediaFetcher(
+        source=MetaCloudChannel(
+            graph_base_url=settings.meta_graph_base_url, graph_version=settings.meta_graph_version
+        ),
+        repository=MediaRepository(database),
+        organizations=organizations,
+        queue=jobs,
+        clock=clock,
+        max_bytes=settings.media_max_bytes,
+    )
     services = Services(
         settings=settings,
         clock=clock,
@@ -491,6 +504,7 @@ def build_services(
             outbound=outbound,
             state=stores.state,
             clock=clock,
+            media=MediaRepository(database),
         ),
         signing_secret=signing_secret,
         visitors=VisitorTokens(
@@ -507,7 +521,9 @@ def build_services(
             outbound=outbound,
             organizations=organizations,
             queue=jobs,
+            media=media,
         ),
+        media=media,
         intents=intents,
         translator=MessageTranslator(ai, languages),
         redis=stores.redis,

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # Knowledge uploads and background work. "thread" runs jobs inside the serving process (the
     # embedded default); "redis" hands them to `imaradesk worker --jobs` processes through RQ.
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    # The largest customer media file kept when an organization keeps media (WhatsApp's own
+    # limits are 16 MB for audio and video, 100 MB for documents).
+    media_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     job_queue: Literal["thread", "redis"] = "thread"
 
     # Dialogue

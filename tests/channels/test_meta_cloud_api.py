@@ -894,3 +894,118 @@ def test_template_sync_from_the_command_line(server, graph, synced) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "3 approved at Meta: 3 added, 0 updated, 0 removed." in result.output
+
+
+# -- customers' media, kept only when the organization asks --------------------------------
+
+VOICE_NOTE_ID = "1003383421387256"
+OGG = b"OggS\x00\x02" + bytes(range(256)) * 40  # stands in for a real Opus voice note
+
+
+def media_rows(server) -> list:
+    from imaradesk.storage.models import MediaFile
+
+    with server.services.database.read() as session:
+        return list(session.exec(select(MediaFile)))
+
+
+def agent_session(server):
+    from tests.web.console_helpers import PASSWORD, ConsoleSession
+
+    org = server.services.organizations.by_slug("acme")
+    server.services.accounts.create(
+        org.id,
+        email="wanjiku@acme.example",
+        name="Wanjiku",
+        role="agent",
+        languages=["sw", "en"],
+        password=PASSWORD,
+        verified=True,
+    )
+    session = ConsoleSession(server.url)
+    assert session.login("wanjiku@acme.example", PASSWORD).status_code == 200
+    return session
+
+
+def test_media_is_not_fetched_unless_the_organization_keeps_it(server, graph) -> None:
+    graph.media[VOICE_NOTE_ID] = ("audio/ogg", OGG)
+    deliver(server, fixture("voice_note.json"))
+    assert graph.texts(), "answered"
+    assert graph.media_downloads == 0 and media_rows(server) == []
+
+
+def test_a_kept_voice_note_is_sealed_and_plays_in_the_console_for_the_agent(server, graph) -> None:
+    """After the reply (the customer never waits for a download), the file is fetched with
+    the token, sealed at rest, and an agent of the conversation can play it; nobody else."""
+    from sqlalchemy import text
+
+    graph.media[VOICE_NOTE_ID] = ("audio/ogg", OGG)
+    org = server.services.organizations.by_slug("acme")
+    server.services.organizations.update(org.id, fetch_media=True)
+    deliver(server, fixture("voice_note.json"))
+    server.services.jobs.wait(timeout=30)
+    [row] = media_rows(server)
+    assert (row.content_type, row.size) == ("audio/ogg", len(OGG))
+    with server.services.database.engine.connect() as conn:
+        raw = conn.execute(text("SELECT data FROM mediafile")).scalar_one()
+    assert OGG[:64] not in bytes(raw), "sealed at rest"
+
+    deliver(server, tap("agent", "Talk to a person"))
+    agent = agent_session(server)
+    [waiting] = server.services.desk.inbox(org)
+    page = agent.get(f"/console/handoffs/{waiting.handoff.id}")
+    assert "<audio" in page.text and "Voice note from the customer" in page.text
+    played = agent.get(f"/console/handoffs/{waiting.handoff.id}/messages/{row.message_id}/media/0")
+    assert played.status_code == 200 and played.content == OGG
+    assert played.headers["Content-Type"].startswith("audio/ogg")
+    assert "sandbox" in played.headers["Content-Security-Policy"]
+    wrong = agent.get(f"/console/handoffs/{waiting.handoff.id}/messages/{row.message_id}/media/1")
+    assert wrong.status_code == 404
+    import requests as plain
+
+    anonymous = plain.get(
+        f"{server.url}/console/handoffs/{waiting.handoff.id}/messages/{row.message_id}/media/0",
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert anonymous.status_code in (302, 401) and anonymous.content != OGG
+
+
+def test_erasure_takes_the_kept_media_with_it(server, graph) -> None:
+    graph.media[VOICE_NOTE_ID] = ("audio/ogg", OGG)
+    org = server.services.organizations.by_slug("acme")
+    server.services.organizations.update(org.id, fetch_media=True)
+    deliver(server, fixture("voice_note.json"))
+    server.services.jobs.wait(timeout=30)
+    assert len(media_rows(server)) == 1
+    [contact] = contacts(server)
+    server.services.privacy.erase(org, contact.id, request_id=None, actor="admin:test")
+    assert media_rows(server) == []
+
+
+def test_media_over_the_limit_or_from_a_foreign_host_is_not_kept(
+    make_services, live_server_factory, sqlite_database, graph
+) -> None:
+    services = make_services(sqlite_database, meta_graph_base_url=graph.url, media_max_bytes=1024)
+    org = seed_org(services, "acme")
+    services.organizations.update(
+        org.id,
+        meta_phone_number_id=PHONE_NUMBER_ID,
+        meta_app_secret=APP_SECRET,
+        meta_access_token=ACCESS_TOKEN,
+        meta_verify_token=VERIFY_TOKEN,
+        fetch_media=True,
+    )
+    server = live_server_factory(services)
+    graph.media[VOICE_NOTE_ID] = ("audio/ogg", OGG)  # 10 KB, over the 1 KB limit
+    deliver(server, fixture("voice_note.json"))
+    services.jobs.wait(timeout=30)
+    assert graph.texts(), "the customer is answered all the same"
+    assert media_rows(server) == [] and graph.media_downloads == 0, "refused by its size"
+
+    from imaradesk.channels.base import SendFailed
+
+    graph.media_url = "https://attacker.example/steal"
+    channel = MetaCloudChannel(graph_base_url=graph.url)
+    with pytest.raises(SendFailed, match="not Meta's"):
+        channel.fetch_media(VOICE_NOTE_ID, access_token=ACCESS_TOKEN, max_bytes=10**6)

@@ -6,6 +6,9 @@ refuses what Meta refuses (no recipient, text over 4,096 characters), records wh
 and can be told to answer the next requests with a Graph API error (e.g. 131047 re-engagement,
 130429 rate limit).
 
+``GET /{version}/{media_id}``: a customer's media as Meta describes it (a download URL, its type
+and size); ``GET /download/{media_id}`` with the token: the file.
+
 ``GET /{version}/{waba_id}/message_templates``: the business account's templates in Meta's
 shape (name, language, status, category, components), two to a page with ``paging.next``.
 """
@@ -32,6 +35,9 @@ class FakeGraphApi:
     waba_id: str = "102290129340398"
     templates: list[dict] = field(default_factory=list)
     template_page_size: int = 2
+    media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id: (type, bytes)
+    media_downloads: int = 0
+    media_url: str | None = None  # a download URL to announce instead of our own
     _server: ThreadingHTTPServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,6 +64,24 @@ class FakeGraphApi:
                 path, _, query = self.path.partition("?")
                 if self.headers.get("Authorization") != f"Bearer {fake.access_token}":
                     return self._error(401, 190, "Invalid OAuth access token")
+                media_id = path.rsplit("/", 1)[-1]
+                if path == f"/{fake.version}/{media_id}" and media_id in fake.media:
+                    mime, data = fake.media[media_id]
+                    base = f"http://127.0.0.1:{self.server.server_port}"
+                    return self._json(200, {
+                        "messaging_product": "whatsapp", "id": media_id, "mime_type": mime,
+                        "file_size": len(data), "url": fake.media_url or f"{base}/download/{media_id}",
+                    })  # fmt: skip
+                if path == f"/download/{media_id}" and media_id in fake.media:
+                    mime, data = fake.media[media_id]
+                    with fake._lock:
+                        fake.media_downloads += 1
+                    self.send_response(200)
+                    self.send_header("Content-Type", mime)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return None
                 if path != f"/{fake.version}/{fake.waba_id}/message_templates":
                     return self._error(400, 100, "Unsupported get request")
                 with fake._lock:

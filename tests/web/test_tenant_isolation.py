@@ -284,6 +284,26 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         assert services.api_tokens.authenticate(secret) == org_a.id, "a token opens its own org"
         return 403
 
+    def channels_of_a(path: str, data: dict | None = None) -> Callable[[], int]:
+        """The channels forms name no organization: they change only the admin's own."""
+
+        def attempt() -> int:
+            def meta_of_b() -> tuple:
+                b = services.organizations.get(org_b.id)
+                assert b is not None
+                return (b.meta_phone_number_id, b.meta_access_token, b.fetch_media)
+
+            before = meta_of_b()
+            if data is None:
+                page = a_console.get(path).text
+                assert "org-b" not in page and "Org-B" not in page
+            else:
+                a_console.post(path, data, csrf_from="/console/channels")
+            assert meta_of_b() == before
+            return 403
+
+        return attempt
+
     def tuning_for_a() -> int:
         # The form names no organization: it can only change the admin's own.
         before = services.organizations.get(org_b.id)
@@ -377,6 +397,20 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "console.send_template": b_handoff_route("/template", "post", {"template_id": "1"}),
         "console.retry": b_handoff_route(f"/messages/{b_message.id}/retry", "post"),
         "console.translate_message": b_handoff_route(f"/messages/{b_message.id}/translate", "post"),
+        "console.media": b_handoff_route(f"/messages/{b_message.id}/media/0"),
+        "channels.page": channels_of_a("/console/channels"),
+        "channels.meta": channels_of_a(
+            "/console/channels/meta",
+            {
+                "phone_number_id": "1234567",
+                "fetch_media": "on",
+                "meta_app_secret": "x",
+                "meta_access_token": "y",
+                "meta_verify_token": "z",
+            },
+        ),  # fmt: skip
+        "channels.meta_off": channels_of_a("/console/channels/meta/off", {}),
+        "channels.sync_templates": channels_of_a("/console/channels/templates/sync", {}),
         "privacy.subject_export": subject_export,
         "twilio.inbound_message": twilio_inbound,
         "twilio.delivery_status": twilio_status,

@@ -19,6 +19,7 @@ from typing import Any
 
 from imaradesk.bot.dialogue import DialogueManager
 from imaradesk.channels.messages import InboundMessage, Media
+from imaradesk.delivery.media_fetch import MediaFetcher
 from imaradesk.delivery.outbound import OutboundService
 from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
@@ -39,7 +40,9 @@ class BackgroundTurns:
         outbound: OutboundService,
         organizations: OrganizationService,
         queue: JobQueue,
+        media: MediaFetcher | None = None,
     ) -> None:
+        self._media = media
         self._db = database
         self._dialogue = dialogue
         self._outbound = outbound
@@ -84,3 +87,6 @@ class BackgroundTurns:
                 "background replies not delivered",
                 extra={"org_id": org_id, "failed": result.failed},
             )
+        if self._media is not None:
+            # After the replies: the customer's answer never waits for a download.
+            self._media.submit(org, message, turn.inbound_message_id)

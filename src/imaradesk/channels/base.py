@@ -216,6 +216,33 @@ class ApprovedTemplate:
         return f"{self.name}:{self.language}"
 
 
+@dataclass(frozen=True)
+class FetchedMedia:
+    content_type: str
+    data: bytes
+
+
+class MediaTooLarge(SendFailed):
+    """The file is larger than the organization keeps: waiting will not change that."""
+
+    def __init__(self, message: str, *, code: str | None = "too_large") -> None:
+        super().__init__(message, code=code, retryable=False)
+
+
+@runtime_checkable
+class MediaSource(Protocol):
+    """A channel whose customers' media the provider holds and hands over on request."""
+
+    def fetch_media(self, media_id: str, *, access_token: str, max_bytes: int) -> FetchedMedia:
+        """The file behind a media id.
+
+        Raises:
+            MediaTooLarge: it is over ``max_bytes``.
+            SendFailed: the provider refused or could not be reached.
+        """
+        ...
+
+
 @runtime_checkable
 class TemplateSource(Protocol):
     """A channel whose provider keeps the business's approved templates and lists them."""

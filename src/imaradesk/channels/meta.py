@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -31,7 +32,9 @@ from imaradesk.channels.base import (
     ApprovedTemplate,
     ChannelCapabilities,
     DeliveryMode,
+    FetchedMedia,
     MalformedRequest,
+    MediaTooLarge,
     ProviderAccount,
     Recipient,
     SendFailed,
@@ -62,6 +65,9 @@ _WAMID = re.compile(r"wamid\.[A-Za-z0-9+/=_-]{10,200}")
 _TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 _TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
 _MAX_TEMPLATE_PAGES = 50
+_MEDIA_ID = re.compile(r"[0-9]{1,32}")
+# Where Meta serves customers' media from (lookaside.fbsbx.com today).
+_MEDIA_HOSTS = ("fbsbx.com", "whatsapp.net", "fbcdn.net")
 _TYPED_OPTION = re.compile(r"[0-9]{1,3}|[A-Za-z]{1,16}")
 _MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 # Errors that waiting may cure: throttling (4, 80007, 130429, 131056) and Meta's own trouble.
@@ -256,6 +262,60 @@ class MetaCloudChannel:
             )
             params = None  # the next URL carries them
         return found
+
+    def fetch_media(self, media_id: str, *, access_token: str, max_bytes: int) -> FetchedMedia:
+        """The file behind a customer's media id: its URL from the Graph API, then the file
+        (both need the token). The URL must be Meta's media host or the configured Graph API
+        (a proxy, a test server): the token is sent to nobody else.
+
+        Raises:
+            MediaTooLarge: Meta says, or the download shows, that it is over ``max_bytes``.
+            SendFailed: refused, unreachable, or a URL we do not send the token to.
+        """
+        if not _MEDIA_ID.fullmatch(media_id):
+            raise SendFailed("not a Meta media id", code="protocol", retryable=False)
+        about = self._call("GET", f"{self._base}/{self._version}/{media_id}", access_token)
+        url, size = about.get("url"), about.get("file_size")
+        if isinstance(size, int) and size > max_bytes:
+            raise MediaTooLarge(f"{size} bytes, over {max_bytes}")
+        if not isinstance(url, str) or not self._trusted_media_url(url):
+            raise SendFailed("the media URL is not Meta's", code="protocol", retryable=False)
+        try:
+            with requests.get(
+                url,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=self._timeout,
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                if response.status_code != 200:
+                    raise SendFailed(
+                        f"the media download answered {response.status_code}",
+                        code=str(response.status_code),
+                        retryable=response.status_code >= 500,
+                    )
+                data = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    data.extend(chunk)
+                    if len(data) > max_bytes:
+                        raise MediaTooLarge(f"over {max_bytes} bytes")
+                mime = str(about.get("mime_type") or response.headers.get("Content-Type") or "")
+        except requests.RequestException as e:
+            raise SendFailed(
+                f"the media download failed: {type(e).__name__}", code="network"
+            ) from e
+        return FetchedMedia(
+            mime.split(";")[0].strip()[:100] or "application/octet-stream", bytes(data)
+        )
+
+    def _trusted_media_url(self, url: str) -> bool:
+        if url.startswith(self._base + "/"):
+            return True
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and any(
+            host == h or host.endswith("." + h) for h in _MEDIA_HOSTS
+        )
 
     def _post(self, account: ProviderAccount, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self._base}/{self._version}/{account.account_id}/messages"

@@ -29,6 +29,11 @@ _SECRETS = {
 @click.option("--app-secret-env", metavar="VAR", default=None)
 @click.option("--access-token-env", metavar="VAR", default=None)
 @click.option("--verify-token-env", metavar="VAR", default=None)
+@click.option(
+    "--fetch-media/--no-fetch-media",
+    default=None,
+    help="Keep customers' media files (sealed) so agents can play voice notes in the console.",
+)
 @click.option("--off", is_flag=True, help="Disconnect: forget the number and every secret.")
 @pass_ctx
 def org_meta(
@@ -36,6 +41,7 @@ def org_meta(
     slug: str,
     phone_number_id: str | None,
     waba_id: str | None,
+    fetch_media: bool | None,
     off: bool,
     **secret_envs: str | None,
 ) -> None:
@@ -52,7 +58,12 @@ def org_meta(
         services.organizations.update(organization.id, **disconnected())  # type: ignore[arg-type]
         console.print(f"{slug}: the WhatsApp Cloud API is disconnected.")
         return
+    if fetch_media is not None:
+        services.organizations.update(organization.id, fetch_media=fetch_media)
+        console.print(f"{slug}: customers' media {'kept' if fetch_media else 'not kept'}.")
     if phone_number_id is None and waba_id is None and not any(secret_envs.values()):
+        if fetch_media is not None:
+            return
         state = (
             f"number {organization.meta_phone_number_id}"
             if is_connected(organization)

@@ -18,6 +18,7 @@ from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.i18n import N_, translate
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.desk_repository import AgentNotFound, DeskRepository, HandoffNotOpen
+from imaradesk.storage.media_repository import MediaRepository, StoredMedia
 from imaradesk.storage.models import (
     AgentAccount,
     Contact,
@@ -68,6 +69,8 @@ class ConversationView:
     templates: list[MessageTemplate]
     window_open: bool
     last_customer_message_at: datetime | None
+    # (message id, position) of the customer's media files the organization kept.
+    kept_media: frozenset[tuple[int, int]] = frozenset()
 
 
 def contact_label(contact: Contact) -> str:
@@ -87,7 +90,9 @@ class AgentDesk:
         outbound: OutboundService,
         state: ConversationStateStore,
         clock: Clock,
+        media: MediaRepository,
     ) -> None:
+        self._media = media
         self._repository = repository
         self._knowledge = knowledge
         self._outbound = outbound
@@ -136,12 +141,15 @@ class AgentDesk:
         suggestions = [
             snapshot.entries[i] for i in handoff.suggested_entry_ids if i in snapshot.entries
         ]
+        messages = list(thread.messages)
+        with_media = [m.id for m in messages if m.media and m.id is not None]
         return ConversationView(
             org=org,
             handoff=handoff,
             conversation=conversation,
             contact=contact,
-            messages=list(thread.messages),
+            messages=messages,
+            kept_media=frozenset(self._media.positions(org_id=org_id, message_ids=with_media)),
             agents=self._repository.agent_names(org_id=org_id),
             team=_team_name(self._repository.team_names(org_id=org_id), handoff),
             suggestions=suggestions,
@@ -151,6 +159,18 @@ class AgentDesk:
                 org, _id(conversation)
             ),
         )
+
+    def media_file(
+        self, org: Organization, handoff_id: int, message_id: int, position: int
+    ) -> StoredMedia:
+        """A kept media file of this conversation's customer (NotFound for any other)."""
+        view = self.view(org, handoff_id)
+        if (message_id, position) not in view.kept_media:
+            raise NotFound("no such media in this conversation")
+        found = self._media.get(org_id=_id(org), message_id=message_id, position=position)
+        if found is None:
+            raise NotFound("the media file is gone")
+        return found
 
     def messages_after(self, org: Organization, handoff_id: int, after_id: int) -> list[Message]:
         view = self.view(org, handoff_id)

@@ -18,12 +18,19 @@ class RunsTurns(Protocol):
     def run(self, arguments: dict[str, Any]) -> None: ...
 
 
+class FetchesMedia(Protocol):
+    def run(self, arguments: dict[str, Any]) -> int: ...
+
+
 class TaskServices(Protocol):
     @property
     def ingestion(self) -> Ingests: ...
 
     @property
     def background_turns(self) -> RunsTurns: ...
+
+    @property
+    def media(self) -> FetchesMedia: ...
 
 
 def run(services: TaskServices, task: str, arguments: dict[str, Any]) -> None:
@@ -32,5 +39,7 @@ def run(services: TaskServices, task: str, arguments: dict[str, Any]) -> None:
         services.ingestion.run(int(arguments["org_id"]), int(arguments["job_id"]))
     elif task == "turn":
         services.background_turns.run(arguments)
+    elif task == "media":
+        services.media.run(arguments)
     else:
         raise ValueError(f"unknown background task {task!r}")

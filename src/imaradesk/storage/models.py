@@ -15,7 +15,9 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     Text,
     TypeDecorator,
@@ -129,6 +131,9 @@ class Organization(SQLModel, table=True):
     meta_app_secret: str | None = _text(nullable=True)
     meta_access_token: str | None = _text(nullable=True)
     meta_verify_token: str | None = _text(nullable=True)
+    # Customers' media is kept as metadata only unless the organization asks for the files
+    # (an agent then plays a voice note in the console).
+    fetch_media: bool = False
     contact_email: str | None = _text(nullable=True)
     team_size: str | None = Field(default=None, max_length=32)
     # Names the organization's daily counts; once the organization is deleted it names nobody.
@@ -272,6 +277,25 @@ class Message(SQLModel, table=True):
     created_at: datetime = _utc_column()
     retain_until: datetime = _utc_column(index=True)
     legal_hold: bool = False
+
+
+class MediaFile(SQLModel, table=True):
+    """A customer's media (a voice note, a photo) fetched from the provider because the
+    organization asked for it: sealed under the organization's key, and deleted with its
+    message by the database itself (erasure, retention, the organization's deletion)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    message_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("message.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    position: int = 0
+    content_type: str = Field(max_length=100)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    fetched_at: datetime = _utc_column()
 
 
 class KnowledgeEntry(SQLModel, table=True):

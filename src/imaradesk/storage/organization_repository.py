@@ -56,6 +56,7 @@ class OrganizationSettings(TypedDict, total=False):
     meta_app_secret: str | None
     meta_access_token: str | None
     meta_verify_token: str | None
+    fetch_media: bool
 
 
 SETTING_NAMES = frozenset(get_type_hints(OrganizationSettings))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import (
     LoginManager,
     UserMixin,
@@ -248,6 +248,30 @@ def conversation(handoff_id: int) -> Any:
 @roles(*AGENTS)
 def conversation_messages(handoff_id: int) -> Any:
     return _thread("console/_messages.html", handoff_id)
+
+
+# Shown in the page (a voice note plays, a photo shows); anything else is only downloaded.
+_INLINE_MEDIA = ("audio/", "image/jpeg", "image/png", "image/webp")
+
+
+@bp.get("/handoffs/<int:handoff_id>/messages/<int:message_id>/media/<int:position>")
+@roles(*AGENTS)
+def media(handoff_id: int, message_id: int, position: int) -> Any:
+    try:
+        found = services().desk.media_file(_org(), handoff_id, message_id, position)
+    except NotFound:
+        abort(404)
+    inline = found.content_type.startswith(_INLINE_MEDIA)
+    response = Response(
+        found.data, mimetype=found.content_type if inline else "application/octet-stream"
+    )
+    response.headers["Content-Disposition"] = (
+        "inline" if inline else f'attachment; filename="message-{message_id}-{position}"'
+    )
+    # A customer's file is never a page: no scripts, no caching beyond this agent's tab.
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/handoffs/<int:handoff_id>/messages/<int:message_id>/translate")

@@ -59,9 +59,12 @@ def meta() -> Any:
         )
     except MetaSettingsInvalid as e:
         return _page(f"{e}. Nothing was changed.")
-    if changes:
-        services().organizations.update(org.id, **changes)  # type: ignore[arg-type]
-        flash("WhatsApp Cloud API settings saved.")
+    services().organizations.update(
+        org.id,  # type: ignore[arg-type]
+        **changes,  # type: ignore[arg-type]
+        fetch_media=form.get("fetch_media") == "on",
+    )
+    flash("WhatsApp Cloud API settings saved.")
     return redirect(url_for("channels.page"))
 
 
