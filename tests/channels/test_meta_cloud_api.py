@@ -47,9 +47,9 @@ def graph():
     fake.stop()
 
 
-@pytest.fixture
-def server(make_services, live_server_factory, sqlite_database, graph):
-    services = make_services(sqlite_database, meta_graph_base_url=graph.url)
+def meta_server(make_services, live_server_factory, database, graph, **settings):
+    """Acme on a loopback server, its WhatsApp number connected to the local Graph API."""
+    services = make_services(database, meta_graph_base_url=graph.url, **settings)
     org = seed_org(services, "acme")
     services.organizations.update(
         org.id,
@@ -59,6 +59,11 @@ def server(make_services, live_server_factory, sqlite_database, graph):
         meta_verify_token=VERIFY_TOKEN,
     )
     return live_server_factory(services)
+
+
+@pytest.fixture
+def server(make_services, live_server_factory, sqlite_database, graph):
+    return meta_server(make_services, live_server_factory, sqlite_database, graph)
 
 
 def webhook(server, slug: str = "acme") -> str:
@@ -986,17 +991,11 @@ def test_erasure_takes_the_kept_media_with_it(server, graph) -> None:
 def test_media_over_the_limit_or_from_a_foreign_host_is_not_kept(
     make_services, live_server_factory, sqlite_database, graph
 ) -> None:
-    services = make_services(sqlite_database, meta_graph_base_url=graph.url, media_max_bytes=1024)
-    org = seed_org(services, "acme")
-    services.organizations.update(
-        org.id,
-        meta_phone_number_id=PHONE_NUMBER_ID,
-        meta_app_secret=APP_SECRET,
-        meta_access_token=ACCESS_TOKEN,
-        meta_verify_token=VERIFY_TOKEN,
-        fetch_media=True,
+    server = meta_server(
+        make_services, live_server_factory, sqlite_database, graph, media_max_bytes=1024
     )
-    server = live_server_factory(services)
+    services = server.services
+    services.organizations.update(services.organizations.by_slug("acme").id, fetch_media=True)
     graph.media[VOICE_NOTE_ID] = ("audio/ogg", OGG)  # 10 KB, over the 1 KB limit
     deliver(server, fixture("voice_note.json"))
     services.jobs.wait(timeout=30)
