@@ -111,6 +111,10 @@ class Chat:
         return [r.text for r in self.send(text)]
 
 
+# The Twilio account every test organization's signed requests come from.
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+
+
 def twilio_form(
     *,
     body: str,
@@ -130,7 +134,7 @@ def twilio_form(
         "NumSegments": "1",
         "ReferralNumMedia": "0",
         "MessageSid": "",
-        "AccountSid": "AC" + "0" * 32,
+        "AccountSid": TWILIO_ACCOUNT_SID,
         "From": sender,
         "ApiVersion": "2010-04-01",
     }

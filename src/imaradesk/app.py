@@ -23,6 +23,7 @@ from imaradesk.web.api import api
 from imaradesk.web.errors import register_error_handlers
 from imaradesk.web.locale import register_locale
 from imaradesk.web.rasa_routes import bp as rasa_bp
+from imaradesk.web.request_json import RequestJSONProvider
 from imaradesk.web.security_headers import register_security_headers
 from imaradesk.web.waiting_polls import WaitingPolls
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         doc_ui=False,
     )
+    app.json = RequestJSONProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=settings.max_request_bytes,
@@ -52,7 +54,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         REMEMBER_COOKIE_SECURE=settings.environment == "production",
         WTF_CSRF_TIME_LIMIT=8 * 3600,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     if settings.trusted_proxy_count:
         n = settings.trusted_proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]

@@ -325,7 +325,7 @@ def privacy_desk(
 
 def public_base_url(settings: Settings) -> str:
     """Where links in messages and mails point (export links, sign-up and reset mails)."""
-    return settings.public_base_url or "http://127.0.0.1:5000"
+    return settings.public_base_url or settings.served_base_url or "http://127.0.0.1:5000"
 
 
 def prepare_database(database: Database, clock: Clock) -> OrganizationService:

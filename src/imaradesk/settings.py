@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     # Webhooks
     public_base_url: str | None = None
+    # Set by `imaradesk serve` and `demo` to the address they bind: links in messages and mails
+    # point there when public_base_url is unset. Never used to check signatures.
+    served_base_url: str | None = None
     trusted_proxy_count: int = Field(default=0, ge=0, le=5)
     max_request_bytes: int = Field(default=64 * 1024, ge=1024)
 

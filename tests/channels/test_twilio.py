@@ -78,10 +78,13 @@ def test_signature_covers_repeated_and_unknown_fields() -> None:
         verify_signature(auth_token="tok", url=url, params=form, signature=signature)
 
 
+SID = "SM" + "ab12" * 8
+
+
 def test_parse_reads_every_field_that_matters() -> None:
     form = twilio_form(
         body="Hello",
-        sid="SM123",
+        sid=SID,
         ProfileName="Achieng",
         NumMedia="2",
         MediaUrl0="https://api.twilio.com/media/1",
@@ -93,7 +96,7 @@ def test_parse_reads_every_field_that_matters() -> None:
     [message] = TwilioChannel().parse(form, org_slug="acme", received_at=NOW)
     assert message.channel == "whatsapp"
     assert message.sender_id == "+254700000001"
-    assert message.provider_message_id == "SM123"
+    assert message.provider_message_id == SID
     assert message.text == "Hello"
     assert message.profile_name == "Achieng"
     assert [m.content_type for m in message.media] == ["image/jpeg", "audio/ogg"]
@@ -146,9 +149,9 @@ def test_render_splits_long_replies_under_the_limit_at_sentences() -> None:
 
 
 def test_status_callbacks_parse_and_never_move_backwards() -> None:
-    callback = parse_status({"MessageSid": "SM9", "MessageStatus": "delivered"}, {"m": "12"})
+    callback = parse_status({"MessageSid": SID, "MessageStatus": "delivered"}, {"m": "12"})
     assert (callback.provider_message_id, callback.status, callback.our_message_id) == (
-        "SM9",
+        SID,
         "delivered",
         12,
     )
@@ -158,6 +161,8 @@ def test_status_callbacks_parse_and_never_move_backwards() -> None:
     assert not status_supersedes("sent", "delivered"), "a late 'sent' must not undo 'delivered'"
     assert status_supersedes("failed", "queued")
     with pytest.raises(MalformedRequest):
-        parse_status({"MessageSid": "SM9", "MessageStatus": "exploded"}, {})
+        parse_status({"MessageSid": SID, "MessageStatus": "exploded"}, {})
     with pytest.raises(MalformedRequest):
         parse_status({"MessageStatus": "sent"}, {})
+    with pytest.raises(MalformedRequest, match="not a Twilio message id"):
+        parse_status({"MessageSid": SID + "x", "MessageStatus": "sent"}, {})

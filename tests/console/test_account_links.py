@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from imaradesk.console.accounts import RESET_TTL, VERIFY_TTL, TokenInvalid
+from imaradesk.console.accounts import RESET_TTL, VERIFY_TTL, AccountError, TokenInvalid
 from imaradesk.runtime.clock import FrozenClock
 from imaradesk.storage.db import Database
 from tests.fakes.smtp import LocalSmtp
@@ -49,3 +49,42 @@ def test_a_verification_link_expires_after_three_days(
     clock.advance(timedelta(seconds=1))
     with pytest.raises(TokenInvalid, match="expired"):
         services.accounts.verify_email(token)
+
+
+def test_a_signup_whose_mail_failed_can_be_tried_again(
+    make_services, sqlite_database: Database
+) -> None:
+    """The mail server was down at sign-up: the account exists but its link never went. The
+    same person trying again (same email, same password) gets the link; anyone else trying
+    that email is told it is taken, and no second organization appears."""
+    from imaradesk.console.mailer import MailError
+
+    smtp = LocalSmtp().start()
+    port = smtp.port
+    smtp.stop()  # down
+    services = make_services(sqlite_database, smtp_host="127.0.0.1", smtp_port=port)
+    details = {
+        "name": "Achieng",
+        "email": "achieng@duka.example",
+        "company": "Duka Bora",
+        "team_size": "2-10",
+        "password": "a long enough password",
+    }
+    with pytest.raises(MailError):
+        services.accounts.signup(**details)
+    with pytest.raises(AccountError, match="already exists"):
+        services.accounts.signup(**{**details, "password": "somebody else's guess"})
+    again = LocalSmtp(port=port).start()  # the mail server is back
+    try:
+        result = services.accounts.signup(**details)
+        link = LocalSmtp.link(again.wait_for("achieng@duka.example"))
+    finally:
+        again.stop()
+    assert "/console/verify/" in link
+    assert services.accounts.verify_email(link.rsplit("/", 1)[1]).id == result.account.id
+    with services.database.read() as session:
+        from sqlmodel import func, select
+
+        from imaradesk.storage.models import Organization
+
+        assert session.exec(select(func.count()).select_from(Organization)).one() == 1

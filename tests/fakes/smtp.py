@@ -21,12 +21,15 @@ class _Collector:
 
 
 class LocalSmtp:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        """On ``port`` (a server that comes back where it was), else a free one."""
         self._collector = _Collector()
         # aiosmtpd checks its own start by connecting to the port, so it needs a real one.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+        self.port = port
         self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> LocalSmtp:

@@ -21,9 +21,9 @@ from imaradesk.runtime.jobs import RQ_ENTRY_POINT, RQ_TURNS_QUEUE_NAME
 from imaradesk.storage.db import Database
 from tests.fakes.llm_servers import Answer, FakeGemini
 from tests.fakes.twilio_api import FakeTwilioApi
-from tests.helpers import post_signed, seed_org, twilio_form
+from tests.helpers import TWILIO_ACCOUNT_SID, post_signed, seed_org, twilio_form
 
-ACCOUNT_SID = "AC" + "c" * 32
+ACCOUNT_SID = TWILIO_ACCOUNT_SID  # the account twilio_form signs for
 CUSTOMER = "whatsapp:+254711000333"
 OLD_ENTRY_POINT = "imaradesk.worker_tasks.run_task"
 

@@ -13,9 +13,9 @@ from imaradesk.services import Services
 from imaradesk.storage.models import Organization
 from tests.fakes.smtp import LocalSmtp
 from tests.fakes.twilio_api import FakeTwilioApi
-from tests.helpers import post_signed, seed_org, twilio_form
+from tests.helpers import TWILIO_ACCOUNT_SID, post_signed, seed_org, twilio_form
 
-ACCOUNT_SID = "AC" + "1" * 32
+ACCOUNT_SID = TWILIO_ACCOUNT_SID  # the account twilio_form signs for
 AUTH_TOKEN = "test-auth-token"
 SENDER = "whatsapp:+14155238886"
 PASSWORD = "correct horse battery"

@@ -14,9 +14,9 @@ from imaradesk.cli import _Context, main
 from imaradesk.storage.db import Database
 from tests.fakes.llm_servers import Answer, Fail, FakeGemini, Sleep
 from tests.fakes.twilio_api import FakeTwilioApi
-from tests.helpers import post_signed, seed_org, twilio_form
+from tests.helpers import TWILIO_ACCOUNT_SID, post_signed, seed_org, twilio_form
 
-ACCOUNT_SID = "AC" + "b" * 32
+ACCOUNT_SID = TWILIO_ACCOUNT_SID  # the account twilio_form signs for
 SENDER = "whatsapp:+14155238886"
 CUSTOMER = "whatsapp:+254711000222"
 GENERATED = "You can dial *483*1# to see your balance [1]."

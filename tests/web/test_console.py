@@ -389,3 +389,39 @@ def test_a_web_chat_visitor_gets_the_agents_reply_on_the_next_poll(world) -> Non
     assert WebVisitor(world.url, "acme").poll() == [], "another visitor never gets it"
     assert visitor.history()[-1]["text"] == "Hi, Amina here.", "a reload shows it again"
     assert world.twilio.received == []
+
+
+def test_only_the_owner_or_an_admin_replies_and_a_takeover_is_recorded(world) -> None:
+    """Two people answering one customer contradict each other: an agent who does not own the
+    conversation is refused (nothing reaches the customer) until they take it over, and the
+    takeover is in the audit trail; an admin may always step in."""
+    from imaradesk.storage.compliance_repository import ComplianceData
+
+    world.customer_says("My money is missing, it was not received")
+    world.customer_says("agent please")
+    [handoff] = handoffs(world)
+    amina = world.services.accounts.get(handoff.assigned_agent_id)
+    assert amina.email == "amina@acme.example"
+    brian = world.login("brian@acme.example")
+    path = f"/console/handoffs/{handoff.id}"
+    refused = brian.post(f"{path}/reply", {"text": "Brian here"}, csrf_from=path)
+    assert "Amina is handling this conversation" in refused.text
+    assert world.twilio.received == [], "nothing reached the customer"
+
+    taken = brian.post(f"{path}/take", csrf_from=path)
+    assert "You own this conversation." in taken.text
+    sent = brian.post(f"{path}/reply", {"text": "Brian here, checking now"}, csrf_from=path)
+    assert "Sent." in sent.text and world.twilio.received[-1]["Body"] == "Brian here, checking now"
+    with world.services.database.read() as session:
+        [event] = [
+            e
+            for e in ComplianceData(session, world.org.id).audit_trail()
+            if e.action == "handoff_reassigned"
+        ]
+    assert event.actor == f"agent:{handoffs(world)[0].assigned_agent_id}"
+    assert event.note == f"from agent {amina.id} to agent {handoffs(world)[0].assigned_agent_id}"
+
+    admin = world.login("chebet@acme.example")
+    stepped_in = admin.post(f"{path}/reply", {"text": "Chebet, team lead"}, csrf_from=path)
+    assert "Sent." in stepped_in.text, "an admin may reply in anyone's conversation"
+    assert handoffs(world)[0].assigned_agent_id != amina.id

@@ -122,7 +122,11 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         url = f"{base}/channels/twilio/org-b/status?m=1"
         return post_signed(
             url,
-            {"MessageSid": "SMx", "MessageStatus": "failed", "To": "whatsapp:+254700000001"},
+            {
+                "MessageSid": "SM" + "f" * 32,
+                "MessageStatus": "failed",
+                "To": "whatsapp:+254700000001",
+            },
             token=A_TOKEN,
         ).status_code
 

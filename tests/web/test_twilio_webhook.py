@@ -14,6 +14,8 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.models import Contact, Message
 from tests.helpers import post_signed, seed_org, twilio_form
 
+OUT_SID = "SM" + "0e" * 16  # the sid Twilio gave our reply
+
 
 def bodies(response: requests.Response) -> list[str]:
     assert response.headers["Content-Type"].startswith("application/xml")
@@ -167,7 +169,7 @@ def test_status_callbacks_are_recorded_on_the_outbound_message(server, database:
     action = ElementTree.fromstring(response.text).findall("Message")[-1].get("action")
     message_id = int(action.split("m=")[1])
 
-    def status(value: str, sid: str = "SMout1", **extra: str) -> requests.Response:
+    def status(value: str, sid: str = OUT_SID, **extra: str) -> requests.Response:
         form = {
             "MessageSid": sid,
             "MessageStatus": value,
@@ -183,13 +185,13 @@ def test_status_callbacks_are_recorded_on_the_outbound_message(server, database:
     assert status("sent").status_code == 204  # late and out of order
     with database.read() as session:
         message = session.get(Message, message_id)
-    assert (message.delivery_status, message.provider_message_id) == ("delivered", "SMout1")
+    assert (message.delivery_status, message.provider_message_id) == ("delivered", OUT_SID)
     assert status("read").status_code == 204
     assert status("failed", ErrorCode="63016").status_code == 204
     with database.read() as session:
         assert session.get(Message, message_id).delivery_status == "read"
     forged = requests.post(
-        action, data={"MessageSid": "SMout1", "MessageStatus": "failed"}, timeout=10
+        action, data={"MessageSid": OUT_SID, "MessageStatus": "failed"}, timeout=10
     )
     assert forged.status_code == 403
     assert status("exploded").status_code == 400
@@ -237,3 +239,34 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(
         inbound_url(server), twilio_form(body="hi"), sign_url=public, headers=headers
     )
     assert accepted.status_code == 200
+
+
+def test_a_replay_with_fields_shifted_into_the_sid_is_refused(server, database: Database) -> None:
+    """Twilio signs the URL and the form's keys and values run together, so a captured request
+    with NumMedia removed and "NumMedia0" appended to its MessageSid signs the same. The id's
+    format (SM + 32 hex digits) gives it away: refused, nothing stored, nothing answered."""
+    form = twilio_form(body="Nimetuma pesa kwa number mbaya")
+    assert post_signed(inbound_url(server), form).status_code == 200
+    stored = count(database)
+    url = inbound_url(server)
+    signature = RequestValidator("test-auth-token").compute_signature(url, form)
+    shifted = {k: v for k, v in form.items() if k != "NumMedia"}
+    shifted["MessageSid"] = form["MessageSid"] + "NumMedia0"
+    assert RequestValidator("test-auth-token").validate(url, shifted, signature), (
+        "the attack is real: the shifted form carries a valid signature"
+    )
+    replay = requests.post(url, data=shifted, headers={"X-Twilio-Signature": signature}, timeout=10)
+    assert replay.status_code == 400 and "MessageSid" in replay.json()["message"]
+    assert count(database) == stored
+
+
+def test_a_request_for_another_twilio_account_is_refused(
+    make_services, live_server_factory, database: Database
+) -> None:
+    services = make_services(database)
+    org = seed_org(services, "acme")
+    services.organizations.update(org.id, twilio_account_sid="AC" + "e" * 32)
+    server = live_server_factory(services)
+    response = post_signed(inbound_url(server), twilio_form(body="Habari"))
+    assert response.status_code == 403 and "another Twilio account" in response.json()["message"]
+    assert count(database) == 0

@@ -5,6 +5,7 @@ Sending goes through Twilio's Messages API (``twilio_sender``), once per call: d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,12 @@ __all__ = [
 # Twilio refuses message bodies over 1,600 characters.
 TWILIO_MAX_BODY = 1600
 MAX_MEDIA = 10
+# Twilio's ids are two letters and 32 hex digits. Checked because Twilio's signature covers the
+# form's keys and values run together: a captured request with a field removed and its
+# characters appended to the MessageSid signs the same, and would pass for a new message.
+_MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_PHONE = re.compile(r"\+?[0-9]{5,20}")
 # What Twilio may report ("awaiting_poll" is ours, for pull channels).
 KNOWN_STATUSES = KNOWN_STATUSES - {AWAITING_POLL}
 # WhatsApp's customer-service window: free text only this long after the customer wrote.
@@ -111,11 +118,18 @@ class TwilioChannel:
         sender = _field(payload, "From")
         if not sid:
             raise MalformedRequest("MessageSid is missing")
+        if not _MESSAGE_SID.fullmatch(sid):
+            raise MalformedRequest("MessageSid is not a Twilio message id")
+        account = _field(payload, "AccountSid")
+        if account and not _ACCOUNT_SID.fullmatch(account):
+            raise MalformedRequest("AccountSid is not a Twilio account id")
         if not sender:
             raise MalformedRequest("From is missing")
         channel, address = _address(sender)
         if not address:
             raise MalformedRequest("From has no address")
+        if not _PHONE.fullmatch(address):
+            raise MalformedRequest("From is not a phone number")
         num_media_raw = _field(payload, "NumMedia") or "0"
         try:
             num_media = int(num_media_raw)
@@ -210,6 +224,8 @@ def parse_status(form: Mapping[str, Any], query: Mapping[str, Any]) -> StatusRep
     status = (_field(form, "MessageStatus") or _field(form, "SmsStatus")).lower()
     if not sid:
         raise MalformedRequest("MessageSid is missing")
+    if not _MESSAGE_SID.fullmatch(sid):
+        raise MalformedRequest("MessageSid is not a Twilio message id")
     if status not in KNOWN_STATUSES:
         raise MalformedRequest(f"unknown MessageStatus {status[:30]!r}")
     raw_id = query.get("m")

@@ -23,12 +23,22 @@ class _Context:
 
     def __init__(self, services: Services | None = None) -> None:
         self._services = services
+        self._serving_at: str | None = None
+
+    def serving_at(self, host: str, port: int) -> None:
+        """The address this process serves on: where links point (export links, mails) when
+        IMARADESK_PUBLIC_BASE_URL does not say. Before the services are built."""
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self._serving_at = f"http://{shown}:{port}"
 
     @property
     def services(self) -> Services:
         if self._services is None:
             try:
-                self._services = build_services(Settings())
+                settings = Settings()
+                if self._serving_at:
+                    settings = settings.model_copy(update={"served_base_url": self._serving_at})
+                self._services = build_services(settings)
             except MasterKeyError as e:
                 raise click.ClickException(f"cannot start: {e}") from e
             except ValidationError as e:

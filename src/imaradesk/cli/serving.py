@@ -35,6 +35,7 @@ from imaradesk.services import Services
 @pass_ctx
 def serve(ctx: _Context, host: str, port: int, threads: int, workers: int, dev: bool) -> None:
     """Serve the webhooks and APIs."""
+    ctx.serving_at(host, port)
     _serve(ctx.services, host=host, port=port, threads=threads, workers=workers, dev=dev)
 
 
@@ -44,6 +45,7 @@ def serve(ctx: _Context, host: str, port: int, threads: int, workers: int, dev: 
 @pass_ctx
 def demo(ctx: _Context, host: str, port: int) -> None:
     """Seed the demo organization (once) and serve it."""
+    ctx.serving_at(host, port)
     services = ctx.services
     if services.settings.environment == "production":
         # The demo admin's password is published in the README.

@@ -239,8 +239,16 @@ class AccountService:
         if not company.strip():
             raise AccountError("the company name is required")
         with self._db.read() as session:
-            if Accounts(session).by_email(email) is not None:
-                raise AccountError(f"an account for {email} already exists")
+            existing = Accounts(session).by_email(email)
+        if existing is not None:
+            if self._unfinished_signup(existing, password):
+                # The first try created the account but its mail did not go (the mail server
+                # was down): the same person trying again gets the link, not a dead end.
+                org = self._orgs.get(existing.org_id)
+                assert org is not None
+                self.send_verification(existing)
+                return SignupResult(org, existing)
+            raise AccountError(f"an account for {email} already exists")
         org = self._orgs.create(self._free_slug(company), name=company.strip())
         assert org.id is not None
         self._orgs.update(org.id, contact_email=email, team_size=team_size)
@@ -249,6 +257,18 @@ class AccountService:
         )
         self.send_verification(account)
         return SignupResult(org, account)
+
+    @staticmethod
+    def _unfinished_signup(account: AgentAccount, password: str) -> bool:
+        """Never verified, and the password its sign-up chose: the person who signed up."""
+        return (
+            account.email_verified_at is None
+            and account.role == "admin"
+            and account.password_hash is not None
+            and bcrypt.checkpw(
+                password.encode()[:MAX_PASSWORD_BYTES], account.password_hash.encode()
+            )
+        )
 
     def _free_slug(self, company: str) -> str:
         base = re.sub(r"[^a-z0-9]+", "-", company.casefold()).strip("-")[:40] or "org"

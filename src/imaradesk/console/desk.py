@@ -21,6 +21,7 @@ from imaradesk.storage.desk_repository import AgentNotFound, DeskRepository, Han
 from imaradesk.storage.media_repository import MediaRepository, StoredMedia
 from imaradesk.storage.models import (
     AgentAccount,
+    AgentRole,
     Contact,
     Conversation,
     ConversationStatus,
@@ -43,6 +44,10 @@ class DeskError(Exception):
 
 class NotFound(DeskError):
     pass
+
+
+class NotYours(DeskError):
+    """Another agent owns the conversation."""
 
 
 @dataclass(frozen=True)
@@ -182,12 +187,24 @@ class AgentDesk:
     # -- acting ----------------------------------------------------------------------------------
 
     def take(self, org: Organization, handoff_id: int, account: AgentAccount) -> Handoff:
-        return self.assign(org, handoff_id, _id(account))
+        """Own the conversation (taking it from another agent is recorded)."""
+        return self.assign(org, handoff_id, _id(account), by=account)
 
-    def assign(self, org: Organization, handoff_id: int, agent_id: int) -> Handoff:
+    def assign(
+        self,
+        org: Organization,
+        handoff_id: int,
+        agent_id: int,
+        *,
+        by: AgentAccount | None = None,
+    ) -> Handoff:
         try:
             return self._repository.assign(
-                org_id=_id(org), handoff_id=handoff_id, agent_id=agent_id, now=self._clock.now()
+                org_id=_id(org),
+                handoff_id=handoff_id,
+                agent_id=agent_id,
+                now=self._clock.now(),
+                by=by.id if by is not None else None,
             )
         except (HandoffNotOpen, AgentNotFound) as e:
             raise NotFound(str(e)) from e
@@ -233,8 +250,16 @@ class AgentDesk:
         view = self.view(org, handoff_id)
         if view.handoff.status != HandoffStatus.OPEN:
             raise DeskError("this conversation is resolved")
-        if view.handoff.assigned_agent_id is None:
+        owner = view.handoff.assigned_agent_id
+        if owner is None:
             self.take(org, handoff_id, account)
+        elif owner != account.id and account.role != AgentRole.ADMIN:
+            # Two people answering one customer at once contradict each other: the owner or an
+            # admin replies; anyone else takes it over first, and that is recorded.
+            raise NotYours(
+                f"{view.agents.get(owner, 'another agent')} is handling this conversation: "
+                "take it over to reply"
+            )
         return self._outbound.send_text(org, view.conversation, text, agent_id=account.id)
 
     def send_template(

@@ -5,19 +5,21 @@ resolution. Every method is scoped to one organization: another's handoff is not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
 from imaradesk.storage.db import Database
 from imaradesk.storage.models import (
     AgentAccount,
+    AuditEvent,
     Contact,
     Conversation,
     Direction,
     Handoff,
     HandoffStatus,
     Message,
+    Organization,
     Team,
 )
 from imaradesk.storage.repositories import OrgData
@@ -116,8 +118,17 @@ class DeskRepository:
             rows = session.exec(select(Team).where(Team.org_id == org_id)).all()
         return {t.id: t.name for t in rows if t.id is not None}
 
-    def assign(self, *, org_id: int, handoff_id: int, agent_id: int, now: datetime) -> Handoff:
-        """Give an open handoff to an agent (the first taking keeps its time).
+    def assign(
+        self,
+        *,
+        org_id: int,
+        handoff_id: int,
+        agent_id: int,
+        now: datetime,
+        by: int | None = None,
+    ) -> Handoff:
+        """Give an open handoff to an agent (the first taking keeps its time). Taking it from
+        another agent is recorded in the audit trail, with who (``by``) did it.
 
         Raises:
             HandoffNotOpen: no open handoff with that id.
@@ -130,6 +141,21 @@ class DeskRepository:
                 raise HandoffNotOpen(f"no open handoff #{handoff_id}")
             if agent is None or agent.org_id != org_id:
                 raise AgentNotFound(f"no agent #{agent_id}")
+            previous = handoff.assigned_agent_id
+            if previous is not None and previous != agent_id:
+                org = session.get(Organization, org_id)
+                assert org is not None
+                session.add(
+                    AuditEvent(
+                        org_id=org_id,
+                        at=now,
+                        actor=f"agent:{by}" if by is not None else "system",
+                        action="handoff_reassigned",
+                        subject=f"handoff:{handoff_id}",
+                        note=f"from agent {previous} to agent {agent_id}",
+                        retain_until=now + timedelta(days=org.audit_retention_days),
+                    )
+                )
             handoff.assigned_agent_id = agent_id
             handoff.taken_at = handoff.taken_at or now
             session.add(handoff)

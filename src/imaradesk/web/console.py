@@ -321,7 +321,9 @@ def assign(handoff_id: int) -> Any:
     if not agent_id.isdigit():
         abort(400)
     return _act(
-        handoff_id, lambda: services().desk.assign(_org(), handoff_id, int(agent_id)), "Reassigned."
+        handoff_id,
+        lambda: services().desk.assign(_org(), handoff_id, int(agent_id), by=current_user.account),
+        "Reassigned.",
     )
 
 

@@ -8,7 +8,6 @@ slow one for days.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 
@@ -18,6 +17,7 @@ from imaradesk.channels.base import MalformedRequest, SignatureInvalid
 from imaradesk.channels.messages import Reaction
 from imaradesk.channels.meta import CONVERSATION_CHANNEL, MetaCloudChannel, verify_signature
 from imaradesk.web.common import organization_or_404, services
+from imaradesk.web.request_json import loads_request_json
 
 log = logging.getLogger(__name__)
 bp = Blueprint("meta", __name__)
@@ -62,9 +62,9 @@ def notification(org_slug: str) -> tuple[Response, int]:
         )
         abort(403, description=str(e))
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        abort(400, description="the body is not valid JSON")
+        payload = loads_request_json(body)
+    except ValueError as e:
+        abort(400, description=f"the body is not valid JSON: {e}")
     svc = services()
     try:
         messages = channel.parse(payload, org_slug=org.slug, received_at=svc.clock.now())

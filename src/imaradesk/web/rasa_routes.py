@@ -12,7 +12,6 @@ the next answer.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -22,6 +21,7 @@ from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.rasa_rest import MessageTooLong, RasaRestChannel
 from imaradesk.storage.models import Organization
 from imaradesk.web.common import bearer_token, organization_or_404, services, visitor_or_401
+from imaradesk.web.request_json import loads_request_json
 
 bp = Blueprint("rasa", __name__)
 channel = RasaRestChannel()
@@ -43,9 +43,9 @@ def webhook(org_slug: str) -> Response:
     if not raw.strip():
         abort(400, description='send a JSON object {"sender", "message"}')
     try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        abort(400, description="the body is not valid JSON")
+        payload = loads_request_json(raw)
+    except ValueError as e:
+        abort(400, description=f"the body is not valid JSON: {e}")
     svc = services()
     try:
         messages = channel.parse(payload, org_slug=org.slug, received_at=svc.clock.now())

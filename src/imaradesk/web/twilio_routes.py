@@ -30,8 +30,15 @@ def _verified_form(org: Organization) -> ImmutableMultiDict[str, str]:
             signature_settings=request.headers.get("X-Twilio-Webhooks-Signature-Settings"),
         )
     except SignatureInvalid as e:
-        log.warning("rejected a Twilio request", extra={"org_id": org.id, "reason": str(e)})
+        log.warning(
+            "rejected a Twilio request",
+            extra={"org_id": org.id, "reason": str(e), "client": request.remote_addr},
+        )
         abort(403, description=str(e))
+    account = form.get("AccountSid")
+    if org.twilio_account_sid and account and account != org.twilio_account_sid:
+        # Signed with this organization's token but sent for another account: not ours.
+        abort(403, description="the request is for another Twilio account")
     return form
 
 
