@@ -32,3 +32,31 @@ def test_development_signs_with_a_random_key_kept_beside_the_data(tmp_path: Path
     assert session_secret(Settings(data_dir=tmp_path, secret_key="a real secret " * 3)) == (
         "a real secret " * 3
     )
+
+
+def test_links_point_where_the_service_serves_unless_a_public_url_is_set(
+    make_services, sqlite_database
+) -> None:
+    """`imaradesk serve --port 5050` without IMARADESK_PUBLIC_BASE_URL: a customer's export
+    link pointed at port 5000, where nothing answered. It follows the bound address now; a
+    configured public URL still wins (behind a proxy the bound address is not reachable)."""
+    from imaradesk.cli.base import _Context
+    from tests.helpers import Chat, seed_org
+
+    context = _Context()
+    context.serving_at("0.0.0.0", 5050)
+    assert context._serving_at == "http://127.0.0.1:5050", "a wildcard bind is reached locally"
+    for settings, expected in (
+        ({"served_base_url": "http://127.0.0.1:5050"}, "http://127.0.0.1:5050/privacy/exports/"),
+        (
+            {"served_base_url": "http://127.0.0.1:5050", "public_base_url": "https://desk.example"},
+            "https://desk.example/privacy/exports/",
+        ),
+    ):
+        services = make_services(sqlite_database, **settings)
+        if services.organizations.by_slug("acme") is None:
+            seed_org(services, "acme")
+        chat = Chat(services, "acme", sender="+254700000321")
+        chat.send("Habari")
+        [link] = [r.text for r in chat.send("nataka data yangu yote") if "/privacy/" in r.text]
+        assert expected in link, link

@@ -52,6 +52,12 @@ def wrong(reason: str) -> pytest.MarkDecorator:
 RECOGNITION = [
     # -- access / portability ----------------------------------------------------------------
     pytest.param("send me my data", mine(ACCESS), id="en-access-send-my-data"),
+    pytest.param("I want my data", mine(ACCESS), id="en-access-want"),
+    pytest.param("nataka data yangu yote", mine(ACCESS), id="sw-access-nataka"),
+    pytest.param("naomba nakala ya data yangu", mine(ACCESS), id="sw-access-naomba-nakala"),
+    pytest.param("nataka kufuta data yangu", mine(ERASE), id="sw-erasure-kufuta"),
+    pytest.param("nataka pesa yangu", None, id="sw-none-wants-money"),
+    pytest.param("nataka kufuta muamala", None, id="sw-none-cancel-transaction"),
     pytest.param(
         "Please send me all the personal data you hold about me",
         mine(ACCESS),

@@ -67,7 +67,8 @@ _AI = re.compile(
 _ACCESS_VERB = re.compile(
     r"\b(?:send|give|show|see|view|get|obtain|receive|copy|export|download|access|request|email|"
     r"forward|provide|share with me|what|which|nitumie|nitumieni|nipe|nipeni|nipatie|tuma|tumeni|"
-    r"kuona|kupata|nakala|nionyeshe|onyesha|nione|pata|gani)\b"
+    r"kuona|kupata|nakala|nionyeshe|onyesha|nione|pata|gani|want|need|nataka|naomba|ningependa|"
+    r"nahitaji|ninahitaji)\b"
 )
 # Past participles count only with the customer's data or account as what is deleted:
 # "money has been removed from my account" is not a request.
@@ -77,7 +78,8 @@ _ERASED_MINE = re.compile(
 )
 _ERASE_VERB = re.compile(
     r"\b(?:delete|erase|remove|wipe|destroy|purge|forget|get rid of|"
-    r"futa|futwe|ifutwe|zifutwe|fute|futeni|mfute|mzifute|ondoa|ondoeni|ondolewe|ziondoe)\b"
+    r"futa|kufuta|kufutwa|ifute|zifute|futwe|ifutwe|zifutwe|fute|futeni|mfute|mzifute|ondoa|"
+    r"kuondoa|ondoeni|ondolewe|ziondoe)\b"
 )
 _DONT_KEEP = re.compile(
     r"\b(?:(?:no longer|don'?t|do not) want (?:you|u|imara pesa) to (?:have|keep|hold|store)|"
