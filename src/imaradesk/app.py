@@ -96,6 +96,6 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(console_knowledge.bp)
     app.register_blueprint(console_channels.bp)
     register_error_handlers(app)
-    register_security_headers(app)
+    register_security_headers(app, production=settings.environment == "production")
     register_locale(app)
     return app

@@ -3,6 +3,7 @@ Twilio API, the 24-hour window, resolving with a rating, and what each account m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -101,9 +102,22 @@ def test_the_console_refuses_to_be_framed_while_the_chat_page_may_be_embedded(wo
     assert login.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
     assert login.headers["X-Content-Type-Options"] == "nosniff"
+    policy = login.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "object-src 'none'" in policy, "no inline script"
+    assert "Strict-Transport-Security" not in login.headers, "HSTS is for production (HTTPS)"
     chat = requests.get(f"{world.url}/chat/acme", timeout=10)
     assert chat.status_code == 200 and "X-Frame-Options" not in chat.headers
     assert chat.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_production_tells_browsers_to_keep_to_https(make_services, sqlite_database) -> None:
+    from imaradesk.app import create_app
+
+    services = make_services(sqlite_database)
+    production = services.settings.model_copy(update={"environment": "production"})
+    client = create_app(services=replace(services, settings=production)).test_client()
+    response = client.get("/console/login")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
 def test_every_form_needs_its_csrf_token(world) -> None:

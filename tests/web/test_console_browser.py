@@ -53,6 +53,12 @@ def world(make_services, live_server_factory, sqlite_database):
 
 def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_path) -> None:
     page = browser.new_page()
+    # The console runs under a CSP without inline scripts: anything it blocks shows here.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.goto(f"{world.url}/console/login")
     page.fill("#email", "amina@acme.example")
     page.fill("#password", PASSWORD)
@@ -73,6 +79,11 @@ def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_
     row.click()
     page.wait_for_selector("text=Why it is here")
     assert "team by topic lost money" in page.content()
+    assert page.title() == "Wanjiru · ImaraDesk", "a title, not a script"
+    suggestions = page.locator("button.use-answer")
+    assert suggestions.count() >= 1, "the FAQ entries nearest to the customer's words"
+    suggestions.first.click()
+    assert page.input_value("#reply-text") == suggestions.first.get_attribute("data-answer")
     page.fill(
         "#reply-text",
         "Hi Wanjiru, I'm Amina. I can see the transfer; it will arrive within the hour.",
@@ -103,6 +114,7 @@ def test_an_agent_handles_a_whatsapp_handoff_in_the_browser(world, browser, tmp_
         5,
         True,
     )
+    assert blocked == [], "the console's policy blocked part of the console itself"
 
 
 def test_the_web_chat_page_answers_in_the_browser(world, browser) -> None:
