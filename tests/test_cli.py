@@ -184,3 +184,22 @@ def test_api_tokens_from_the_command_line(cli) -> None:
     assert cli("token", "revoke", "--org", "acme", "1").exit_code == 0
     assert cli.services.api_tokens.authenticate(secret) is None
     assert cli("token", "revoke", "--org", "acme", "99").exit_code == 1
+
+
+def test_each_served_instance_has_its_own_gunicorn_control_socket(tmp_path: Path) -> None:
+    """Two instances on one machine shared gunicorn's per-user control socket, and stopping
+    one removed the other's. Each now has its own, beside its data and named by its port, and
+    a path too long for a Unix socket falls back to a short one of its own."""
+    from imaradesk.cli.serving import control_socket_path
+
+    first = control_socket_path(tmp_path / "a", 5000)
+    assert (
+        first
+        != control_socket_path(tmp_path / "b", 5000)
+        != control_socket_path(tmp_path / "a", 5001)
+    )
+    assert first.startswith(str(tmp_path.resolve())) and first.endswith("gunicorn-5000.ctl")
+    deep = tmp_path / ("x" * 120)
+    short = control_socket_path(deep, 5000)
+    assert len(short) < 100 and short == control_socket_path(deep, 5000)
+    assert short != control_socket_path(tmp_path / ("y" * 120), 5000)

@@ -21,6 +21,7 @@ from imaradesk.web import (
 )
 from imaradesk.web.api import api
 from imaradesk.web.errors import register_error_handlers
+from imaradesk.web.limits import register_limits
 from imaradesk.web.locale import register_locale
 from imaradesk.web.rasa_routes import bp as rasa_bp
 from imaradesk.web.request_json import RequestJSONProvider
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     register_error_handlers(app)
     register_security_headers(app, production=settings.environment == "production")
     register_locale(app)
+    register_limits(app, settings)  # last: it wraps every registered view
     return app

@@ -116,6 +116,18 @@ class Settings(BaseSettings):
     # Privacy
     export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
+    # Rate limits on the public surface ("N per minute" and the like; Flask-Limiter's notation).
+    # Signed provider webhooks have none. Off only for load tests of the turn itself.
+    rate_limits: bool = True
+    limit_visitor_messages: str = "30 per minute"
+    limit_address_messages: str = "120 per minute"
+    limit_organization_messages: str = "3000 per minute"
+    limit_visitor_polls: str = "120 per minute"
+    limit_address_visitors: str = "20 per minute"
+    limit_organization_visitors: str = "600 per hour"
+    limit_address_signins: str = "30 per minute"
+    limit_api_token: str = "600 per minute"
+
     # Knowledge uploads and background work. "thread" runs jobs inside the serving process (the
     # embedded default); "redis" hands them to `imaradesk worker --jobs` processes through RQ.
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)

@@ -27,16 +27,65 @@ def handoffs(world) -> list[Handoff]:
         return list(session.exec(select(Handoff).order_by(Handoff.id)).all())
 
 
-def test_repeated_wrong_passwords_lock_the_account(world) -> None:
+@pytest.fixture
+def proxied(make_services, live_server_factory, sqlite_database):
+    """The console behind one trusted proxy: X-Forwarded-For says who the client is."""
+    world = build_world(make_services, live_server_factory, sqlite_database, trusted_proxy_count=1)
+    yield world
+    world.twilio.stop()
+    world.smtp.stop()
+
+
+def without_csrf(page: str) -> str:
+    import re
+
+    return re.sub(r'(csrf_token" value=|X-CSRFToken": )"[^"]+"', "TOKEN", page)
+
+
+def login_from(world, address: str, email: str, password: str):
     from tests.web.console_helpers import ConsoleSession
 
-    attacker = ConsoleSession(world.url)
-    for _ in range(5):
-        assert attacker.login("brian@acme.example", "wrong password!").status_code == 401
-    locked = attacker.login("brian@acme.example", PASSWORD)
-    assert locked.status_code == 401 and "too many failed attempts" in locked.text
-    unknown = attacker.login("nobody@acme.example", PASSWORD)
-    assert unknown.status_code == 401 and "wrong email or password" in unknown.text
+    session = ConsoleSession(world.url)
+    session.http.headers["X-Forwarded-For"] = address
+    return session.login(email, password)
+
+
+def test_guessing_from_one_address_is_stopped_without_locking_the_owner_out(proxied) -> None:
+    """Five wrong passwords from one address stop that address trying that email (429), with
+    the same answer whether or not the account exists; the owner, elsewhere, still signs in:
+    nobody can lock a colleague out by guessing at their address."""
+    attacker = "203.0.113.9"
+    for email in ("brian@acme.example", "nobody@acme.example"):
+        for _ in range(5):
+            wrong = login_from(proxied, attacker, email, "wrong password!")
+            assert wrong.status_code == 401 and "wrong email or password" in wrong.text
+        stopped = login_from(proxied, attacker, email, PASSWORD)
+        assert stopped.status_code == 429, email
+        assert stopped.headers.get("Retry-After"), "says when to come back"
+    known = login_from(proxied, attacker, "brian@acme.example", PASSWORD)
+    unknown = login_from(proxied, attacker, "nobody@acme.example", PASSWORD)
+    assert "try again in 15 minutes" in known.text
+    assert (known.status_code, without_csrf(known.text)) == (
+        unknown.status_code,
+        without_csrf(unknown.text),
+    ), "a stopped guesser learns nothing about which addresses have accounts"
+    owner = login_from(proxied, "198.51.100.20", "brian@acme.example", PASSWORD)
+    assert owner.status_code == 200 and "Sign out" in owner.text
+
+
+def test_a_locked_account_answers_like_any_wrong_password(proxied) -> None:
+    """The backstop lock (many addresses guessing one account) is told only to someone who
+    knows the password; a guesser gets the unknown account's answer."""
+    from imaradesk.console.accounts import MAX_FAILED_LOGINS
+
+    for n in range(MAX_FAILED_LOGINS):
+        login_from(proxied, f"203.0.113.{n % 250}", "brian@acme.example", "wrong password!")
+    guess = login_from(proxied, "192.0.2.1", "brian@acme.example", "another wrong one")
+    nobody = login_from(proxied, "192.0.2.2", "nobody@acme.example", "another wrong one")
+    assert guess.status_code == nobody.status_code == 401
+    assert "wrong email or password" in guess.text and "too many" not in guess.text
+    owner = login_from(proxied, "192.0.2.3", "brian@acme.example", PASSWORD)
+    assert owner.status_code == 401 and "too many failed attempts" in owner.text
 
 
 def test_disabling_an_account_ends_its_live_session_and_its_sign_in(world) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import click
 
@@ -73,6 +77,19 @@ def demo(ctx: _Context, host: str, port: int) -> None:
     _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
 
 
+def control_socket_path(data_dir: Path, port: int) -> str:
+    """This instance's gunicorn control socket: beside its data, named by its port."""
+    path = str((data_dir / f"gunicorn-{port}.ctl").resolve())
+    if len(path) < _MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"imaradesk-{digest}.ctl")
+
+
+# A Unix socket's path has to fit in sockaddr_un (108 bytes on Linux, 104 on macOS).
+_MAX_SOCKET_PATH = 100
+
+
 def _serve(
     services: Services, *, host: str, port: int, threads: int, workers: int, dev: bool
 ) -> None:
@@ -109,6 +126,9 @@ def _serve(
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
             self.cfg.set("post_worker_init", lambda _worker: resume_uploads())
+            # Gunicorn's default control socket is one path per user: a second instance on
+            # the machine took it over, and stopping either removed the other's.
+            self.cfg.set("control_socket", control_socket_path(services.settings.data_dir, port))
 
         def load(self):
             return app

@@ -12,7 +12,7 @@ from typing import Any, Protocol, Unpack
 import bcrypt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from imaradesk.console.mailer import Mailer
+from imaradesk.console.mailer import Mailer, MailQueue
 from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.signing import ClockedSigner
 from imaradesk.storage.account_repository import Accounts
@@ -22,7 +22,10 @@ from imaradesk.storage.organization_repository import OrganizationSettings
 from imaradesk.storage.setup_repository import DeskConfig
 
 BCRYPT_COST = 12
-MAX_FAILED_LOGINS = 5
+# Guessing from one address is stopped by the sign-in rate limit (web.limits: 5 failures per
+# address and email); this lock is the backstop against guessing from many addresses at once,
+# high enough that nobody can lock a colleague out with a few tries.
+MAX_FAILED_LOGINS = 50
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores the rest: refuse rather than truncate silently
@@ -97,6 +100,7 @@ class AccountService:
         self._db = database
         self._orgs = organizations
         self._mailer = mailer
+        self._mail_queue = MailQueue(mailer)
         self._clock = clock
         self._secret = secret
         self._base = public_base_url.rstrip("/")
@@ -194,15 +198,17 @@ class AccountService:
         if account is None or account.password_hash is None or account.disabled_at is not None:
             bcrypt.checkpw(password.encode()[:MAX_PASSWORD_BYTES], _DUMMY_HASH)
             raise LoginFailed("wrong email or password")
-        if account.locked_until is not None and account.locked_until > now:
-            raise LoginLocked(
-                f"too many failed attempts: try again after {account.locked_until:%H:%M} UTC"
-            )
+        # The password first, whatever the lock: every answer costs one bcrypt, and only
+        # someone who knows the password learns that the account exists and is locked.
         if not bcrypt.checkpw(
             password.encode()[:MAX_PASSWORD_BYTES], account.password_hash.encode()
         ):
             self._count_failure(account.id, now)  # type: ignore[arg-type]
             raise LoginFailed("wrong email or password")
+        if account.locked_until is not None and account.locked_until > now:
+            raise LoginLocked(
+                f"too many failed attempts: try again after {account.locked_until:%H:%M} UTC"
+            )
         if account.email_verified_at is None:
             raise EmailNotVerified("please verify your email address first: we sent you a link")
         assert account.id is not None
@@ -313,7 +319,8 @@ class AccountService:
             account = Accounts(session).by_email(normalise_email(email))
         if account is None:
             return
-        self._mailer.send(
+        # Sent in the background: the answer takes as long with an account as without one.
+        self._mail_queue.send_later(
             to=account.email,
             subject="Reset your ImaraDesk password",
             body=(

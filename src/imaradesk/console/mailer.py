@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
@@ -57,3 +58,24 @@ class SmtpMailer:
         except (OSError, smtplib.SMTPException) as e:
             log.warning("email not sent", extra={"error": type(e).__name__})
             raise MailError(f"could not send email: {type(e).__name__}") from e
+
+
+class MailQueue:
+    """Mail sent from a thread of its own. A request that mails (a password reset) then
+    answers in the time of one that does not: the answer does not tell whether the address
+    has an account. A failure is logged; the person can ask again."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self._mailer = mailer
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imaradesk-mail")
+
+    def send_later(self, *, to: str, subject: str, body: str) -> None:
+        self._pool.submit(self._send, to, subject, body)
+
+    def _send(self, to: str, subject: str, body: str) -> None:
+        try:
+            self._mailer.send(to=to, subject=subject, body=body)
+        except MailError:
+            pass  # logged by the mailer, without the address
+        except Exception:  # a thread must not die silently
+            log.exception("email not sent")
