@@ -50,6 +50,7 @@ from imaradesk.knowledge_index.embedder import (
 from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.knowledge_index.language_route import MultilingualSettings
+from imaradesk.knowledge_index.parse_sandbox import ParseLimits
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.llm.translation import MessageTranslator
@@ -429,6 +430,10 @@ def build_services(
         clock=clock,
         upload_dir=settings.upload_dir,
         max_upload_bytes=settings.max_upload_bytes,
+        parse_limits=ParseLimits(
+            seconds=settings.upload_parse_seconds,
+            memory_bytes=settings.upload_parse_memory_mb * 2**20,
+        ),
     )
     router = HandoffRouter(database=database, knowledge=knowledge, language=languages)
     outbound = build_outbound(settings, database, clock)

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # limits are 16 MB for audio and video, 100 MB for documents).
     media_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     job_queue: Literal["thread", "redis"] = "thread"
+    # Each upload is read in a child process under these limits (wall clock and memory).
+    upload_parse_seconds: float = Field(default=120.0, ge=1, le=3600)
+    upload_parse_memory_mb: int = Field(default=1024, ge=64, le=16384)
 
     # Dialogue
     conversation_state_ttl_seconds: int = Field(default=24 * 3600, ge=60)

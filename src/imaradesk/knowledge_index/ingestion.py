@@ -21,11 +21,11 @@ from imaradesk.knowledge_index.documents import (
     SUPPORTED_EXTENSIONS,
     ParsedDocument,
     media_type_of,
-    parse_bytes,
 )
 from imaradesk.knowledge_index.errors import ImportFormatError
 from imaradesk.knowledge_index.errors import UploadRejected as UploadRejected  # re-exported
 from imaradesk.knowledge_index.knowledge_base import KnowledgeBase
+from imaradesk.knowledge_index.parse_sandbox import ParseCancelled, ParseLimits, parse_isolated
 from imaradesk.knowledge_index.retrieval_types import ProgressCallback
 from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.jobs import JobQueue
@@ -105,7 +105,9 @@ class IngestionService:
         clock: Clock,
         upload_dir: Path,
         max_upload_bytes: int,
+        parse_limits: ParseLimits | None = None,
     ) -> None:
+        self._parse_limits = parse_limits or ParseLimits()
         self._db = database
         self._knowledge = knowledge
         self._queue = queue
@@ -205,7 +207,13 @@ class IngestionService:
                 data = self._db.keystore.open_bytes(org_id, path.read_bytes(), f"upload/{job_id}")
             except OSError as e:
                 raise ImportFormatError(name, 0, "the upload was lost before it was read") from e
-            parsed = parse_bytes(name, data, progress=progress.stage("reading"))
+            parsed = parse_isolated(
+                name,
+                data,
+                limits=self._parse_limits,
+                progress=progress.stage("reading"),
+                cancelled=lambda: self._document_gone(org_id, job.document_id),
+            )
             change = self._store_entries(org_id, job, name, parsed)
             progress.set("embedding", 0, 0, force=True)
             self._knowledge.refresh(
@@ -214,6 +222,8 @@ class IngestionService:
                 # Answerable from here on (questions as written); the answer model is next.
                 on_interim=lambda _snapshot: progress.set("calibrating", 1, 1, force=True),
             )
+        except ParseCancelled:
+            return self._finish(org_id, job_id, error=f"{name}: document was deleted")
         except ImportFormatError as e:
             return self._finish(org_id, job_id, error=str(e))
         except Exception as e:
@@ -231,6 +241,10 @@ class IngestionService:
             updated=change.updated,
             removed=change.removed,
         )
+
+    def _document_gone(self, org_id: int, document_id: int) -> bool:
+        with self._db.read() as session:
+            return DocumentData(session, org_id).document(document_id) is None
 
     def _store_entries(
         self, org_id: int, job: IngestionJob, name: str, parsed: ParsedDocument

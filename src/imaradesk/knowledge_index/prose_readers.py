@@ -20,8 +20,11 @@ from markdown_it import MarkdownIt
 from imaradesk.knowledge_index.errors import ImportFormatError
 from imaradesk.knowledge_index.sections import Outline, Section
 
-# The unpacked size of a DOCX's parts (a zip bomb would otherwise be read into memory whole).
+# The unpacked size of a DOCX's parts (a zip bomb would otherwise be read into memory whole),
+# and of its XML parts alone: the text and its markup, which the parser walks node by node.
+# 32 MiB of XML is millions of words, far beyond any handbook; images do not count there.
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_UNPACKED_XML_BYTES = 32 * 1024 * 1024
 
 
 # -- HTML and Markdown -------------------------------------------------------------------------
@@ -140,9 +143,18 @@ def read_docx(data: bytes, source: str) -> list[Section]:
     """Sections of a Word document, in reading order; tables row by row."""
     not_docx = "not a readable Word document (.docx); an old .doc file must be saved as .docx"
     try:
-        unpacked = sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(data)).infolist())
+        parts = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError) as e:
         raise ImportFormatError(source, 0, not_docx) from e
+    unpacked = sum(info.file_size for info in parts)
+    xml = sum(info.file_size for info in parts if info.filename.endswith((".xml", ".rels")))
+    if xml > MAX_UNPACKED_XML_BYTES:
+        raise ImportFormatError(
+            source,
+            0,
+            f"the document's text unpacks to more than {MAX_UNPACKED_XML_BYTES // 2**20} MiB: "
+            "split it into smaller files",
+        )
     if unpacked > MAX_UNPACKED_BYTES:
         raise ImportFormatError(
             source, 0, f"the document unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MiB"
