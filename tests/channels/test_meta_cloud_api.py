@@ -1008,3 +1008,70 @@ def test_media_over_the_limit_or_from_a_foreign_host_is_not_kept(
     channel = MetaCloudChannel(graph_base_url=graph.url)
     with pytest.raises(SendFailed, match="not Meta's"):
         channel.fetch_media(VOICE_NOTE_ID, access_token=ACCESS_TOKEN, max_bytes=10**6)
+
+
+# -- replies stored but never sent (a worker stopped between the two) ----------------------
+
+
+def stored_but_unsent(server, text: str = "Ninawezaje kuangalia salio?") -> int:
+    """A turn as a worker that died after storing it leaves it: replies stored, none sent."""
+    from datetime import UTC, datetime
+
+    from imaradesk.channels.messages import InboundMessage
+
+    payload = customer_message(text, bsuid=BSUID, phone=PHONE)
+    [message] = MetaCloudChannel().parse(payload, org_slug="acme", received_at=datetime.now(UTC))
+    org = server.services.organizations.by_slug("acme")
+    turn = server.services.dialogue.handle(org, message)
+    assert turn.replies and isinstance(message, InboundMessage)
+    return payload
+
+
+def test_a_redelivery_sends_the_replies_a_dead_worker_stored(server, graph) -> None:
+    payload = stored_but_unsent(server, "How do I check my balance?")
+    assert graph.received == []
+    deliver(server, payload)  # Meta retries: nothing stored again, the replies go out
+    first = len(graph.received)
+    assert first >= 2 and graph.texts()[-1] == BALANCE_ANSWER, "the notice and the answer"
+    deliver(server, payload)
+    assert len(graph.received) == first, "sent once: a further redelivery sends nothing"
+
+
+def test_a_restarted_service_sends_what_it_left_unsent(server, graph, clock) -> None:
+    from datetime import timedelta
+
+    stored_but_unsent(server)
+    services = server.services
+    assert (
+        services.outbound.resend_unsent(services.organizations, within=timedelta(hours=24)) == 0
+    ), "a reply younger than a minute may still be on its way"
+    clock.advance(timedelta(minutes=2))
+    assert services.outbound.resend_unsent(services.organizations, within=timedelta(hours=24)) == 1
+    sent = len(graph.received)
+    assert sent >= 2
+    assert services.outbound.resend_unsent(services.organizations, within=timedelta(hours=24)) == 0
+    assert len(graph.received) == sent
+
+
+def test_two_senders_at_once_send_a_reply_once(server, graph) -> None:
+    """A redelivery arrives while the first worker is still sending (a slow Graph API): each
+    reply is claimed by one of them."""
+    stored_but_unsent(server)
+    graph.send_delay = 0.3
+    services = server.services
+    org = services.organizations.by_slug("acme")
+    with services.database.read() as session:
+        inbound = session.exec(select(Message).where(Message.direction == "inbound")).one()
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        barrier.wait()
+        services.outbound.send_replies(org, inbound.id)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bodies = [m.get("text", {}).get("body") for m in graph.received]
+    assert len(bodies) == len(set(bodies)), bodies

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -38,6 +39,7 @@ class FakeGraphApi:
     media: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id: (type, bytes)
     media_downloads: int = 0
     media_url: str | None = None  # a download URL to announce instead of our own
+    send_delay: float = 0.0  # seconds each message send takes (a slow Graph API)
     _server: ThreadingHTTPServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -119,6 +121,8 @@ class FakeGraphApi:
                     return self._error(400, 100, "a recipient is required")
                 if body.get("type") == "text" and len(body["text"]["body"]) > 4096:
                     return self._error(400, 100, "text body is too long")
+                if fake.send_delay:
+                    time.sleep(fake.send_delay)
                 fake.received.append(body)
                 wamid = f"wamid.FAKE{next(fake._ids):020d}"
                 contact = {"input": body.get("to") or body.get("recipient")}

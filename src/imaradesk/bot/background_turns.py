@@ -79,8 +79,14 @@ class BackgroundTurns:
                 org, channel=message.channel, address=message.sender_id, replies=turn.replies
             )
             return
-        if turn.duplicate or turn.inbound_message_id is None or not turn.replies:
-            return  # a retried webhook: the first delivery already answered
+        if turn.inbound_message_id is None or not turn.replies:
+            return
+        if turn.duplicate:
+            # A redelivery: the first delivery answered, unless its process stopped between
+            # storing the replies and sending them; only replies never sent (and not being
+            # sent by another worker right now) go out.
+            self._outbound.send_replies(org, turn.inbound_message_id)
+            return
         result = self._outbound.send_replies(org, turn.inbound_message_id)
         if result.failed:
             log.warning(

@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -77,6 +78,10 @@ def demo(ctx: _Context, host: str, port: int) -> None:
     _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
 
 
+# Replies older than a day are not resent: WhatsApp's service window has closed on them.
+RESEND_WITHIN = timedelta(hours=24)
+
+
 def control_socket_path(data_dir: Path, port: int) -> str:
     """This instance's gunicorn control socket: beside its data, named by its port."""
     path = str((data_dir / f"gunicorn-{port}.ctl").resolve())
@@ -110,6 +115,9 @@ def _serve(
             resumed = services.ingestion.resume_unfinished()
             if resumed:
                 console.print(f"Resumed {resumed} unfinished upload(s).")
+        # Replies a stopped server stored but never sent go out now (each worker may try: a
+        # reply is claimed by one sender at a time).
+        services.outbound.resend_unsent(services.organizations, within=RESEND_WITHIN)
 
     if dev:
         resume_uploads()
@@ -164,6 +172,7 @@ def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burs
             with services.locks.hold("job:retention-sweep"):
                 report = services.stewardship.sweep()
             err_console.print(json.dumps(report.as_dict()))
+            services.outbound.resend_unsent(services.organizations, within=RESEND_WITHIN)
         except Exception:  # the worker outlives a bad run; the next one tries again
             logging.getLogger(__name__).exception("retention sweep failed")
         if once:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from imaradesk.channels.base import (
     AWAITING_POLL,
@@ -45,6 +46,12 @@ log = logging.getLogger(__name__)
 # The old name of the status a pull channel's message has until it is fetched.
 WEBCHAT_PENDING = AWAITING_POLL
 _STORED = "queued"  # stored, not sent yet
+# How long a sender may hold a reply it claimed before another takes it over (a dead worker):
+# longer than every retry of one send.
+SEND_CLAIM = timedelta(minutes=2)
+# Channels whose replies never go out in the webhook's own answer: a reply of theirs with no
+# provider id was not sent (Twilio's TwiML replies have none either, and were).
+_RESENDABLE_CHANNELS = ("whatsapp_cloud",)
 
 
 class OutboundError(Exception):
@@ -63,6 +70,10 @@ class WindowClosed(OutboundError):
 class SendResult:
     messages: tuple[Message, ...]
     failed: int
+
+
+class OrganizationLookup(Protocol):
+    def get(self, org_id: int) -> Organization | None: ...
 
 
 class OutboundService:
@@ -176,7 +187,10 @@ class OutboundService:
     def send_replies(self, org: Organization, inbound_message_id: int) -> SendResult:
         """Deliver the bot's stored replies to one inbound message (a turn run by a worker)."""
         unsent = self._repository.unsent_replies(
-            org_id=_id(org), inbound_message_id=inbound_message_id
+            org_id=_id(org),
+            inbound_message_id=inbound_message_id,
+            now=self._clock.now(),
+            claim_for=SEND_CLAIM,
         )
         if unsent is None or not unsent.replies:
             return SendResult((), 0)
@@ -188,6 +202,24 @@ class OutboundService:
             for part in self._split_stored(org, conversation, row, limit)
         ]
         return self._deliver(org, conversation, rows)
+
+    def resend_unsent(self, organizations: OrganizationLookup, *, within: timedelta) -> int:
+        """Send the bot's replies that a stopped process stored but never sent (stored over a
+        minute ago, within ``within``). Returns how many turns were resent."""
+        now = self._clock.now()
+        turns = self._repository.unsent_reply_turns(
+            channels=_RESENDABLE_CHANNELS, since=now - within, before=now - timedelta(minutes=1)
+        )
+        resent = 0
+        for org_id, inbound_id in turns:
+            org = organizations.get(org_id)
+            if org is None or org.data_destroyed_at is not None:
+                continue
+            if self.send_replies(org, inbound_id).messages:
+                resent += 1
+        if resent:
+            log.info("resent replies a stopped process left unsent", extra={"turns": resent})
+        return resent
 
     def send_unrecorded(
         self,

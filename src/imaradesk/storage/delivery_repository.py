@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, update
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.db import Database
@@ -23,6 +24,9 @@ from imaradesk.storage.repositories import OrgData
 AWAITING_POLL = "awaiting_poll"
 # Statuses of a pull channel's message not yet fetched ("queued": stored, not yet held).
 _NOT_FETCHED = ("queued", AWAITING_POLL)
+QUEUED, FAILED = "queued", "failed"
+# A push channel's reply that one sender has claimed and is sending.
+SENDING = "sending"
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,16 @@ class DeliveryRepository:
             contact = session.get(Contact, contact_id)
         return contact if contact is not None and contact.org_id == org_id else None
 
-    def unsent_replies(self, *, org_id: int, inbound_message_id: int) -> UnsentReplies | None:
-        """The bot's stored replies to an inbound message that have not gone out yet."""
-        with self._db.read() as session:
+    def unsent_replies(
+        self, *, org_id: int, inbound_message_id: int, now: datetime, claim_for: timedelta
+    ) -> UnsentReplies | None:
+        """Claim the bot's replies to an inbound message that have not gone out yet.
+
+        A reply is claimed (status "sending") by one sender at a time: a redelivered webhook
+        and the worker still sending the first one must not both send it. A claim older than
+        ``claim_for`` is a sender that died, and is taken over.
+        """
+        with self._db.write() as session:
             data = OrgData(session, org_id)
             inbound = data.get_message(inbound_message_id)
             if inbound is None:
@@ -74,10 +85,59 @@ class DeliveryRepository:
             conversation = session.get(Conversation, inbound.conversation_id)
             if conversation is None or conversation.org_id != org_id:
                 return None
-            replies = tuple(
-                r for r in data.replies_to(inbound_message_id) if r.provider_message_id is None
-            )
-        return UnsentReplies(conversation, replies)
+            claimed: list[Message] = []
+            for reply in data.replies_to(inbound_message_id):
+                if reply.provider_message_id is not None:
+                    continue
+                result = session.execute(
+                    update(Message)
+                    .where(
+                        col(Message.id) == reply.id,
+                        col(Message.provider_message_id).is_(None),
+                        or_(
+                            col(Message.delivery_status).is_(None),
+                            col(Message.delivery_status).in_((QUEUED, FAILED)),
+                            and_(
+                                col(Message.delivery_status) == SENDING,
+                                col(Message.delivery_updated_at) < now - claim_for,
+                            ),
+                        ),
+                    )
+                    .values(delivery_status=SENDING, delivery_updated_at=now)
+                    # Reloaded below: the sealing hooks must see a whole row, not a patch.
+                    .execution_options(synchronize_session=False)
+                )
+                if cast(CursorResult[Any], result).rowcount == 1:
+                    session.refresh(reply)
+                    claimed.append(reply)
+        return UnsentReplies(conversation, tuple(claimed))
+
+    def unsent_reply_turns(
+        self, *, channels: Collection[str], since: datetime, before: datetime
+    ) -> list[tuple[int, int]]:
+        """(org id, inbound message id) of turns on ``channels`` with a bot reply never handed
+        to the channel: stored between ``since`` and ``before``, not sent (a process stopped
+        first). Only channels that never answer in the webhook's own response: a reply given
+        in Twilio's TwiML has no provider id either."""
+        with self._db.read() as session:
+            rows = session.exec(
+                select(Message.org_id, Message.reply_to_id)
+                .where(
+                    Message.direction == Direction.OUTBOUND,
+                    col(Message.reply_to_id).is_not(None),
+                    col(Message.agent_id).is_(None),
+                    col(Message.channel).in_(list(channels)),
+                    col(Message.provider_message_id).is_(None),
+                    or_(
+                        col(Message.delivery_status).is_(None),
+                        col(Message.delivery_status) == SENDING,
+                    ),
+                    col(Message.created_at) >= since,
+                    col(Message.created_at) < before,
+                )
+                .distinct()
+            ).all()
+        return [(org_id, reply_to) for org_id, reply_to in rows if reply_to is not None]
 
     def outbound_message(
         self, *, org_id: int, conversation_id: int, message_id: int
