@@ -15,6 +15,7 @@ from imaradesk.web import (
     console_knowledge,
     health,
     meta_routes,
+    metrics_routes,
     privacy_routes,
     twilio_routes,
     webchat_routes,
@@ -23,6 +24,7 @@ from imaradesk.web.api import api
 from imaradesk.web.errors import register_error_handlers
 from imaradesk.web.limits import register_limits
 from imaradesk.web.locale import register_locale
+from imaradesk.web.metrics_routes import register_metrics
 from imaradesk.web.rasa_routes import bp as rasa_bp
 from imaradesk.web.request_json import RequestJSONProvider
 from imaradesk.web.security_headers import register_security_headers
@@ -99,5 +101,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     register_error_handlers(app)
     register_security_headers(app, production=settings.environment == "production")
     register_locale(app)
+    register_metrics(app)
+    app.register_blueprint(metrics_routes.bp)
     register_limits(app, settings)  # last: it wraps every registered view
     return app

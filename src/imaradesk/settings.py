@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # Privacy
     export_link_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
+    # /metrics is open to loopback; elsewhere only with this bearer token.
+    metrics_token: SecretStr | None = None
+
     # Rate limits on the public surface ("N per minute" and the like; Flask-Limiter's notation).
     # Signed provider webhooks have none. Off only for load tests of the turn itself.
     rate_limits: bool = True

@@ -308,6 +308,12 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
 
         return attempt
 
+    def metrics() -> int:
+        # Service-wide figures for the operator (loopback): labelled by endpoint, never by org.
+        body = requests.get(f"{base}/metrics", timeout=10).text
+        assert "org-b" not in body and "org-a" not in body
+        return 403
+
     def tuning_for_a() -> int:
         # The form names no organization: it can only change the admin's own.
         before = services.organizations.get(org_b.id)
@@ -423,6 +429,7 @@ def test_every_route_refuses_org_a_credentials_for_org_b(
         "webchat.inbound_message": webchat,
         "rasa.webhook": rasa_webhook,
         "health.healthz": health,
+        "metrics.metrics": metrics,
     }
     app_routes = {rule.endpoint for rule in server_app_rules(services)}
     assert app_routes == set(matrix), (

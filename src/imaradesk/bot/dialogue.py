@@ -28,6 +28,7 @@ from imaradesk.bot.record import Recorded, TurnRecorder
 from imaradesk.bot.route import HandoffRouting
 from imaradesk.channels.messages import InboundMessage, Turn
 from imaradesk.pii.recent_names import recent_names
+from imaradesk.runtime.metrics import TURNS
 from imaradesk.storage.errors import DuplicateRecord
 from imaradesk.storage.locks import LockManager
 from imaradesk.storage.models import Organization
@@ -81,7 +82,12 @@ class DialogueManager:
         # Logs redact the names that channels tell us, wherever they appear.
         recent_names.add(inbound.profile_name)
         with self._locks.hold(conversation_lock_name(org.id, inbound.channel, inbound.sender_id)):
-            return self._turn(org, inbound)
+            turn = self._turn(org, inbound)
+        outcome = "duplicate" if turn.duplicate else "none"
+        if turn.replies and not turn.duplicate:
+            outcome = turn.replies[-1].outcome_code.value
+        TURNS.labels(channel=inbound.channel, outcome=outcome).inc()
+        return turn
 
     def _turn(self, org: Organization, inbound: InboundMessage) -> Turn:
         observation = self._observer.observe(org, inbound)

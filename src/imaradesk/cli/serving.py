@@ -82,6 +82,12 @@ def demo(ctx: _Context, host: str, port: int) -> None:
 RESEND_WITHIN = timedelta(hours=24)
 
 
+def _metrics_gone(pid: int) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
 def control_socket_path(data_dir: Path, port: int) -> str:
     """This instance's gunicorn control socket: beside its data, named by its port."""
     path = str((data_dir / f"gunicorn-{port}.ctl").resolve())

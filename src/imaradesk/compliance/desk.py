@@ -20,6 +20,7 @@ from imaradesk.compliance.subject_export import ExportSummary, SubjectExports, c
 from imaradesk.policies.privacy import NEARLY_DUE, Correction, PrivacyRight, due_at
 from imaradesk.policies.retention import retain_until
 from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.metrics import ERASURES
 from imaradesk.storage.compliance_repository import ComplianceData, ErasedCounts
 from imaradesk.storage.conversation_state import ConversationStateStore
 from imaradesk.storage.db import Database
@@ -294,6 +295,7 @@ class PrivacyDesk:
         removed = self._exports.erase_subject(org.id, contact_id)
         seconds = (self._clock.now() - started).total_seconds()
         log.info("contact erased", extra={"org_id": org.id, "messages": counts.messages})
+        ERASURES.inc()
         return ErasureReport(request_id, counts, removed, seconds)
 
     def is_replay_of_erased(

@@ -38,6 +38,7 @@ from imaradesk.delivery.retry import Retrier
 from imaradesk.delivery.window import window_open
 from imaradesk.policies.retention import retain_until
 from imaradesk.runtime.clock import Clock
+from imaradesk.runtime.metrics import SEND_FAILURES
 from imaradesk.storage.delivery_repository import DeliveryRepository, PollOutbox
 from imaradesk.storage.models import Conversation, Message, MessageTemplate, Organization
 from imaradesk.storage.templates_repository import TemplatesRepository
@@ -393,6 +394,7 @@ class OutboundService:
                 receipt = self._retrier.call(send)
             except SendFailed as e:
                 failed += 1
+                SEND_FAILURES.labels(channel=conversation.channel, code=str(e.code)).inc()
                 log.warning("outbound message failed", extra={"org_id": org.id, "code": e.code})
                 delivered.append(self._record(org, row, "failed", error_code=e.code))
                 continue

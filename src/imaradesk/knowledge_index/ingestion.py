@@ -30,7 +30,11 @@ from imaradesk.knowledge_index.retrieval_types import ProgressCallback
 from imaradesk.runtime.clock import Clock
 from imaradesk.runtime.jobs import JobQueue
 from imaradesk.storage.db import Database
-from imaradesk.storage.document_repository import DocumentData, unfinished_jobs
+from imaradesk.storage.document_repository import (
+    DocumentData,
+    oldest_unfinished_job,
+    unfinished_jobs,
+)
 from imaradesk.storage.knowledge_repository import EntryConflict, KnowledgeChange, KnowledgeData
 from imaradesk.storage.models import DocumentStatus, IngestionJob, KnowledgeDocument
 
@@ -241,6 +245,14 @@ class IngestionService:
             updated=change.updated,
             removed=change.removed,
         )
+
+    def oldest_unfinished_seconds(self) -> float:
+        """How long the oldest upload of any organization has waited or been read (0: none)."""
+        with self._db.read() as session:
+            oldest = oldest_unfinished_job(session)
+        if oldest is None:
+            return 0.0
+        return max(0.0, (self._clock.now() - oldest).total_seconds())
 
     def _document_gone(self, org_id: int, document_id: int) -> bool:
         with self._db.read() as session:

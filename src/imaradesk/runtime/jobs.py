@@ -27,6 +27,10 @@ RQ_ENTRY_POINT = "imaradesk.services.run_task"
 class JobQueue(Protocol):
     def enqueue(self, task: str, **arguments: Any) -> None: ...
 
+    def depth(self) -> int:
+        """Tasks waiting or running (this process's, for the in-process queue)."""
+        ...
+
 
 class InProcessJobQueue:
     """Runs tasks on a few threads of this process; they are lost if it stops (see resume)."""
@@ -52,6 +56,10 @@ class InProcessJobQueue:
         with self._guard:
             self._pending.add(future)
         future.add_done_callback(self._done)
+
+    def depth(self) -> int:
+        with self._guard:
+            return len(self._pending)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every task enqueued so far has finished (tests, the CLI)."""
@@ -109,3 +117,6 @@ class RQJobQueue:
     def queues(self) -> list[Any]:
         """In the order a worker should listen to them."""
         return [self._turns, self._jobs]
+
+    def depth(self) -> int:
+        return sum(len(queue) for queue in self.queues)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from imaradesk.storage.knowledge_repository import KnowledgeData
@@ -197,3 +197,12 @@ def unfinished_jobs(session: Session) -> list[tuple[int, int]]:
         .order_by(col(IngestionJob.id))
     ).all()
     return [(int(org_id), int(job_id)) for org_id, job_id in rows if job_id is not None]
+
+
+def oldest_unfinished_job(session: Session) -> datetime | None:
+    """When the oldest upload still queued or being read was queued, any organization's."""
+    return session.exec(
+        select(func.min(IngestionJob.created_at)).where(
+            col(IngestionJob.status).in_((DocumentStatus.QUEUED, DocumentStatus.PROCESSING))
+        )
+    ).one()

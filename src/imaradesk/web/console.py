@@ -27,6 +27,7 @@ from imaradesk.console.desk import DeskError, NotFound
 from imaradesk.console.mailer import MailError
 from imaradesk.delivery.outbound import OutboundError, WindowClosed
 from imaradesk.llm.translation import TranslationFailed, TranslationRefused
+from imaradesk.runtime.metrics import FAILED_SIGNINS
 from imaradesk.storage.models import AgentAccount, Organization
 from imaradesk.web.common import services
 
@@ -114,6 +115,7 @@ def login() -> Any:
                 request.form.get("email", ""), request.form.get("password", "")
             )
         except (LoginFailed, LoginLocked, EmailNotVerified, AccountError) as e:
+            FAILED_SIGNINS.inc()
             return render_template(
                 "console/login.html", error=str(e), email=request.form.get("email", "")
             ), 401

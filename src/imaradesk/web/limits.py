@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from flask import Flask, Response, request
 from flask_limiter import Limiter
 
+from imaradesk.runtime.metrics import RATE_LIMITED
 from imaradesk.settings import Settings
 from imaradesk.web.common import bearer_token
 
@@ -127,6 +128,7 @@ def register_limits(app: Flask, settings: Settings) -> Limiter:
         # A Redis outage must not take the public surface down with it.
         swallow_errors=True,
         in_memory_fallback_enabled=True,
+        on_breach=lambda _limit: RATE_LIMITED.labels(endpoint=request.endpoint or "").inc(),
     )
     limits = route_limits(settings)
     for endpoint, view in list(app.view_functions.items()):

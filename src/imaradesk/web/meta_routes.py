@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid
 from imaradesk.channels.messages import Reaction
 from imaradesk.channels.meta import CONVERSATION_CHANNEL, MetaCloudChannel, verify_signature
+from imaradesk.runtime.metrics import SIGNATURE_FAILURES
 from imaradesk.web.common import organization_or_404, services
 from imaradesk.web.request_json import loads_request_json
 
@@ -56,6 +57,7 @@ def notification(org_slug: str) -> tuple[Response, int]:
             header=request.headers.get("X-Hub-Signature-256"),
         )
     except SignatureInvalid as e:
+        SIGNATURE_FAILURES.labels(channel="meta").inc()
         log.warning(
             "rejected a Meta request",
             extra={"org_id": org.id, "reason": str(e), "client": request.remote_addr},

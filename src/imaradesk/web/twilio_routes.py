@@ -9,6 +9,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from imaradesk.channels.base import MalformedRequest, SignatureInvalid
 from imaradesk.channels.twilio import TwilioChannel, parse_status, verify_signature
+from imaradesk.runtime.metrics import SIGNATURE_FAILURES
 from imaradesk.storage.models import Organization
 from imaradesk.web.common import converse, organization_or_404, public_url, services
 
@@ -30,6 +31,7 @@ def _verified_form(org: Organization) -> ImmutableMultiDict[str, str]:
             signature_settings=request.headers.get("X-Twilio-Webhooks-Signature-Settings"),
         )
     except SignatureInvalid as e:
+        SIGNATURE_FAILURES.labels(channel="twilio").inc()
         log.warning(
             "rejected a Twilio request",
             extra={"org_id": org.id, "reason": str(e), "client": request.remote_addr},
