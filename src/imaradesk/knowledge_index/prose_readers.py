@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 
 import docx
@@ -135,7 +136,8 @@ def read_text(text: str) -> list[Section]:
 
 # -- DOCX --------------------------------------------------------------------------------------
 
-_DOCX_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, etree.LxmlError)
+# A damaged archive fails in zlib or zipfile as often as in the XML.
+_DOCX_ERRORS = (zipfile.BadZipFile, KeyError, ValueError, etree.LxmlError, zlib.error, EOFError)
 _HEADING_STYLE = re.compile(r"^heading ([1-9])$", re.IGNORECASE)
 
 
