@@ -203,3 +203,35 @@ def test_each_served_instance_has_its_own_gunicorn_control_socket(tmp_path: Path
     short = control_socket_path(deep, 5000)
     assert len(short) < 100 and short == control_socket_path(deep, 5000)
     assert short != control_socket_path(tmp_path / ("y" * 120), 5000)
+
+
+@pytest.mark.redis
+def test_kb_import_says_when_no_worker_runs_and_stops_waiting(
+    make_services, sqlite_database: Database, redis_url: str, tmp_path: Path
+) -> None:
+    """With the Redis queue and no `imaradesk worker --jobs` running, `kb import` used to wait
+    for ever. It says no worker runs, gives up waiting at its deadline (exit 1), and the file
+    stays queued for the first worker that starts."""
+    from imaradesk.knowledge_index.ingestion import JobView
+
+    services = make_services(sqlite_database, redis_url=redis_url, job_queue="redis")
+    for queue in services.jobs.queues:  # type: ignore[attr-defined]
+        queue.empty()
+    from tests.helpers import seed_org
+
+    org = seed_org(services, "acme")
+    faq = tmp_path / "faq.csv"
+    faq.write_text("question,answer\nNinawezaje kufungua akaunti?,Tembelea wakala.\n")
+    result = CliRunner().invoke(
+        main,
+        ["kb", "import", "--org", "acme", "--timeout", "2", str(faq)],
+        obj=_Context(services),
+    )
+    assert result.exit_code == 1
+    assert "No background worker is running" in result.output
+    assert "still not read after 2 s" in result.output
+    [(document, job)] = services.ingestion.documents(org.id)
+    assert isinstance(job, JobView) and job.status == "queued", "kept for a worker"
+    assert services.jobs.depth() >= 1
+    for queue in services.jobs.queues:  # type: ignore[attr-defined]
+        queue.empty()

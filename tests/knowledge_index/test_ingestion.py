@@ -222,3 +222,28 @@ def test_deleting_a_document_removes_every_queued_version_of_its_file(
     assert list(folder.iterdir()) == []
     with pytest.raises(LookupError):  # a worker reaching a deleted job just stops
         services.ingestion.run(org.id, second.id)
+
+
+def test_a_job_left_processing_by_a_dead_worker_fails_with_its_reason(
+    make_services, database: Database, clock
+) -> None:
+    """An RQ worker killed mid-reading leaves its job "processing" for ever (RQ does not retry
+    it): the worker's sweep fails it after two hours, with a reason the uploader can act on,
+    and leaves a job that is only slow alone."""
+    from datetime import timedelta
+
+    from imaradesk.storage.document_repository import DocumentData
+
+    services = make_services(database)
+    org = seed_org(services, "acme", faq_csv=None)
+    job = services.ingestion.create_job(org.id, "faq.csv", FAQ, uploaded_by="test")
+    with services.database.write() as session:
+        uploads = DocumentData(session, org.id)
+        row = uploads.job(job.id)
+        uploads.start_job(row, uploads.document(row.document_id), now=clock.now())
+    clock.advance(timedelta(minutes=30))
+    assert services.ingestion.fail_stalled(older_than=timedelta(hours=2)) == 0, "only slow"
+    clock.advance(timedelta(hours=2))
+    assert services.ingestion.fail_stalled(older_than=timedelta(hours=2)) == 1
+    failed = services.ingestion.job(org.id, job.id)
+    assert failed.status == "failed" and "stopped before it finished" in failed.error

@@ -27,8 +27,15 @@ def kb() -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
+@click.option(
+    "--timeout",
+    default=900,
+    show_default=True,
+    type=click.IntRange(1, 86400),
+    help="Seconds to wait for the files to be read before giving up waiting.",
+)
 @pass_ctx
-def kb_import(ctx: _Context, org_slug: str, files: tuple[Path, ...]) -> None:
+def kb_import(ctx: _Context, org_slug: str, files: tuple[Path, ...], timeout: int) -> None:
     """Import FAQ files and documents, or Rasa training data.
 
     CSV (question,answer[,id,category]), Markdown, HTML, text, PDF and DOCX files are read like
@@ -45,7 +52,7 @@ def kb_import(ctx: _Context, org_slug: str, files: tuple[Path, ...]) -> None:
     if rasa_files:
         failed += _import_rasa(services, org, rasa_files)
     if documents:
-        failed += _ingest_with_progress(services, org.id, documents)
+        failed += _ingest_with_progress(services, org.id, documents, timeout=timeout)
     with services.database.read() as session:
         data = OrgData(session, org.id)
         entries, phrasings = len(data.entries(enabled_only=True)), len(data.phrasings())
@@ -76,8 +83,11 @@ def _import_rasa(services: Services, org: Organization, paths: tuple[Path, ...])
     return 0
 
 
-def _ingest_with_progress(services: Services, org_id: int, paths: tuple[Path, ...]) -> int:
-    """Queue every file as a job and follow the job records until each ends."""
+def _ingest_with_progress(
+    services: Services, org_id: int, paths: tuple[Path, ...], *, timeout: int
+) -> int:
+    """Queue every file as a job and follow the job records until each ends (or ``timeout``:
+    the jobs stay queued, and a worker reads them when one runs)."""
     uploads = []
     for path in paths:
         data = path.read_bytes()
@@ -91,6 +101,12 @@ def _ingest_with_progress(services: Services, org_id: int, paths: tuple[Path, ..
         job = services.ingestion.create_job(org_id, name, data, uploaded_by="cli")
         services.jobs.enqueue(INGEST_TASK, org_id=org_id, job_id=job.id)
         jobs.append(job)
+    if services.jobs.workers_listening() == 0:
+        err_console.print(
+            "[yellow]No background worker is running (imaradesk worker --jobs): the files "
+            "are queued and will be read when one starts.[/]"
+        )
+    deadline = time.monotonic() + timeout
     finished: dict[int, JobView] = {}
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -115,6 +131,12 @@ def _ingest_with_progress(services: Services, org_id: int, paths: tuple[Path, ..
                 if current.finished:
                     finished[job.id] = current
             if len(finished) < len(jobs):
+                if time.monotonic() > deadline:
+                    raise click.ClickException(
+                        f"{len(jobs) - len(finished)} file(s) still not read after {timeout} s: "
+                        "they stay queued (is `imaradesk worker --jobs` running?); see "
+                        "`imaradesk kb list` or the console for their progress"
+                    )
                 time.sleep(0.2)
     failed = 0
     for job in jobs:

@@ -78,6 +78,8 @@ def demo(ctx: _Context, host: str, port: int) -> None:
     _serve(services, host=host, port=port, threads=8, workers=1, dev=False)
 
 
+# An upload still "processing" after this has lost its worker (RQ's job timeout is an hour).
+STALLED_UPLOAD = timedelta(hours=2)
 # Replies older than a day are not resent: WhatsApp's service window has closed on them.
 RESEND_WITHIN = timedelta(hours=24)
 
@@ -179,6 +181,7 @@ def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burs
                 report = services.stewardship.sweep()
             err_console.print(json.dumps(report.as_dict()))
             services.outbound.resend_unsent(services.organizations, within=RESEND_WITHIN)
+            services.ingestion.fail_stalled(older_than=STALLED_UPLOAD)
         except Exception:  # the worker outlives a bad run; the next one tries again
             logging.getLogger(__name__).exception("retention sweep failed")
         if once:

@@ -14,7 +14,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 
 from imaradesk.knowledge_index.documents import (
@@ -33,6 +33,7 @@ from imaradesk.storage.db import Database
 from imaradesk.storage.document_repository import (
     DocumentData,
     oldest_unfinished_job,
+    stalled_jobs,
     unfinished_jobs,
 )
 from imaradesk.storage.knowledge_repository import EntryConflict, KnowledgeChange, KnowledgeData
@@ -245,6 +246,20 @@ class IngestionService:
             updated=change.updated,
             removed=change.removed,
         )
+
+    def fail_stalled(self, *, older_than: timedelta) -> int:
+        """Fail the jobs a dead worker left "processing" (no job runs longer than the parse
+        deadline and the indexing after it); their uploads can be sent again."""
+        with self._db.read() as session:
+            stalled = stalled_jobs(session, started_before=self._clock.now() - older_than)
+        for org_id, job_id in stalled:
+            self._finish(
+                org_id,
+                job_id,
+                error="the worker reading it stopped before it finished; upload again",
+            )
+            self._upload_path(org_id, job_id).unlink(missing_ok=True)
+        return len(stalled)
 
     def oldest_unfinished_seconds(self) -> float:
         """How long the oldest upload of any organization has waited or been read (0: none)."""

@@ -31,6 +31,10 @@ class JobQueue(Protocol):
         """Tasks waiting or running (this process's, for the in-process queue)."""
         ...
 
+    def workers_listening(self) -> int | None:
+        """How many workers take tasks from this queue (None: this process runs them)."""
+        ...
+
 
 class InProcessJobQueue:
     """Runs tasks on a few threads of this process; they are lost if it stops (see resume)."""
@@ -60,6 +64,9 @@ class InProcessJobQueue:
     def depth(self) -> int:
         with self._guard:
             return len(self._pending)
+
+    def workers_listening(self) -> int | None:
+        return None
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every task enqueued so far has finished (tests, the CLI)."""
@@ -120,3 +127,8 @@ class RQJobQueue:
 
     def depth(self) -> int:
         return sum(len(queue) for queue in self.queues)
+
+    def workers_listening(self) -> int | None:
+        from rq import Worker
+
+        return int(Worker.count(queue=self._jobs))

@@ -206,3 +206,15 @@ def oldest_unfinished_job(session: Session) -> datetime | None:
             col(IngestionJob.status).in_((DocumentStatus.QUEUED, DocumentStatus.PROCESSING))
         )
     ).one()
+
+
+def stalled_jobs(session: Session, *, started_before: datetime) -> list[tuple[int, int]]:
+    """(org id, job id) of jobs still "processing" that started before ``started_before``:
+    their worker died (RQ does not retry a reading that took the worker down)."""
+    rows = session.exec(
+        select(IngestionJob.org_id, IngestionJob.id).where(
+            IngestionJob.status == DocumentStatus.PROCESSING,
+            col(IngestionJob.started_at) < started_before,
+        )
+    ).all()
+    return [(int(org_id), int(job_id)) for org_id, job_id in rows if job_id is not None]
