@@ -283,7 +283,7 @@ def job_queue(settings: Settings, client: redis.Redis | None) -> JobQueue:
         return RQJobQueue(client)
     # Uploads one at a time (each already uses both cores to embed); turns of LLM-writing
     # organizations on their own threads.
-    return InProcessJobQueue(workers=1, turn_workers=4)
+    return InProcessJobQueue(workers=2, turn_workers=4)
 
 
 def mailer(settings: Settings) -> SmtpMailer:

@@ -99,3 +99,30 @@ def test_deleting_a_document_stops_its_reading(make_services, sqlite_database: D
     assert finished.wait(20), "the reading stopped with its document"
     assert time.monotonic() - started < 10
     assert services.ingestion.documents(org.id) == []
+
+
+def test_one_organizations_slow_upload_does_not_hold_back_anothers(
+    make_services, sqlite_database: Database
+) -> None:
+    """Before, one upload worker served every organization in arrival order: a costly DOCX
+    made another organization's one-line CSV wait for minutes. Organizations now take the
+    threads in turn, one task each at a time."""
+    services = make_services(sqlite_database, upload_parse_seconds=300)
+    slow_org = seed_org(services, "slow", faq_csv=None)
+    quick_org = seed_org(services, "quick", faq_csv=None)
+    slow = services.ingestion.submit(slow_org.id, "handbook.docx", costly_docx(400_000))
+    also_slow = services.ingestion.submit(slow_org.id, "second.docx", costly_docx(400_000))
+    quick = services.ingestion.submit(
+        quick_org.id, "faq.csv", b"question,answer\nNinawezaje kulipa?,Tumia M-Pesa.\n"
+    )
+    deadline = time.monotonic() + 20
+    while services.ingestion.job(quick_org.id, quick.id).status != "ready":
+        assert time.monotonic() < deadline, "the quick organization waited on the slow one"
+        time.sleep(0.1)
+    assert services.ingestion.job(slow_org.id, slow.id).status == "processing"
+    assert services.ingestion.job(slow_org.id, also_slow.id).status == "queued", (
+        "one task of an organization at a time"
+    )
+    for job in (slow, also_slow):
+        services.ingestion.delete_document(slow_org.id, job.document_id)
+    services.jobs.wait(timeout=60)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
@@ -37,10 +38,15 @@ class JobQueue(Protocol):
 
 
 class InProcessJobQueue:
-    """Runs tasks on a few threads of this process; they are lost if it stops (see resume)."""
+    """Runs tasks on a few threads of this process; they are lost if it stops (see resume).
 
-    def __init__(self, *, workers: int = 1, turn_workers: int = 4) -> None:
+    Work of one organization (an upload) runs one task at a time, and organizations take the
+    threads in turn: one organization's long upload never holds back another's one-line CSV.
+    """
+
+    def __init__(self, *, workers: int = 2, turn_workers: int = 4) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imaradesk-job")
+        self._waiting: dict[object, deque[tuple[str, dict[str, Any]]]] = {}
         # Customers' turns have threads of their own: uploads, however many, never delay them.
         self._turns = ThreadPoolExecutor(
             max_workers=turn_workers, thread_name_prefix="imaradesk-turn"
@@ -55,25 +61,54 @@ class InProcessJobQueue:
     def enqueue(self, task: str, **arguments: Any) -> None:
         if self._runner is None:
             raise RuntimeError("the job queue has no task runner bound")
-        executor = self._turns if task == "turn" else self._executor
-        future = executor.submit(self._run, self._runner, task, arguments)
+        if task == "turn":
+            self._submit(self._turns, self._run, self._runner, task, arguments)
+            return
+        owner = arguments.get("org_id")
+        with self._guard:
+            queue = self._waiting.get(owner)
+            running = queue is not None
+            if queue is None:
+                queue = self._waiting[owner] = deque()
+            queue.append((task, arguments))
+        if not running:
+            self._submit(self._executor, self._next_of, owner)
+
+    def _submit(self, executor: ThreadPoolExecutor, *call: Any) -> None:
+        future = executor.submit(*call)
         with self._guard:
             self._pending.add(future)
         future.add_done_callback(self._done)
 
+    def _next_of(self, owner: object) -> None:
+        """Run the owner's next task, then queue its turn again behind the other owners'."""
+        assert self._runner is not None
+        with self._guard:
+            task, arguments = self._waiting[owner].popleft()
+        self._run(self._runner, task, arguments)
+        with self._guard:
+            more = bool(self._waiting[owner])
+            if not more:
+                del self._waiting[owner]
+        if more:
+            self._submit(self._executor, self._next_of, owner)
+
     def depth(self) -> int:
         with self._guard:
-            return len(self._pending)
+            return len(self._pending) + sum(len(q) for q in self._waiting.values())
 
     def workers_listening(self) -> int | None:
         return None
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every task enqueued so far has finished (tests, the CLI)."""
-        with self._guard:
-            pending = list(self._pending)
-        for future in pending:
-            future.result(timeout=timeout)
+        while True:
+            with self._guard:
+                pending = list(self._pending)
+            if not pending:
+                return
+            for future in pending:
+                future.result(timeout=timeout)
 
     def shutdown(self) -> None:
         self._turns.shutdown(wait=True, cancel_futures=False)
