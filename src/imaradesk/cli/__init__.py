@@ -21,6 +21,7 @@ from imaradesk.cli.routing import routing
 from imaradesk.cli.serving import demo, serve, worker
 from imaradesk.cli.templates import template_add
 from imaradesk.cli.tokens import token
+from imaradesk.cli.topology import up
 
 for command in (
     org,
@@ -42,6 +43,7 @@ for command in (
     serve,
     demo,
     worker,
+    up,
 ):
     main.add_command(command)
 

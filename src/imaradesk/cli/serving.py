@@ -141,6 +141,12 @@ def _serve(
             self.cfg.set("workers", workers)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
+            # The master opened database connections (migrations, warm-up): a forked worker
+            # must not use them, or two processes talk over one connection.
+            self.cfg.set(
+                "post_fork",
+                lambda _server, _worker: services.database.engine.dispose(close=False),
+            )
             self.cfg.set("post_worker_init", lambda _worker: resume_uploads())
             # Gunicorn's default control socket is one path per user: a second instance on
             # the machine took it over, and stopping either removed the other's.
