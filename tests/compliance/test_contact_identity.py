@@ -53,3 +53,27 @@ def test_a_change_to_an_unknown_identifier_of_nobody_does_nothing(
     assert outcome.contact_id is None
     [contact] = rows(database, Contact)
     assert contact.address == PHONE, "another customer's record is untouched"
+
+
+def test_a_number_given_to_another_user_opens_nothing_of_its_past_owner(
+    make_services, database: Database
+) -> None:
+    """Meta does not always say that a number changed hands: a new user id arriving with a
+    phone that is another user id's alias is another person. The phone leaves the old contact
+    and the newcomer sees none of its history."""
+    services = make_services(database)
+    org = seed_org(services, "acme")
+    first = Chat(services, "acme", sender=BSUID, channel=CHANNEL)
+    first.send("Habari", sender_alias=PHONE)
+    newcomer_id = "KE.7702576394655843"
+    outcome = services.identities.apply(
+        org, IdentityLink(CHANNEL, address=newcomer_id, alias=PHONE)
+    )
+    assert outcome.merged_contact_id is None
+    Chat(services, "acme", sender=newcomer_id, channel=CHANNEL).send("Hello", sender_alias=PHONE)
+    old, new = sorted(rows(database, Contact), key=lambda c: c.id)
+    assert (old.address, old.alias) == (BSUID, None), "the phone left its past owner"
+    assert (new.address, new.alias) == (newcomer_id, PHONE)
+    with database.read() as session:
+        mine = session.exec(select(Message).where(Message.contact_id == new.id)).all()
+    assert mine and all(m.body != "Habari" for m in mine)

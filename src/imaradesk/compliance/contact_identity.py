@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from imaradesk.channels.messages import IdentityChange, IdentityLink
+from imaradesk.channels.meta import is_bsuid
 from imaradesk.policies.retention import retain_until
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.compliance_repository import ComplianceData
@@ -85,6 +86,14 @@ class ContactIdentities:
     def _link(data: ContactIdentityData, link: IdentityLink) -> IdentityOutcome:
         by_address = data.find_contact(link.channel, link.address)
         by_alias = data.find_contact(link.channel, link.alias)
+        if by_alias is not None and by_alias.address != link.address and is_bsuid(by_alias.address):
+            # The phone belongs to another user id: a number given up and given to someone
+            # else without Meta telling us. Two people: the phone leaves the old contact,
+            # and nothing of theirs is shown to the new one.
+            data.set_identifiers(by_alias, address=by_alias.address, alias=None)
+            if by_address is None:
+                return IdentityOutcome(contact_id=None, changed=True)
+            by_alias = None
         keep, merged = _keep_and_other(by_address, by_alias)
         if keep is None:
             return IdentityOutcome(contact_id=None)
