@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import threading
@@ -51,6 +52,11 @@ from imaradesk.knowledge_index.ingestion import IngestionService
 from imaradesk.knowledge_index.knowledge_base import AnsweringSettings, KnowledgeBase
 from imaradesk.knowledge_index.language_route import MultilingualSettings
 from imaradesk.knowledge_index.parse_sandbox import ParseLimits
+from imaradesk.knowledge_index.shared_builds import (
+    REVISION_CHANNEL,
+    RedisRevisionFeed,
+    RevisionFeed,
+)
 from imaradesk.llm.gateway import AIGateway
 from imaradesk.llm.providers import LLMProvider, create_provider
 from imaradesk.llm.translation import MessageTranslator
@@ -369,6 +375,7 @@ def knowledge_base(
     *,
     multilingual_embedder: Embedder | None = None,
     languages: LanguageDetector | None = None,
+    feed: RevisionFeed | None = None,
 ) -> KnowledgeBase:
     """The knowledge base on the configured encoders. A caller that brings its own main
     encoder (a test's fake) gets a multilingual one only if it brings that too."""
@@ -386,7 +393,16 @@ def knowledge_base(
         clock=clock,
         multilingual=multilingual,
         languages=(languages or LanguageDetector()) if multilingual is not None else None,
+        feed=feed,
     )
+
+
+def revision_feed(settings: Settings, client: redis.Redis | None) -> RevisionFeed | None:
+    """News of knowledge revisions between the processes sharing this data directory."""
+    if client is None:
+        return None
+    place = hashlib.sha256(str(settings.index_dir.resolve()).encode()).hexdigest()[:16]
+    return RedisRevisionFeed(client, channel=f"{REVISION_CHANNEL}:{place}")
 
 
 def build_services(
@@ -404,6 +420,7 @@ def build_services(
     organizations = prepare_database(database, clock)
     # One detector for every part that asks a text's language (lingua's models are large).
     languages = LanguageDetector()
+    stores = conversation_stores(settings)
     knowledge = knowledge_base(
         settings,
         database,
@@ -411,8 +428,8 @@ def build_services(
         clock,
         multilingual_embedder=multilingual_embedder,
         languages=languages,
+        feed=revision_feed(settings, stores.redis),
     )
-    stores = conversation_stores(settings)
     ai = AIGateway(
         llm_provider(settings),
         usage=UsageLog(database, clock),

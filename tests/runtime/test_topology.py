@@ -4,7 +4,8 @@ database, driven from outside like a provider and an operator would.
 
 It proves: the processes start together and answer signed webhooks from either web worker
 with the real model; a knowledge import read by the background worker is answered by every web
-worker at once (each sees the organization's revision move, none needs a restart); the
+worker at once (each sees the organization's revision move, none needs a restart, none builds
+the index again); the
 metrics add up across processes; and SIGTERM stops every process.
 """
 
@@ -146,6 +147,17 @@ def test_the_topology_starts_answers_shares_knowledge_and_stops(
             )
         )
         assert counted == 24, "the workers' counts add up at scrape time"
+        builds = {
+            m.group(1): float(m.group(2))
+            for m in re.finditer(
+                r'^imaradesk_knowledge_snapshots_total\{encoder="(\w+)",how="built"\} (\S+)$',
+                scraped,
+                re.MULTILINE,
+            )
+        }
+        assert builds and set(builds.values()) == {2.0}, (
+            f"each index was built once per import, by the worker that read it: {builds}"
+        )
     finally:
         os.killpg(topology.pid, signal.SIGTERM)
         try:

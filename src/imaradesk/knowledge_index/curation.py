@@ -127,90 +127,93 @@ class KnowledgeCuration:
         language = _language(edit.language or "en")
         translations = _translations(edit.translations or (), primary=language)
         now = self._clock.now()
-        with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            number = len(knowledge.entries()) + 1
-            while knowledge.external_id_taken(f"manual-{number}"):
-                number += 1
-            row = knowledge.add_entry(
-                external_id=f"manual-{number}",
-                question=question,
-                answer=answer,
-                category=category,
-                source=HAND_WRITTEN_SOURCE,
-                kind="faq",
-                enabled=True if edit.enabled is None else edit.enabled,
-                now=now,
-                language=language,
-                translations=translations,
-            )
-            knowledge.replace_phrasings(row, phrasings)
-            entry_id = row.id
-        self._knowledge.refresh(org_id)
+        with self._knowledge.changing(org_id):
+            with self._db.write() as session:
+                knowledge = KnowledgeData(session, org_id)
+                number = len(knowledge.entries()) + 1
+                while knowledge.external_id_taken(f"manual-{number}"):
+                    number += 1
+                row = knowledge.add_entry(
+                    external_id=f"manual-{number}",
+                    question=question,
+                    answer=answer,
+                    category=category,
+                    source=HAND_WRITTEN_SOURCE,
+                    kind="faq",
+                    enabled=True if edit.enabled is None else edit.enabled,
+                    now=now,
+                    language=language,
+                    translations=translations,
+                )
+                knowledge.replace_phrasings(row, phrasings)
+                entry_id = row.id
+            self._knowledge.refresh(org_id)
         view = self.entry(org_id, entry_id)  # type: ignore[arg-type]
         assert view is not None
         return view
 
     def update_entry(self, org_id: int, entry_id: int, edit: EntryEdit) -> EntryView | None:
-        with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            row = knowledge.entry(entry_id)
-            if row is None:
-                return None
-            current = tuple(knowledge.phrasings_of(entry_id))
-            question = row.question
-            if edit.question is not None:
-                question = _clean(edit.question, MAX_QUESTION_CHARS, "question")
-            answer = row.answer
-            if edit.answer is not None:
-                answer = _clean(edit.answer, MAX_ANSWER_CHARS, "answer")
-            category = row.category
-            if edit.category is not None:
-                category = self._category(edit.category)
-            enabled = row.enabled if edit.enabled is None else edit.enabled
-            language = _language(edit.language) if edit.language is not None else row.language
-            translations = (
-                _translations(edit.translations, primary=language)
-                if edit.translations is not None
-                else None
-            )
-            if translations == answer_translations(row) and language == row.language:
-                translations = None
-            if edit.phrasings is not None:
-                phrasings = self._phrasings(question, edit.phrasings)
-            elif edit.question is not None:
-                # The question is the first phrasing; the others stay.
-                phrasings = self._phrasings(question, current[1:])
-            else:
-                phrasings = current
-            fields_given = (edit.question, edit.answer, edit.category, edit.enabled, translations)
-            changed_fields = any(f is not None for f in fields_given)
-            if changed_fields:
-                knowledge.update_entry(
-                    row,
-                    question=question,
-                    answer=answer,
-                    category=category,
-                    enabled=enabled,
-                    now=self._clock.now(),
-                    language=language,
-                    translations=translations,
+        with self._knowledge.changing(org_id):
+            with self._db.write() as session:
+                knowledge = KnowledgeData(session, org_id)
+                row = knowledge.entry(entry_id)
+                if row is None:
+                    return None
+                current = tuple(knowledge.phrasings_of(entry_id))
+                question = row.question
+                if edit.question is not None:
+                    question = _clean(edit.question, MAX_QUESTION_CHARS, "question")
+                answer = row.answer
+                if edit.answer is not None:
+                    answer = _clean(edit.answer, MAX_ANSWER_CHARS, "answer")
+                category = row.category
+                if edit.category is not None:
+                    category = self._category(edit.category)
+                enabled = row.enabled if edit.enabled is None else edit.enabled
+                language = _language(edit.language) if edit.language is not None else row.language
+                translations = (
+                    _translations(edit.translations, primary=language)
+                    if edit.translations is not None
+                    else None
                 )
-            if phrasings != current:
-                knowledge.replace_phrasings(row, phrasings)
-            changed = changed_fields or phrasings != current
-        if changed:
-            self._knowledge.refresh(org_id)
+                if translations == answer_translations(row) and language == row.language:
+                    translations = None
+                if edit.phrasings is not None:
+                    phrasings = self._phrasings(question, edit.phrasings)
+                elif edit.question is not None:
+                    # The question is the first phrasing; the others stay.
+                    phrasings = self._phrasings(question, current[1:])
+                else:
+                    phrasings = current
+                given = (edit.question, edit.answer, edit.category, edit.enabled, translations)
+                changed_fields = any(f is not None for f in given)
+                if changed_fields:
+                    knowledge.update_entry(
+                        row,
+                        question=question,
+                        answer=answer,
+                        category=category,
+                        enabled=enabled,
+                        now=self._clock.now(),
+                        language=language,
+                        translations=translations,
+                    )
+                if phrasings != current:
+                    knowledge.replace_phrasings(row, phrasings)
+                changed = changed_fields or phrasings != current
+            if changed:
+                self._knowledge.refresh(org_id)
         return self.entry(org_id, entry_id)
 
     def delete_entry(self, org_id: int, entry_id: int) -> bool:
-        with self._db.write() as session:
-            knowledge = KnowledgeData(session, org_id)
-            row = knowledge.entry(entry_id)
-            if row is None:
-                return False
-            knowledge.delete_entry(row)
-        self._knowledge.refresh(org_id)
+        with self._knowledge.changing(org_id):
+            with self._db.write() as session:
+                knowledge = KnowledgeData(session, org_id)
+                row = knowledge.entry(entry_id)
+                if row is None:
+                    return False
+                knowledge.delete_entry(row)
+            self._knowledge.refresh(org_id)
         return True
 
     @staticmethod

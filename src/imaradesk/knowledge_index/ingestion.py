@@ -219,14 +219,15 @@ class IngestionService:
                 progress=progress.stage("reading"),
                 cancelled=lambda: self._document_gone(org_id, job.document_id),
             )
-            change = self._store_entries(org_id, job, name, parsed)
-            progress.set("embedding", 0, 0, force=True)
-            self._knowledge.refresh(
-                org_id,
-                progress=progress.counter("embedding"),
-                # Answerable from here on (questions as written); the answer model is next.
-                on_interim=lambda _snapshot: progress.set("calibrating", 1, 1, force=True),
-            )
+            with self._knowledge.changing(org_id):
+                change = self._store_entries(org_id, job, name, parsed)
+                progress.set("embedding", 0, 0, force=True)
+                self._knowledge.refresh(
+                    org_id,
+                    progress=progress.counter("embedding"),
+                    # Answerable from here on (questions as written); the answer model is next.
+                    on_interim=lambda _snapshot: progress.set("calibrating", 1, 1, force=True),
+                )
         except ParseCancelled:
             return self._finish(org_id, job_id, error=f"{name}: document was deleted")
         except ImportFormatError as e:
@@ -372,17 +373,18 @@ class IngestionService:
 
     def delete_document(self, org_id: int, document_id: int) -> int | None:
         """Remove a document and its entries, and the index with them, before returning."""
-        with self._db.write() as session:
-            uploads = DocumentData(session, org_id)
-            document = uploads.document(document_id)
-            if document is None:
-                return None
-            job_ids = uploads.job_ids_of(document_id)
-            removed = uploads.delete_document(document)
-        for job_id in job_ids:  # every queued version of the file, not only the latest
-            self._upload_path(org_id, job_id).unlink(missing_ok=True)
-        if removed:
-            self._knowledge.refresh(org_id)
+        with self._knowledge.changing(org_id):
+            with self._db.write() as session:
+                uploads = DocumentData(session, org_id)
+                document = uploads.document(document_id)
+                if document is None:
+                    return None
+                job_ids = uploads.job_ids_of(document_id)
+                removed = uploads.delete_document(document)
+            for job_id in job_ids:  # every queued version of the file, not only the latest
+                self._upload_path(org_id, job_id).unlink(missing_ok=True)
+            if removed:
+                self._knowledge.refresh(org_id)
         return removed
 
     # -- erasure ---------------------------------------------------------------------------------

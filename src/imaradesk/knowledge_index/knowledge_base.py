@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from imaradesk.knowledge_index.retrieval_types import OrgKnowledge as OrgKnowled
 from imaradesk.knowledge_index.retrieval_types import ProgressCallback as ProgressCallback
 from imaradesk.knowledge_index.retrieval_types import Retrieval as Retrieval
 from imaradesk.knowledge_index.retrieval_types import RetrievalMode as RetrievalMode
+from imaradesk.knowledge_index.shared_builds import LocalRevisionFeed, RevisionFeed
 from imaradesk.runtime.clock import Clock
 from imaradesk.storage.db import Database
 from imaradesk.storage.knowledge_repository import NO_CHANGE, KnowledgeData
@@ -64,8 +66,10 @@ class KnowledgeBase:
         clock: Clock,
         multilingual: MultilingualSettings | None = None,
         languages: LanguageOf | None = None,
+        feed: RevisionFeed | None = None,
     ) -> None:
         self._db = database
+        self._feed = feed or LocalRevisionFeed()
         self._guard = threading.Lock()
         self._background: dict[int, threading.Thread] = {}
         self._embedder = embedder
@@ -81,6 +85,7 @@ class KnowledgeBase:
             languages=languages,
             # Beside a multilingual encoder, the main one indexes only what it reads.
             reads=frozenset({"en"}) if multilingual is not None else None,
+            feed=self._feed,
         )
         self._multilingual: EncoderIndex | None = None
         self._cross_lingual: SimilarityMarginModel | None = None
@@ -92,6 +97,7 @@ class KnowledgeBase:
                 answering=multilingual.answering,
                 index_dir=index_dir / "multilingual",
                 languages=languages,
+                feed=self._feed,
             )
             self._cross_lingual = SimilarityMarginModel(
                 multilingual.cross_lingual_min_similarity,
@@ -129,19 +135,20 @@ class KnowledgeBase:
         started = time.perf_counter()
         now = self._clock.now()
         total = NO_CHANGE
-        try:
-            with self._db.write() as session:
-                data = KnowledgeData(session, org_id)
-                for document in documents:
-                    total += data.sync_entries(
-                        document.drafts,
-                        source=document.source,
-                        now=now,
-                        prune_missing=prune_missing,
-                    )
-        except StoredEntryConflict as e:
-            raise EntryConflict.of(e) from e
-        snapshot = self.refresh(org_id, progress=progress)
+        with self.changing(org_id):
+            try:
+                with self._db.write() as session:
+                    data = KnowledgeData(session, org_id)
+                    for document in documents:
+                        total += data.sync_entries(
+                            document.drafts,
+                            source=document.source,
+                            now=now,
+                            prune_missing=prune_missing,
+                        )
+            except StoredEntryConflict as e:
+                raise EntryConflict.of(e) from e
+            snapshot = self.refresh(org_id, progress=progress)
         return ImportReport(
             sources=tuple(d.source for d in documents),
             change=total,
@@ -150,6 +157,16 @@ class KnowledgeBase:
             training=snapshot.report,
             seconds=time.perf_counter() - started,
         )
+
+    @contextmanager
+    def changing(self, org_id: int) -> Iterator[None]:
+        """Hold the organization's build locks across a change to its rows and the refresh
+        that follows: a process that sees the new revision in between answers from what it
+        has instead of building the index a second time."""
+        with ExitStack() as held:
+            for index in self._indexes():
+                held.enter_context(index.building(org_id))
+            yield
 
     # -- search ------------------------------------------------------------------------------
 
@@ -161,6 +178,7 @@ class KnowledgeBase:
         ``language`` is the question's (detected here when not given); it picks the encoder
         and the answering rule (see language_route).
         """
+        self._feed.listen(self._hear)
         faq = self._primary.snapshot(org_id, revision=revision)
         if language is None:
             language = self._languages.detect(text) if self._languages is not None else "en"
@@ -226,6 +244,7 @@ class KnowledgeBase:
     ) -> Retrieval:
         """Like ``search`` with the query already embedded by ``embedder`` (the main encoder);
         hybrid retrieval needs ``text``."""
+        self._feed.listen(self._hear)
         found = retrieve(self.snapshot(org_id, revision=revision), vector, text, self._answering)
         return replace(found, encoder=self._embedder.name)
 
@@ -257,6 +276,18 @@ class KnowledgeBase:
             else:
                 self._build_multilingual_later(org_id)
         return snapshot
+
+    def _hear(self, org_id: int, encoder: str, revision: int) -> None:
+        for index in self._indexes():
+            if index.name == encoder:
+                index.hear(org_id, revision)
+
+    def cached_revision(self, org_id: int, encoder: str = "primary") -> int | None:
+        """The revision this process answers the organization from, under one encoder."""
+        for index in self._indexes():
+            if index.name == encoder:
+                return index.cached_revision(org_id)
+        return None
 
     def forget(self, org_id: int) -> None:
         """Drop the in-memory snapshots (the files stay)."""

@@ -90,14 +90,17 @@ class SnapshotStore:
         # Written last: a manifest names a complete set of files.
         self._write_sealed(org_id, directory / MANIFEST_FILE, json.dumps(manifest).encode())
 
-    def load(self, org_id: int) -> OrgKnowledge | None:
-        """The persisted snapshot, or None when missing, of another configuration or unreadable."""
+    def load(self, org_id: int, *, min_revision: int | None = None) -> OrgKnowledge | None:
+        """The persisted snapshot, or None when missing, of another configuration, unreadable
+        or (only its manifest read) older than ``min_revision``."""
         directory = self.org_dir(org_id)
         try:
             manifest = json.loads(self._read_sealed(org_id, directory / MANIFEST_FILE))
         except (OSError, ValueError, EncryptionError):
             return None
         if any(manifest.get(k) != v for k, v in self._fingerprint.items()):
+            return None
+        if min_revision is not None and int(manifest.get("revision", -1)) < min_revision:
             return None
         try:
             index = FaissVectorIndex.from_bytes(self._read_sealed(org_id, directory / VECTORS_FILE))

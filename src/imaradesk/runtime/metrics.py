@@ -32,6 +32,12 @@ RATE_LIMITED = Counter(
 )
 FAILED_SIGNINS = Counter("imaradesk_failed_signins", "Console sign-ins refused")
 ERASURES = Counter("imaradesk_erasures", "Contacts erased (in chat, by the desk or retention)")
+KNOWLEDGE_SNAPSHOTS = Counter(
+    "imaradesk_knowledge_snapshots",
+    "Knowledge snapshots a process took up, by encoder and how: built, loaded from files, or "
+    "the previous one kept while another process builds",
+    ["encoder", "how"],
+)
 SEND_FAILURES = Counter(
     "imaradesk_send_failures", "Outbound messages a provider refused", ["channel", "code"]
 )
