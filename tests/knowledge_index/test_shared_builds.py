@@ -74,7 +74,7 @@ def feeds(redis_url: str):
 
 
 @pytest.mark.redis
-def test_during_a_build_elsewhere_answers_come_from_the_previous_snapshot_then_the_new_one_is_loaded_on_announcement(  # noqa: E501
+def test_answers_come_from_the_previous_snapshot_during_a_build_elsewhere_then_from_the_new_one(
     make_services, database: Database, feeds
 ) -> None:
     builder_feed, listener_feed = feeds
