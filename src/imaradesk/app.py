@@ -103,5 +103,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     register_locale(app)
     register_metrics(app)
     app.register_blueprint(metrics_routes.bp)
-    register_limits(app, settings)  # last: it wraps every registered view
+    # Last: it wraps every registered view. Kept: the wrapped views hold it only weakly, and a
+    # disabled limiter is not kept by Flask-Limiter itself.
+    app.extensions["imaradesk_limiter"] = register_limits(app, settings)
     return app

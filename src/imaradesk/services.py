@@ -82,6 +82,7 @@ from imaradesk.storage.templates_repository import TemplatesRepository
 from imaradesk.tenants.api_tokens import ApiTokens
 from imaradesk.tenants.organizations import OrganizationService
 from imaradesk.tenants.provider_accounts import meta_account, twilio_account
+from imaradesk.tenants.quotas import OrganizationQuotas, QuotaDefaults
 
 
 @dataclass
@@ -113,6 +114,7 @@ class Services:
     insights: KnowledgeInsights
     api_tokens: ApiTokens
     background_turns: BackgroundTurns
+    quotas: OrganizationQuotas
     media: MediaFetcher
     intents: IntentBackends
     translator: MessageTranslator
@@ -292,6 +294,22 @@ def job_queue(settings: Settings, client: redis.Redis | None) -> JobQueue:
     return InProcessJobQueue(workers=2, turn_workers=4)
 
 
+def organization_quotas(settings: Settings, database: Database) -> OrganizationQuotas:
+    return OrganizationQuotas(
+        database=database,
+        defaults=QuotaDefaults(
+            messages_per_minute=settings.quota_messages_per_minute,
+            visitors_per_hour=settings.quota_visitors_per_hour,
+            storage_mb=settings.quota_storage_mb,
+            message_window_seconds=settings.quota_message_window_seconds,
+        ),
+        storage_uri=settings.redis_url or "memory://",
+        # Per deployment, like the rate limits: its processes share counts, tests do not.
+        key_prefix="imaradesk-quotas:"
+        + hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16],
+    )
+
+
 def mailer(settings: Settings) -> SmtpMailer:
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     return SmtpMailer(
@@ -421,6 +439,7 @@ def build_services(
     # One detector for every part that asks a text's language (lingua's models are large).
     languages = LanguageDetector()
     stores = conversation_stores(settings)
+    quotas = organization_quotas(settings, database)
     knowledge = knowledge_base(
         settings,
         database,
@@ -451,6 +470,7 @@ def build_services(
             seconds=settings.upload_parse_seconds,
             memory_bytes=settings.upload_parse_memory_mb * 2**20,
         ),
+        storage=quotas,
     )
     router = HandoffRouter(database=database, knowledge=knowledge, language=languages)
     outbound = build_outbound(settings, database, clock)
@@ -543,8 +563,11 @@ def build_services(
             outbound=outbound,
             organizations=organizations,
             queue=jobs,
+            quotas=quotas,
+            clock=clock,
             media=media,
         ),
+        quotas=quotas,
         media=media,
         intents=intents,
         translator=MessageTranslator(ai, languages),

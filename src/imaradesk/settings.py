@@ -124,12 +124,19 @@ class Settings(BaseSettings):
     rate_limits: bool = True
     limit_visitor_messages: str = "30 per minute"
     limit_address_messages: str = "120 per minute"
-    limit_organization_messages: str = "3000 per minute"
     limit_visitor_polls: str = "120 per minute"
     limit_address_visitors: str = "20 per minute"
-    limit_organization_visitors: str = "600 per hour"
     limit_address_signins: str = "30 per minute"
     limit_api_token: str = "600 per minute"
+    # Each organization's quotas unless it has its own (`imaradesk org set SLUG --quota-...`):
+    # customer messages per minute (signed provider messages beyond it are kept and answered
+    # when it allows; web chat is asked to retry), new web-chat visitors per hour, and stored
+    # data (messages, kept media, documents; uploads are refused beyond it).
+    quota_messages_per_minute: int = Field(default=3000, ge=1)
+    quota_visitors_per_hour: int = Field(default=600, ge=1)
+    quota_storage_mb: int = Field(default=10 * 1024, ge=1)
+    # The message quota's window in seconds: 60 makes it per minute (tests shorten it).
+    quota_message_window_seconds: int = Field(default=60, ge=1, le=3600)
 
     # Knowledge uploads and background work. "thread" runs jobs inside the serving process (the
     # embedded default); "redis" hands them to `imaradesk worker --jobs` processes through RQ.

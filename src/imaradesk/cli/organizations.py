@@ -75,13 +75,40 @@ def org_create(
     "when it is excluded from training (default: only organizations not excluded).",
 )
 @click.option("--retention-days", type=click.IntRange(1, 3650), default=None)
+@click.option(
+    "--quota-messages",
+    type=click.IntRange(0, 10**6),
+    default=None,
+    help="Customer messages per minute (0: the service's default). Signed WhatsApp messages "
+    "beyond it are kept and answered when it allows; web chat is asked to retry.",
+)
+@click.option(
+    "--quota-visitors",
+    type=click.IntRange(0, 10**7),
+    default=None,
+    help="New web-chat visitors per hour (0: the service's default).",
+)
+@click.option(
+    "--quota-storage-mb",
+    type=click.IntRange(0, 10**7),
+    default=None,
+    help="Stored messages, media and documents, in MB; uploads are refused beyond it (0: the "
+    "service's default).",
+)
 @pass_ctx
 def org_set(ctx: _Context, slug: str, tuning: bool | None, **options: object) -> None:
     """Change an organization's settings."""
     services = ctx.services
     org = _org_or_exit(services, slug)
-    renames = {"external_ai": "external_ai_allowed"}
+    renames = {
+        "external_ai": "external_ai_allowed",
+        "quota_messages": "quota_messages_per_minute",
+        "quota_visitors": "quota_visitors_per_hour",
+    }
     changes = {renames.get(k, k): v for k, v in options.items() if v is not None}
+    for name in ("quota_messages_per_minute", "quota_visitors_per_hour", "quota_storage_mb"):
+        if changes.get(name) == 0:
+            changes[name] = None  # back to the service's default
     if not changes and tuning is None:
         raise click.UsageError("nothing to change")
     assert org.id is not None

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -82,6 +83,8 @@ def demo(ctx: _Context, host: str, port: int) -> None:
 STALLED_UPLOAD = timedelta(hours=2)
 # Replies older than a day are not resent: WhatsApp's service window has closed on them.
 RESEND_WITHIN = timedelta(hours=24)
+# Seconds between passes over the pending turns (see bot/background_turns).
+PENDING_TURNS_EVERY = 2.0
 
 
 def _metrics_gone(pid: int) -> None:
@@ -126,6 +129,15 @@ def _serve(
         # Replies a stopped server stored but never sent go out now (each worker may try: a
         # reply is claimed by one sender at a time).
         services.outbound.resend_unsent(services.organizations, within=RESEND_WITHIN)
+        if services.settings.job_queue == "thread":
+            # This process runs its own jobs: it also queues the messages kept for later (with
+            # RQ the sweeper, `imaradesk worker`, does).
+            threading.Thread(
+                target=services.background_turns.resume_forever,
+                args=(PENDING_TURNS_EVERY,),
+                name="pending-turns",
+                daemon=True,
+            ).start()
 
     if dev:
         resume_uploads()
@@ -172,7 +184,9 @@ def _serve(
 @click.option("--burst", is_flag=True, help="With --jobs: stop when the queues are empty.")
 @pass_ctx
 def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burst: bool) -> None:
-    """Run scheduled jobs: the retention sweep (one worker at a time when Redis is configured).
+    """Run scheduled jobs: the retention sweep (one worker at a time when Redis is configured)
+    and, every few seconds, queue the customers' messages kept for later (over their
+    organization's quota, or whose job was lost with a worker or with Redis).
 
     With --jobs, run the background work the web processes queue instead (IMARADESK_JOB_QUEUE
     =redis): turns of organizations whose answers an LLM writes, and document ingestion.
@@ -181,18 +195,30 @@ def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burs
     if background_jobs:
         _work_on_queues(services, burst=burst)
         return
+    next_sweep = 0.0
     while True:
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + interval
+            _sweep(services)
         try:
-            with services.locks.hold("job:retention-sweep"):
-                report = services.stewardship.sweep()
-            err_console.print(json.dumps(report.as_dict()))
-            services.outbound.resend_unsent(services.organizations, within=RESEND_WITHIN)
-            services.ingestion.fail_stalled(older_than=STALLED_UPLOAD)
-        except Exception:  # the worker outlives a bad run; the next one tries again
-            logging.getLogger(__name__).exception("retention sweep failed")
+            # Often, not hourly: a message kept over its quota or whose job was lost waits.
+            services.background_turns.resume()
+        except Exception:  # the database may be away a moment; the next pass tries again
+            logging.getLogger(__name__).exception("resuming pending turns failed")
         if once:
             return
-        time.sleep(interval)
+        time.sleep(max(0.0, min(PENDING_TURNS_EVERY, next_sweep - time.monotonic())))
+
+
+def _sweep(services: Services) -> None:
+    try:
+        with services.locks.hold("job:retention-sweep"):
+            report = services.stewardship.sweep()
+        err_console.print(json.dumps(report.as_dict()))
+        services.outbound.resend_unsent(services.organizations, within=RESEND_WITHIN)
+        services.ingestion.fail_stalled(older_than=STALLED_UPLOAD)
+    except Exception:  # the worker outlives a bad run; the next one tries again
+        logging.getLogger(__name__).exception("retention sweep failed")
 
 
 def _work_on_queues(services: Services, *, burst: bool) -> None:

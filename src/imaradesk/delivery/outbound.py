@@ -204,6 +204,13 @@ class OutboundService:
         ]
         return self._deliver(org, conversation, rows)
 
+    def replies_in_flight(self, org: Organization, inbound_message_id: int) -> bool:
+        """Whether another sender holds a reply to this message that has not gone out (it may
+        have died: its claim lapses after SEND_CLAIM)."""
+        return self._repository.replies_in_flight(
+            org_id=_id(org), inbound_message_id=inbound_message_id
+        )
+
     def resend_unsent(self, organizations: OrganizationLookup, *, within: timedelta) -> int:
         """Send the bot's replies that a stopped process stored but never sent (stored over a
         minute ago, within ``within``). Returns how many turns were resent."""
@@ -321,6 +328,17 @@ class OutboundService:
         )
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def can_answer_later(self, org: Organization, channel: str) -> bool:
+        """Whether a reply on ``channel`` can go out after its webhook has been answered:
+        pushed through the organization's provider account, or waiting for the client's poll."""
+        try:
+            registration = self._channels.for_channel(channel)
+        except UnknownChannel:
+            return False
+        if registration.adapter.capabilities.delivery is DeliveryMode.POLL:
+            return True
+        return registration.account_of(org) is not None
 
     def _registration(self, conversation: Conversation) -> Registration:
         try:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
+from typing import Protocol
 
 from imaradesk.knowledge_index.documents import (
     SUPPORTED_EXTENSIONS,
@@ -100,6 +101,16 @@ class JobView:
         )
 
 
+class StorageQuota(Protocol):
+    def check_storage(self, org_id: int, adding: int) -> None:
+        """Raises:
+        StorageQuotaExceeded: ``adding`` bytes more would pass the organization's quota.
+        """
+        ...
+
+    def forget_storage(self, org_id: int) -> None: ...
+
+
 class IngestionService:
     def __init__(
         self,
@@ -111,8 +122,10 @@ class IngestionService:
         upload_dir: Path,
         max_upload_bytes: int,
         parse_limits: ParseLimits | None = None,
+        storage: StorageQuota | None = None,
     ) -> None:
         self._parse_limits = parse_limits or ParseLimits()
+        self._storage = storage
         self._db = database
         self._knowledge = knowledge
         self._queue = queue
@@ -129,9 +142,18 @@ class IngestionService:
     def submit(
         self, org_id: int, name: str, data: bytes, *, uploaded_by: str | None = None
     ) -> JobView:
-        """Check and queue an upload; re-uploading a name replaces that document's entries."""
+        """Check and queue an upload; re-uploading a name replaces that document's entries.
+
+        Raises:
+            UploadRejected: the file's name, type or size is refused.
+            StorageQuotaExceeded: the organization has no room left for it.
+        """
         name = self.check(name, data)
+        if self._storage is not None:
+            self._storage.check_storage(org_id, len(data))
         job = self.create_job(org_id, name, data, uploaded_by=uploaded_by)
+        if self._storage is not None:
+            self._storage.forget_storage(org_id)
         try:
             self._queue.enqueue(INGEST_TASK, org_id=org_id, job_id=job.id)
         except Exception:

@@ -38,6 +38,12 @@ KNOWLEDGE_SNAPSHOTS = Counter(
     "the previous one kept while another process builds",
     ["encoder", "how"],
 )
+PENDING_TURNS = Counter(
+    "imaradesk_pending_turns",
+    "Accepted messages kept to be answered later, by event: deferred (over the organization's "
+    "quota) or resumed (queued again by the sweeper: their time came, or their job was lost)",
+    ["event"],
+)
 SEND_FAILURES = Counter(
     "imaradesk_send_failures", "Outbound messages a provider refused", ["channel", "code"]
 )

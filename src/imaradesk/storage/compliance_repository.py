@@ -20,6 +20,7 @@ from imaradesk.storage.models import (
     LegalHold,
     Message,
     Organization,
+    PendingTurn,
     PrivacyRequest,
     PrivacyRequestStatus,
 )
@@ -204,6 +205,16 @@ class ComplianceData(OrgData):
                 col(ConsentRecord.contact_id) == contact_id,
             )
         )
+        contact = self._session.get(Contact, contact_id)
+        if contact is not None and contact.org_id == self.org_id:
+            # Their messages still waiting for a turn go too: the turn would bring them back.
+            hashes = [h for h in (contact.address_hash, contact.alias_hash) if h]
+            self._session.execute(
+                delete(PendingTurn).where(
+                    col(PendingTurn.org_id) == self.org_id,
+                    col(PendingTurn.sender_hash).in_(hashes),
+                )
+            )
         contacts = self._rowcount(
             delete(Contact).where(col(Contact.org_id) == self.org_id, col(Contact.id) == contact_id)
         )

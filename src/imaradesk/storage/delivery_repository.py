@@ -112,6 +112,21 @@ class DeliveryRepository:
                     claimed.append(reply)
         return UnsentReplies(conversation, tuple(claimed))
 
+    def replies_in_flight(self, *, org_id: int, inbound_message_id: int) -> bool:
+        """Whether a bot reply to this message is claimed by a sender and not yet sent."""
+        with self._db.read() as session:
+            found = session.exec(
+                select(Message.id).where(
+                    Message.org_id == org_id,
+                    Message.reply_to_id == inbound_message_id,
+                    Message.direction == Direction.OUTBOUND,
+                    col(Message.agent_id).is_(None),
+                    col(Message.provider_message_id).is_(None),
+                    Message.delivery_status == SENDING,
+                )
+            ).first()
+        return found is not None
+
     def unsent_reply_turns(
         self, *, channels: Collection[str], since: datetime, before: datetime
     ) -> list[tuple[int, int]]:

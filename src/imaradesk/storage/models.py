@@ -134,6 +134,11 @@ class Organization(SQLModel, table=True):
     # Customers' media is kept as metadata only unless the organization asks for the files
     # (an agent then plays a voice note in the console).
     fetch_media: bool = False
+    # Quotas of this organization (None: the service's defaults in the settings). Messages
+    # beyond the per-minute quota are kept and answered when it allows, never dropped.
+    quota_messages_per_minute: int | None = None
+    quota_visitors_per_hour: int | None = None
+    quota_storage_mb: int | None = None
     contact_email: str | None = _text(nullable=True)
     team_size: str | None = Field(default=None, max_length=32)
     # Names the organization's daily counts; once the organization is deleted it names nobody.
@@ -472,6 +477,28 @@ class DeliveryKey(SQLModel, table=True):
     org_id: int = Field(foreign_key="organization.id", index=True)
     key_hash: str = Field(max_length=64)
     expires_at: datetime = _utc_column(index=True)
+
+
+class PendingTurn(SQLModel, table=True):
+    """A customer's message accepted by a webhook and not yet answered: the durable record
+    that it must be, whatever happens to the job queue or the worker that took it. Sealed
+    like the message; deleted once its turn is stored, or with its contact on erasure."""
+
+    __table_args__ = (UniqueConstraint("org_id", "delivery_hash", name="uq_pending_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    # Keyed hashes: of the sender (erasure finds their pending messages) and of the delivery
+    # (a provider's retry while the first is pending adds nothing).
+    sender_hash: str = Field(max_length=64, index=True)
+    delivery_hash: str = Field(max_length=64)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: datetime = _utc_column()
+    # Not to be answered before (an organization over its quota); queued_at: when a job last
+    # took it (None: never, it waits for its time).
+    not_before: datetime = _utc_column(index=True)
+    queued_at: datetime | None = _utc_column(nullable=True)
+    attempts: int = 0
 
 
 class LegalHold(SQLModel, table=True):

@@ -57,6 +57,9 @@ class OrganizationSettings(TypedDict, total=False):
     meta_access_token: str | None
     meta_verify_token: str | None
     fetch_media: bool
+    quota_messages_per_minute: int | None
+    quota_visitors_per_hour: int | None
+    quota_storage_mb: int | None
 
 
 SETTING_NAMES = frozenset(get_type_hints(OrganizationSettings))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from imaradesk.knowledge_index.curation import EntryEdit, EntryInvalid
 from imaradesk.knowledge_index.ingestion import JobView, UploadRejected
 from imaradesk.storage.models import KnowledgeDocument, Organization
+from imaradesk.tenants.quotas import StorageQuotaExceeded
 from imaradesk.web.common import services
 
 SECURITY = [{"bearer": []}]
@@ -259,6 +260,8 @@ def upload_document(form: UploadForm) -> Response:
         job = services().ingestion.submit(_org_id(), upload.filename or "", data, uploaded_by="api")
     except UploadRejected as e:
         return _error(400, "upload_rejected", str(e))
+    except StorageQuotaExceeded as e:
+        return _error(413, "storage_quota_exceeded", str(e))
     response = _json(JobOut.model_validate(job), 202)
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response

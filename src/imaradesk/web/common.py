@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import abort, current_app, request
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from imaradesk.channels.base import Channel, MalformedRequest
 from imaradesk.channels.messages import OutboundMessage
 from imaradesk.channels.visitor_identity import Visitor, VisitorRefused
+from imaradesk.runtime.metrics import RATE_LIMITED
 from imaradesk.services import Services
 from imaradesk.storage.models import Organization
+from imaradesk.tenants.quotas import Admission
 
 
 def services() -> Services:
@@ -77,3 +80,15 @@ def visitor_or_401(org: Organization, token: str | None) -> Visitor:
 
 def _unauthorized(description: str) -> Unauthorized:
     return Unauthorized(description, www_authenticate=WWWAuthenticate("bearer"))
+
+
+def within_quota(admission: Admission, what: str) -> None:
+    """Refuse with 429 and Retry-After when an organization's quota has no room (clients that
+    can retry only: signed provider messages are kept instead)."""
+    if admission.allowed:
+        return
+    RATE_LIMITED.labels(endpoint=request.endpoint or "").inc()
+    raise TooManyRequests(
+        f"this organization's {what} quota is used up for now: retry shortly",
+        retry_after=max(1, math.ceil(admission.retry_after.total_seconds())),
+    )

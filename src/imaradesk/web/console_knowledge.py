@@ -24,6 +24,7 @@ from imaradesk.knowledge_index.documents import SUPPORTED_EXTENSIONS
 from imaradesk.knowledge_index.ingestion import UploadRejected
 from imaradesk.knowledge_index.tuning import tuning_allowed
 from imaradesk.tenants.api_tokens import TokenError
+from imaradesk.tenants.quotas import StorageQuotaExceeded
 from imaradesk.web.common import services
 from imaradesk.web.console import _org, roles
 
@@ -85,7 +86,7 @@ def page() -> Any:
                 )
                 flash(f"{job.document_name} is being read; its progress is shown below.")
                 return redirect(url_for("knowledge.page"))
-            except UploadRejected as e:
+            except (UploadRejected, StorageQuotaExceeded) as e:
                 error = f"{e}. Nothing was imported."
     query, page_number = _page_args()
     entries = svc.curation.entries(

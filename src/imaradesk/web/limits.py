@@ -2,9 +2,10 @@
 embedded default).
 
 Each limit has its key: the client's address (behind a trusted proxy, as ProxyFix reads it),
-the web-chat visitor's token, the organization in the URL, the API token, or an address and
-an email together. Signed provider webhooks (Twilio, Meta) have none: Twilio does not honour
-429, and a signed message is deduplicated and answered, never dropped.
+the web-chat visitor's token, the API token, or an address and an email together. Signed
+provider webhooks (Twilio, Meta) have none: Twilio does not honour 429, and a signed message is
+deduplicated and answered, never dropped. What an organization may use in all (messages per
+minute, visitors per hour, storage) are its quotas (tenants/quotas), counted in the routes.
 
 Sign-in counts only failures, per address and email together: five wrong passwords from one
 place stop that place guessing that address for a while, whether or not the account exists (the
@@ -39,10 +40,6 @@ def _digest(value: str) -> str:
 def visitor_key() -> str:
     token = bearer_token()
     return f"visitor:{_digest(token)}" if token else f"address:{client_address()}"
-
-
-def organization_key() -> str:
-    return f"org:{(request.view_args or {}).get('org_slug', '')}"
 
 
 def api_token_key() -> str:
@@ -80,15 +77,11 @@ def route_limits(settings: Settings) -> dict[str, tuple[RouteLimit, ...]]:
     chat_turns = (
         RouteLimit(settings.limit_visitor_messages, visitor_key),
         RouteLimit(settings.limit_address_messages, client_address),
-        RouteLimit(settings.limit_organization_messages, organization_key),
     )
     polls = (RouteLimit(settings.limit_visitor_polls, visitor_key),)
     post = ("POST",)
     return {
-        "webchat.visitor_token": (
-            RouteLimit(settings.limit_address_visitors, client_address),
-            RouteLimit(settings.limit_organization_visitors, organization_key),
-        ),
+        "webchat.visitor_token": (RouteLimit(settings.limit_address_visitors, client_address),),
         "webchat.inbound_message": chat_turns,
         "rasa.webhook": chat_turns,
         "webchat.poll": polls,

@@ -89,5 +89,5 @@ def notification(org_slug: str) -> tuple[Response, int]:
             extra={"org_id": org.id, "count": len(messages) - len(ours)},
         )
     for message in ours:
-        svc.background_turns.submit(org, message)
+        svc.background_turns.accept(org, message)
     return jsonify(messages=len(ours), statuses=len(statuses)), 200

@@ -20,7 +20,13 @@ from imaradesk.channels.base import MalformedRequest
 from imaradesk.channels.messages import OutboundMessage, ReplyKind
 from imaradesk.channels.rasa_rest import MessageTooLong, RasaRestChannel
 from imaradesk.storage.models import Organization
-from imaradesk.web.common import bearer_token, organization_or_404, services, visitor_or_401
+from imaradesk.web.common import (
+    bearer_token,
+    organization_or_404,
+    services,
+    visitor_or_401,
+    within_quota,
+)
 from imaradesk.web.request_json import loads_request_json
 
 bp = Blueprint("rasa", __name__)
@@ -58,6 +64,7 @@ def webhook(org_slug: str) -> Response:
         abort(400, description=str(e))
     sender = messages[0].sender_id
     visitor = visitor_or_401(org, bearer_token() or sender)
+    within_quota(svc.quotas.admit_message(org), "messages")
     # The conversation is the token's visitor's, whatever the sender field said.
     messages = [replace(m, sender_id=visitor.address) for m in messages]
     replies: list[OutboundMessage] = []

@@ -49,14 +49,17 @@ def inbound_message(org_slug: str) -> Response:
     org = organization_or_404(org_slug)
     form = _verified_form(org)
     svc = services()
-    if svc.dialogue.writes_slowly(org):
+    slowly = svc.dialogue.writes_slowly(org)
+    # Over the organization's quota the message is kept and answered when the quota allows.
+    later = svc.background_turns.over_quota(org, _conversation_channel(form))
+    if slowly or later is not None:
         # An LLM may take seconds: acknowledge now, answer through the REST API from a worker.
         try:
             messages = channel.parse(form, org_slug=org.slug, received_at=svc.clock.now())
         except MalformedRequest as e:
             abort(400, description=str(e))
         for message in messages:
-            svc.background_turns.submit(org, message)
+            svc.background_turns.submit(org, message, not_before=later)
         return Response(channel.render([]), mimetype="application/xml")
     replies = converse(channel, form, org)
     status_url = public_url(url_for("twilio.delivery_status", org_slug=org.slug))
@@ -71,9 +74,12 @@ def delivery_status(org_slug: str) -> Response:
         callback = parse_status(form, request.args)
     except MalformedRequest as e:
         abort(400, description=str(e))
+    assert org.id is not None
+    services().deliveries.record(org.id, _conversation_channel(form), callback)
+    return Response(status=204)
+
+
+def _conversation_channel(form: ImmutableMultiDict[str, str]) -> str:
     # Either party of a WhatsApp message is a whatsapp: address; SMS numbers are bare.
     parties = f"{form.get('From', '')} {form.get('To', '')}"
-    channel_name = "whatsapp" if "whatsapp:" in parties else "sms"
-    assert org.id is not None
-    services().deliveries.record(org.id, channel_name, callback)
-    return Response(status=204)
+    return "whatsapp" if "whatsapp:" in parties else "sms"

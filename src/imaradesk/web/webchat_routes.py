@@ -25,6 +25,7 @@ from imaradesk.web.common import (
     organization_or_404,
     services,
     visitor_or_401,
+    within_quota,
 )
 from imaradesk.web.locale import page_language
 from imaradesk.web.waiting_polls import WaitingPolls
@@ -80,6 +81,7 @@ def visitor_token(org_slug: str) -> tuple[Response, int]:
     elif (current := bearer_token()) is not None:
         token, visitor = tokens.renew(visitor_or_401(org, current))
     else:
+        within_quota(services().quotas.admit_visitor(org), "new visitors")
         token, visitor = tokens.new_visitor(org.id)
     body = {"token": token, "expires_in": tokens.max_age_seconds, "identified": visitor.identified}
     return jsonify(body), 201
@@ -90,6 +92,7 @@ def inbound_message(org_slug: str) -> Response:
     org = organization_or_404(org_slug)
     visitor = visitor_or_401(org, bearer_token())
     payload = _json_object(required=True)
+    within_quota(services().quotas.admit_message(org), "messages")
     # Whatever "sender" the client wrote, the conversation is the token's.
     payload["sender"] = visitor.address
     return jsonify(channel.render(converse(channel, payload, org)))
