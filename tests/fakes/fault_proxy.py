@@ -15,7 +15,7 @@ connection is switched at run time from the test (``proxy.fault = Fault.HOLD``):
 ``fail_next(n)`` answers the next ``n`` connections with ``HTTP_ERROR`` whatever the fault is,
 then goes back to it. The decision is per connection: ``requests`` opens one per call, and our
 error answers close theirs, so for HTTP clients a connection is a request. ``counts`` says how
-many connections met each behaviour.
+many connections met each behaviour, ``active`` how many are open now (a request under way).
 """
 
 from __future__ import annotations
@@ -50,12 +50,18 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._open: set[socket.socket] = set()
+        self._clients: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def active(self) -> int:
+        with self._lock:
+            return len(self._clients)
 
     @property
     def connections(self) -> int:
@@ -93,6 +99,7 @@ class FaultProxy:
                     behaviour = self.fault
                 self.counts[behaviour] += 1
                 self._open.add(client)
+                self._clients.add(client)
             threading.Thread(target=self._handle, args=(client, behaviour), daemon=True).start()
 
     def _handle(self, client: socket.socket, behaviour: Fault) -> None:
@@ -116,6 +123,7 @@ class FaultProxy:
         finally:
             with self._lock:
                 self._open.discard(client)
+                self._clients.discard(client)
             if behaviour is Fault.RESET:
                 client.close()  # no shutdown(): that would send a FIN before the reset
             else:

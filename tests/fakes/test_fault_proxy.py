@@ -65,6 +65,7 @@ def test_passes_requests_through_and_adds_latency(proxy: FaultProxy, upstream: _
     assert time.monotonic() - started >= 0.3
     assert upstream.bodies == [b"one", b"two"]
     assert proxy.counts == {"pass": 2} and proxy.connections == 2
+    assert proxy.active == 0
 
 
 def test_resets_new_connections(proxy: FaultProxy, upstream: _Upstream) -> None:
@@ -111,6 +112,7 @@ def test_stopping_lets_go_of_held_connections(proxy: FaultProxy) -> None:
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as held:
         held.sendall(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
         time.sleep(0.1)
+        assert proxy.active == 1
         proxy.stop()
         assert held.recv(10) == b""  # closed, not answered
     with pytest.raises(OSError):
