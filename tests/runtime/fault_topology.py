@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -52,9 +53,10 @@ FAQ = (
 RESTART_AFTER = 1.0
 
 
-def connect_organization(settings: Settings) -> None:
+def connect_organization(settings: Settings) -> int:
     """Migrate the schema and connect the organization's WhatsApp number, in this process:
-    the same as ``imaradesk org create`` and ``org meta`` without two interpreters' start-up."""
+    the same as ``imaradesk org create`` and ``org meta`` without two interpreters' start-up.
+    Returns the organization's id."""
     database = open_database(settings)
     try:
         organizations = prepare_database(database, SystemClock())
@@ -67,6 +69,7 @@ def connect_organization(settings: Settings) -> None:
             meta_access_token=ACCESS_TOKEN,
             meta_verify_token="faults-verify",
         )
+        return org.id
     finally:
         database.dispose()
 
@@ -89,7 +92,7 @@ class Topology:
         self.env = env
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
-        cli = [sys.executable, "-m", "imaradesk.cli"]
+        cli = [sys.executable, "-m", "imaradesk.cli", "-v"]  # -v: their INFO lines, to diagnose
         logs.mkdir(parents=True, exist_ok=True)
         self.processes = {
             name: Process(name, [*cli, *args], logs / f"{name}.log")
@@ -234,11 +237,16 @@ def bsuid(n: int) -> str:
     return f"KE.{900000000000 + n}"
 
 
+def wamid(n: int) -> str:
+    """The id Meta gave customer ``n``'s message."""
+    return f"wamid.FAULTS{n:012d}AAAA"
+
+
 def notification(n: int, text: str = QUESTION) -> bytes:
     """Meta's notification of customer ``n``'s one message (a new customer each)."""
     message = {
         "from_user_id": bsuid(n),
-        "id": f"wamid.FAULTS{n:012d}AAAA",
+        "id": wamid(n),
         "timestamp": str(int(time.time())),
         "type": "text",
         "text": {"body": text},
@@ -273,20 +281,19 @@ class MetaCustomers:
         self.deliveries: dict[int, Delivery] = {}
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="meta")
         self._lock = threading.Lock()
+        self._pacers: list[threading.Thread] = []
+        self._futures: list[Future[Delivery]] = []
 
     def deliver(self, customer: int, *, give_up_after: float = 120) -> Delivery:
-        delivery = Delivery(customer)
         with self._lock:
-            self.deliveries[customer] = delivery
+            delivery = self.deliveries.setdefault(customer, Delivery(customer))
         body = notification(customer)
-        digest = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        headers = {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
         deadline = time.monotonic() + give_up_after
         backoff = 0.5
         while time.monotonic() < deadline:
             delivery.attempts += 1
             try:
-                response = requests.post(self.webhook, data=body, headers=headers, timeout=10)
+                response = requests.post(self.webhook, data=body, headers=signed(body), timeout=10)
                 if response.status_code == 200:
                     delivery.accepted_at = time.monotonic()
                     return delivery
@@ -297,32 +304,109 @@ class MetaCustomers:
             backoff = min(backoff * 2, 4.0)
         return delivery
 
-    def burst(self, customers: range, *, per_second: float) -> list[Future[Delivery]]:
+    def burst(self, customers: range, *, per_second: float) -> None:
         """Start delivering ``customers``' messages at a steady rate; returns at once."""
-        futures: list[Future[Delivery]] = []
 
         def pace() -> None:
             for k, customer in enumerate(customers):
                 time.sleep(max(0.0, started + k / per_second - time.monotonic()))
-                futures.append(self._pool.submit(self.deliver, customer))
+                self.redeliver(customer)
 
         started = time.monotonic()
         pacer = threading.Thread(target=pace, daemon=True)
         pacer.start()
-        self._pacer = pacer
-        self._futures = futures
-        return futures
+        self._pacers.append(pacer)
 
-    def wait_for_burst(self, timeout: float = 180) -> list[Delivery]:
-        self._pacer.join(timeout)
-        return [f.result(timeout=timeout) for f in list(self._futures)]
-
-    def accepted(self) -> int:
+    def redeliver(self, customer: int) -> None:
+        """Deliver (again, if it was already tried) in the background."""
         with self._lock:
-            return sum(1 for d in self.deliveries.values() if d.accepted_at is not None)
+            self._futures.append(self._pool.submit(self.deliver, customer))
+
+    def wait(self, customers: range, timeout: float = 180) -> list[Delivery]:
+        """Every delivery started so far has ended; ``customers``' deliveries."""
+        for pacer in self._pacers:
+            pacer.join(timeout)
+        with self._lock:
+            futures = list(self._futures)
+        for future in futures:
+            future.result(timeout=timeout)
+        return [self.deliveries[c] for c in customers if c in self.deliveries]
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def signed(body: bytes) -> dict[str, str]:
+    digest = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+class HeldDeliveries:
+    """Deliveries whose last byte is held back: requests under way inside a web worker (its
+    thread waits for the body) when the worker is killed or told to stop. ``finish`` sends
+    the rest; a delivery that is not answered 200 is delivered again like any other."""
+
+    def __init__(self, customers: MetaCustomers, numbers: range, *, port: int) -> None:
+        self.customers = customers
+        self.port = port
+        self.held: dict[int, tuple[socket.socket, bytes]] = {}
+        for n in numbers:
+            body = notification(n)
+            head = (
+                f"POST /channels/meta/{SLUG}/webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in signed(body).items())
+                + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(head + body[:-1])
+            with customers._lock:
+                customers.deliveries[n] = Delivery(n, attempts=1)
+            self.held[n] = (sock, body[-1:])
+
+    def owners(self, workers: list[int]) -> Counter[int]:
+        """How many of the held requests each of ``workers`` (pids) has accepted."""
+        ports = {sock.getsockname()[1] for sock, _ in self.held.values()}
+        inodes = _socket_inodes(local_port=self.port, remote_ports=ports)
+        owners: Counter[int] = Counter()
+        for pid in workers:
+            try:
+                links = {
+                    os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")
+                }
+            except OSError:
+                continue
+            owners[pid] = sum(1 for inode in inodes if f"socket:[{inode}]" in links)
+        return owners
+
+    def finish(self) -> None:
+        for n, (sock, rest) in self.held.items():
+            delivery = self.customers.deliveries[n]
+            try:
+                sock.sendall(rest)
+                status = sock.recv(64).split(b" ")[1:2]
+                if status == [b"200"]:
+                    delivery.accepted_at = time.monotonic()
+                    continue
+                delivery.refusals[status[0].decode() if status else "closed"] += 1
+            except OSError as e:
+                delivery.refusals[type(e).__name__] += 1
+            finally:
+                sock.close()
+            self.customers.redeliver(n)
+
+
+def _socket_inodes(*, local_port: int, remote_ports: set[int]) -> set[str]:
+    """Inodes of the server's ends of loopback TCP connections from ``remote_ports``."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, inode = fields[1], fields[2], fields[9]
+        if (
+            int(local.split(":")[1], 16) == local_port
+            and int(remote.split(":")[1], 16) in remote_ports
+        ):
+            inodes.add(inode)
+    return inodes
 
 
 # -- what customers were sent ------------------------------------------------------------------
@@ -377,6 +461,8 @@ class Outcome:
     duplicated: int
     recovery_seconds: float | None
     refused: Counter[str] = field(default_factory=Counter)
+    # A few customers who were not sent exactly what was expected, and what they were sent.
+    examples: list[str] = field(default_factory=list)
 
     HEADER = (
         "| fault | accepted | in flight at the fault | answered | lost | duplicated | "
@@ -407,19 +493,24 @@ def tally(
     sent = answers.sent()
     accepted = [d for d in deliveries if d.accepted_at is not None]
     answered = lost = duplicated = 0
+    examples: list[str] = []
     for delivery in accepted:
         got = sent.get(bsuid(delivery.customer), Counter())
-        if any(got[text] < times for text, times in expected.items()):
-            lost += 1
-        else:
-            answered += 1
-        if any(times > expected.get(text, 0) for text, times in got.items()):
-            duplicated += 1
+        short = any(got[text] < times for text, times in expected.items())
+        extra = any(times > expected.get(text, 0) for text, times in got.items())
+        lost += short
+        answered += not short
+        duplicated += extra
+        if (short or extra) and len(examples) < 6:
+            texts = {text[:40]: times for text, times in got.items()}
+            examples.append(f"customer {delivery.customer}: {texts}")
     refused: Counter[str] = Counter()
     for delivery in deliveries:
         refused.update(delivery.refusals)
     recovery = max(0.0, answers.last_change - fault_ended) if accepted else None
-    return Outcome(fault, len(accepted), in_flight, answered, lost, duplicated, recovery, refused)
+    return Outcome(
+        fault, len(accepted), in_flight, answered, lost, duplicated, recovery, refused, examples
+    )
 
 
 def unanswered(deliveries: list[Delivery], answers: Answers, expected: Counter[str]) -> int:

@@ -30,12 +30,17 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
+import redis
 
+from imaradesk.bot.dialogue import conversation_lock_name
+from imaradesk.channels.meta import CONVERSATION_CHANNEL
 from imaradesk.delivery.outbound import SEND_CLAIM
 from imaradesk.settings import Settings
+from imaradesk.storage.locks import RedisLockManager
 from tests.fakes.fault_proxy import Fault, FaultProxy
 from tests.fakes.graph_api import FakeGraphApi
 from tests.runtime.fault_topology import (
@@ -45,6 +50,7 @@ from tests.runtime.fault_topology import (
     SLUG,
     Answers,
     Backlog,
+    HeldDeliveries,
     MetaCustomers,
     Outcome,
     Topology,
@@ -54,6 +60,7 @@ from tests.runtime.fault_topology import (
     tally,
     unanswered,
     wait_until,
+    wamid,
 )
 from tests.runtime.private_services import PrivatePostgres, PrivateRedis, free_port
 
@@ -80,6 +87,7 @@ class Stack:
     answers: Answers
     backlog: Backlog
     customers: MetaCustomers
+    org_id: int
     expected: Counter[str] = field(default_factory=Counter)
     table: list[str] = field(default_factory=list)
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -128,7 +136,9 @@ def stack(
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
     }
-    connect_organization(Settings(DATABASE_URL=private_postgres.url, data_dir=tmp / "data"))
+    org_id = connect_organization(
+        Settings(DATABASE_URL=private_postgres.url, data_dir=tmp / "data")
+    )
     topology = Topology(env, tmp / "logs", port=free_port())
     faq = tmp / "faq.csv"
     faq.write_text(FAQ)
@@ -146,8 +156,9 @@ def stack(
         assert imported.returncode == 0, imported.stdout + imported.stderr + topology.tails()
         topology.wait_until_ready(private_redis.url)
         yield Stack(
-            private_postgres, private_redis, graph, proxy, topology, answers, backlog, customers
-        )
+            private_postgres, private_redis, graph, proxy, topology, answers, backlog, customers,
+            org_id,
+        )  # fmt: skip
     finally:
         customers.close()
         topology.stop()
@@ -191,25 +202,42 @@ def ready(stack: Stack) -> Stack:
     return stack
 
 
+@dataclass
+class Hit:
+    """What a fault is handed: ``held``, customers whose deliveries it holds mid-request
+    (``HeldDeliveries``) if it wants; ``hit()`` says the fault hits now."""
+
+    held: range
+    hit: Callable[[], None]
+
+
 def run_scenario(
     stack: Stack,
     fault: str,
-    inject: Callable[[], None],
+    inject: Callable[[Hit], None],
     *,
+    customers: range | None = None,
     per_second: float = 10.0,
     send_delay: float = 0.1,
     hit_after: int = 10,
+    held: int = 0,
 ) -> Outcome:
-    """A burst of new customers; ``inject`` the fault (it returns when the fault is over)
-    once ``hit_after`` of them were accepted; wait until nothing is left to do; count."""
+    """A burst of new customers (but the last ``held``, for the fault to deliver); once
+    ``hit_after`` of them were accepted, ``inject`` the fault: it calls ``hit()`` the moment
+    the fault hits, and returns when it is over. Then wait until nothing is left to do, and
+    count."""
     stack.graph.send_delay = send_delay  # turns slower than arrivals: a backlog to hit
-    customers = stack.new_customers(MESSAGES)
-    stack.customers.burst(customers, per_second=per_second)
+    customers = customers or stack.new_customers(MESSAGES)
+    stack.customers.burst(customers[: len(customers) - held], per_second=per_second)
     assert wait_until(lambda: stack.in_flight(customers)[0] >= hit_after, timeout=60)
-    accepted, in_flight = stack.in_flight(customers)
-    inject()
+    at_hit: list[tuple[int, int]] = []
+    inject(
+        Hit(customers[len(customers) - held :], lambda: at_hit.append(stack.in_flight(customers)))
+    )
     fault_ended = time.monotonic()
-    deliveries = stack.customers.wait_for_burst()
+    assert len(at_hit) == 1, "the fault never said when it hit"
+    accepted, in_flight = at_hit[0]
+    deliveries = stack.customers.wait(customers)
     left = stack.settle(after=fault_ended)
     outcome = tally(
         fault,
@@ -221,7 +249,7 @@ def run_scenario(
     )
     row = outcome.row() + (f" (still pending: {left})" if left else "")
     stack_table.append(row)
-    print(f"\n{Outcome.HEADER}\n{row}")
+    print(f"\n{Outcome.HEADER}\n{row}\n" + "\n".join(outcome.examples))
     # The fault has to hit turns in flight, or the scenario proves nothing.
     assert in_flight >= 3, f"only {in_flight} of {accepted} accepted were in flight"
     return outcome
@@ -231,7 +259,7 @@ def assert_exactly_once(outcome: Outcome) -> None:
     if outcome.accepted != MESSAGES:
         raise NotExactlyOnce(f"only {outcome.accepted} of {MESSAGES} accepted: {outcome.row()}")
     if (outcome.answered, outcome.lost, outcome.duplicated) != (MESSAGES, 0, 0):
-        raise NotExactlyOnce(outcome.row())
+        raise NotExactlyOnce("\n".join([outcome.row(), *outcome.examples]))
 
 
 # -- the scenarios ---------------------------------------------------------------------------
@@ -239,97 +267,147 @@ def assert_exactly_once(outcome: Outcome) -> None:
 
 @pytest.mark.timeout(420)
 def test_a_background_worker_killed_mid_send(ready: Stack) -> None:
-    topology = ready.topology
-
-    def kill_mid_send() -> None:
+    def kill_mid_send(hit: Hit) -> None:
         # A reply is being sent: the Graph API holds it for send_delay (read receipts are
         # answered at once, so a connection open this long is a message).
         assert wait_until(lambda: _open_for(ready.proxy, 0.1), timeout=30, every=0.01)
-        starts = topology.processes["jobs"].starts
-        os.killpg(topology.pid("jobs"), signal.SIGKILL)
-        assert wait_until(lambda: topology.processes["jobs"].starts > starts, timeout=30)
+        hit.hit()
+        _kill_background_worker(ready.topology)
 
-    assert_exactly_once(
-        run_scenario(ready, "background worker SIGKILL mid-send", kill_mid_send, send_delay=0.3)
+    outcome = run_scenario(
+        ready, "background worker SIGKILL mid-send", kill_mid_send, send_delay=0.3
     )
+    assert_exactly_once(outcome)
+
+
+@pytest.mark.timeout(420)
+def test_a_background_worker_killed_mid_turn(ready: Stack) -> None:
+    customers = ready.new_customers(MESSAGES)
+    # One turn is held where a turn may take seconds (an LLM writing, a busy conversation):
+    # its conversation's lock is taken, so the worker waits inside DialogueManager.handle.
+    held = customers[2]
+    locks = RedisLockManager(redis.Redis.from_url(ready.redis.url), wait_seconds=5)
+    with ExitStack() as lock:
+        lock.enter_context(
+            locks.hold(conversation_lock_name(ready.org_id, CONVERSATION_CHANNEL, bsuid(held)))
+        )
+
+        def kill_mid_turn(hit: Hit) -> None:
+            # Read receipts go out before the turn: this one says the worker is in it.
+            assert wait_until(
+                lambda: any(r["message_id"] == wamid(held) for r in ready.graph.read_receipts),
+                timeout=60,
+            )
+            time.sleep(0.5)
+            hit.hit()
+            _kill_background_worker(ready.topology)
+            lock.close()
+
+        outcome = run_scenario(
+            ready,
+            "background worker SIGKILL mid-turn",
+            kill_mid_turn,
+            customers=customers,
+            hit_after=3,
+        )
+    assert_exactly_once(outcome)
 
 
 def test_a_web_worker_killed_mid_burst(ready: Stack) -> None:
     topology = ready.topology
 
-    def kill_a_web_worker() -> None:
-        victim = topology.web_workers()[0]
+    def kill_a_web_worker(hit: Hit) -> None:
+        # Some webhooks are under way in the worker that is killed: their senders see the
+        # connection reset, and deliver again.
+        held = HeldDeliveries(ready.customers, hit.held, port=topology.port)
+        assert wait_until(
+            lambda: sum(held.owners(topology.web_workers()).values()) == len(hit.held), timeout=10
+        )
+        victim, in_it = held.owners(topology.web_workers()).most_common(1)[0]
+        assert in_it > 0
+        hit.hit()
         os.kill(victim, signal.SIGKILL)
+        held.finish()
         assert wait_until(
             lambda: len(topology.web_workers()) == 2 and victim not in topology.web_workers(),
             timeout=60,
         )
 
-    assert_exactly_once(
-        run_scenario(ready, "gunicorn worker SIGKILL", kill_a_web_worker, per_second=20)
+    outcome = run_scenario(
+        ready, "gunicorn worker SIGKILL", kill_a_web_worker, per_second=20, held=4
     )
+    assert_exactly_once(outcome)
 
 
 def test_redis_restarted_mid_burst(ready: Stack) -> None:
-    assert_exactly_once(
-        run_scenario(
-            ready, "Redis restart (2 s down, empty)", lambda: ready.redis.restart(down_for=2)
-        )
-    )
+    def restart_redis(hit: Hit) -> None:
+        hit.hit()
+        ready.redis.restart(down_for=2)
+
+    assert_exactly_once(run_scenario(ready, "Redis restart (2 s down, empty)", restart_redis))
 
 
 def test_postgres_restarted_mid_burst(ready: Stack) -> None:
-    assert_exactly_once(
-        run_scenario(
-            ready, "PostgreSQL restart (3 s down)", lambda: ready.postgres.restart(down_for=3)
-        )
-    )
+    def restart_postgres(hit: Hit) -> None:
+        hit.hit()
+        ready.postgres.restart(down_for=3)
+
+    assert_exactly_once(run_scenario(ready, "PostgreSQL restart (3 s down)", restart_postgres))
 
 
 def test_the_graph_api_answering_500_for_a_while(ready: Stack) -> None:
-    assert_exactly_once(
-        run_scenario(
-            ready, "Graph API 500 for 4 s", lambda: _fault_for(ready.proxy, Fault.HTTP_ERROR, 4)
-        )
-    )
+    outcome = run_scenario(ready, "Graph API 500 for 4 s", _graph_fault(ready, Fault.HTTP_ERROR, 4))
+    assert_exactly_once(outcome)
 
 
 def test_the_graph_api_hanging_for_a_while(ready: Stack) -> None:
-    assert_exactly_once(
-        run_scenario(
-            ready, "Graph API hangs for 12 s", lambda: _fault_for(ready.proxy, Fault.HOLD, 12)
-        )
-    )
+    outcome = run_scenario(ready, "Graph API hangs for 12 s", _graph_fault(ready, Fault.HOLD, 12))
+    assert_exactly_once(outcome)
 
 
 def test_the_graph_api_losing_its_answers_for_a_while(ready: Stack) -> None:
-    assert_exactly_once(
-        run_scenario(
-            ready,
-            "Graph API answers lost for 12 s",
-            lambda: _fault_for(ready.proxy, Fault.LOSE_ANSWER, 12),
-        )
+    outcome = run_scenario(
+        ready, "Graph API answers lost for 12 s", _graph_fault(ready, Fault.LOSE_ANSWER, 12)
     )
+    assert_exactly_once(outcome)
 
 
 def test_a_rolling_restart_of_the_web_tier(ready: Stack) -> None:
     topology = ready.topology
 
-    def rolling_restart() -> None:
+    def rolling_restart(hit: Hit) -> None:
         old = set(topology.web_workers())
+        # Webhooks under way in the old workers when they are told to stop: they finish.
+        held = HeldDeliveries(ready.customers, hit.held, port=topology.port)
+        assert wait_until(lambda: sum(held.owners(list(old)).values()) == len(hit.held), timeout=10)
+        hit.hit()
         topology.signal("web", signal.SIGHUP)  # gunicorn: new workers, then the old ones stop
+        assert wait_until(lambda: len(set(topology.web_workers()) - old) == 2, timeout=60)
+        held.finish()
         assert wait_until(
             lambda: len(topology.web_workers()) == 2 and not old & set(topology.web_workers()),
             timeout=60,
         )
 
-    assert_exactly_once(run_scenario(ready, "rolling restart (SIGHUP)", rolling_restart))
+    outcome = run_scenario(ready, "rolling restart (SIGHUP)", rolling_restart, held=4)
+    assert_exactly_once(outcome)
 
 
-def _fault_for(proxy: FaultProxy, fault: Fault, seconds: float) -> None:
-    proxy.fault = fault
-    time.sleep(seconds)
-    proxy.fault = Fault.PASS
+def _kill_background_worker(topology: Topology) -> None:
+    """SIGKILL ``worker --jobs``; returns once the supervisor started it again."""
+    starts = topology.processes["jobs"].starts
+    os.killpg(topology.pid("jobs"), signal.SIGKILL)
+    assert wait_until(lambda: topology.processes["jobs"].starts > starts, timeout=30)
+
+
+def _graph_fault(stack: Stack, fault: Fault, seconds: float) -> Callable[[Hit], None]:
+    def inject(hit: Hit) -> None:
+        hit.hit()
+        stack.proxy.fault = fault
+        time.sleep(seconds)
+        stack.proxy.fault = Fault.PASS
+
+    return inject
 
 
 def _open_for(proxy: FaultProxy, seconds: float) -> bool:
