@@ -89,7 +89,6 @@ class Stack:
     customers: MetaCustomers
     org_id: int
     expected: Counter[str] = field(default_factory=Counter)
-    table: list[str] = field(default_factory=list)
     _numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_customers(self, count: int) -> range:
@@ -265,6 +264,14 @@ def assert_exactly_once(outcome: Outcome) -> None:
 # -- the scenarios ---------------------------------------------------------------------------
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotExactlyOnce,
+    reason="the reply being sent when worker --jobs died stays claimed ('sending', no provider "
+    "id): DeliveryRepository.unsent_replies takes a claim older than SEND_CLAIM (2 min) over, "
+    "and the sweeper's OutboundService.resend_unsent sends it again although the Graph API "
+    "had accepted it: that customer gets the same reply twice, two minutes apart",
+)
 @pytest.mark.timeout(420)
 def test_a_background_worker_killed_mid_send(ready: Stack) -> None:
     def kill_mid_send(hit: Hit) -> None:
@@ -280,6 +287,15 @@ def test_a_background_worker_killed_mid_send(ready: Stack) -> None:
     assert_exactly_once(outcome)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotExactlyOnce,
+    reason="the turn running when worker --jobs died is never run again: RQ keeps it in its "
+    "StartedJobRegistry until the next maintenance (every 10 min), whose retry (Retry(max=2, "
+    "interval=[1, 5]) in RQJobQueue.enqueue) only schedules it, and no scheduler runs "
+    "(cli/serving.py _work_on_queues: SimpleWorker.work without with_scheduler); nothing "
+    "was stored for the sweeper to resend: the customer is never answered",
+)
 @pytest.mark.timeout(420)
 def test_a_background_worker_killed_mid_turn(ready: Stack) -> None:
     customers = ready.new_customers(MESSAGES)
@@ -339,6 +355,14 @@ def test_a_web_worker_killed_mid_burst(ready: Stack) -> None:
     assert_exactly_once(outcome)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotExactlyOnce,
+    reason="turns queued when Redis restarts empty are gone: web/meta_routes.notification "
+    "answered 200 once BackgroundTurns.submit had put the sealed message in an RQ job "
+    "(RQJobQueue.enqueue), and only there: no row in PostgreSQL says it is owed an answer, "
+    "so nothing can find it again",
+)
 def test_redis_restarted_mid_burst(ready: Stack) -> None:
     def restart_redis(hit: Hit) -> None:
         hit.hit()
@@ -347,6 +371,16 @@ def test_redis_restarted_mid_burst(ready: Stack) -> None:
     assert_exactly_once(run_scenario(ready, "Redis restart (2 s down, empty)", restart_redis))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotExactlyOnce,
+    reason="turns that fail while PostgreSQL is down (BackgroundTurns.run) are never retried: "
+    "RQJobQueue.enqueue's Retry(max=2, interval=[1, 5]) puts them in RQ's "
+    "ScheduledJobRegistry and no scheduler moves them back (cli/serving.py _work_on_queues: "
+    "SimpleWorker.work without with_scheduler); and a reply sent whose "
+    "OutboundService._record failed stays 'sending', so resend_unsent sends it again after "
+    "SEND_CLAIM",
+)
 def test_postgres_restarted_mid_burst(ready: Stack) -> None:
     def restart_postgres(hit: Hit) -> None:
         hit.hit()
@@ -355,6 +389,15 @@ def test_postgres_restarted_mid_burst(ready: Stack) -> None:
     assert_exactly_once(run_scenario(ready, "PostgreSQL restart (3 s down)", restart_postgres))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotExactlyOnce,
+    reason="no queue retries a failed send: OutboundService._deliver records 'failed' after "
+    "the Retrier's three attempts 0.2 s and 0.6 s apart (delivery/retry.py RetryPolicy), and "
+    "the sweeper's resend_unsent (DeliveryRepository.unsent_reply_turns) picks up replies "
+    "whose status is NULL or 'sending', never 'failed': a turn that ran during the outage "
+    "is never answered",
+)
 def test_the_graph_api_answering_500_for_a_while(ready: Stack) -> None:
     outcome = run_scenario(ready, "Graph API 500 for 4 s", _graph_fault(ready, Fault.HTTP_ERROR, 4))
     assert_exactly_once(outcome)
@@ -365,6 +408,14 @@ def test_the_graph_api_hanging_for_a_while(ready: Stack) -> None:
     assert_exactly_once(outcome)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotExactlyOnce,
+    reason="a send whose answer never came is sent again: MetaCloudChannel._call makes a "
+    "ReadTimeout a retryable SendFailed, and the Retrier (OutboundService._deliver) repeats "
+    "the POST, which nothing makes idempotent, after the Graph API had accepted it: the "
+    "customer gets the answer once per attempt",
+)
 def test_the_graph_api_losing_its_answers_for_a_while(ready: Stack) -> None:
     outcome = run_scenario(
         ready, "Graph API answers lost for 12 s", _graph_fault(ready, Fault.LOSE_ANSWER, 12)
