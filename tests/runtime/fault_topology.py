@@ -9,7 +9,10 @@ them all at the end.
 
 The organization talks to customers through Meta's WhatsApp Cloud API: a webhook is only
 acknowledged, a background turn answers through the Graph API (the fake one, behind the fault
-proxy), so what each customer was sent is counted at the fake, one new customer per message.
+proxy), so what each customer was sent is counted at the fake, one new customer per message
+(``Answers``, ``tally``). ``MetaCustomers`` delivers like Meta, again until answered 200;
+``HeldDeliveries`` keeps webhooks under way inside a web worker for a fault to hit. ``settle``
+waits until the topology has nothing left that it would do on its own (``Backlog``).
 """
 
 from __future__ import annotations
@@ -81,8 +84,6 @@ class Process:
     log: Path
     popen: subprocess.Popen[bytes] | None = None
     starts: int = 0
-    # While False, an exit is the test's doing: the supervisor leaves it down.
-    supervised: bool = True
 
 
 class Topology:
@@ -127,8 +128,6 @@ class Topology:
         while not self._stopping.wait(0.2):
             for process in self.processes.values():
                 if process.popen is None or process.popen.poll() is None:
-                    continue
-                if not process.supervised:
                     continue
                 time.sleep(RESTART_AFTER)
                 if self._stopping.is_set():
