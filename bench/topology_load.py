@@ -15,7 +15,9 @@ with no reply stored, or not answered) and what was duplicated (two inbound rows
 MessageSid, or replies stored twice). Also: each worker process's resident memory.
 
 Prints one JSON document: per workers and rate, offered, achieved, p50, p99 (ms), errors,
-lost, duplicated; and the memory.
+lost, duplicated; and the memory. With ``--rasa``, a Rasa 3.6 server's NLU-only ``/model/parse``
+is driven the same way in the same run (bench.rasa_parse), and the ratio of the highest rates
+each kept up with is printed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import redis
 import requests
 from twilio.request_validator import RequestValidator
 
+from bench import rasa_parse
 from bench.banking77 import percentile, write_faq
 
 TOKEN = "bench-twilio-token"
@@ -214,11 +217,27 @@ def drive(topology: Topology, rate: float, seconds: float, texts: list[str], sta
     }
 
 
+def sustained(steps: list[dict]) -> float:
+    """The highest achieved rate of a step that kept up (95% of the offered rate, no errors)."""
+    kept = [
+        s["achieved_per_s"]
+        for s in steps
+        if not s["errors"] and s["achieved_per_s"] >= 0.95 * s["offered_per_s"]
+    ]
+    return max(kept, default=0.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--rates", default="10,20,40,60")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--rasa",
+        action="store_true",
+        help="Also measure a Rasa 3.6 server's /model/parse at the same rates (bench.rasa_parse)"
+        " and report the ratio of sustained rates.",
+    )
     args = parser.parse_args(argv)
     texts = questions()
     report: dict = {"benchmark": "topology_load", "faq": "banking77, 10 phrasings", "runs": []}
@@ -247,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 topology.stop()
+        if args.rasa:
+            rates = [float(r) for r in args.rates.split(",")]
+            report["rasa"] = rasa_parse.measure(rates, args.seconds, Path(tmp))
+            ours = max(sustained(run["steps"]) for run in report["runs"])
+            theirs = sustained(report["rasa"]["steps"])
+            report["sustained_per_s"] = {"imaradesk_turn": ours, "rasa_parse": theirs}
+            report["ratio_turn_to_rasa_parse"] = round(ours / theirs, 2) if theirs else None
     print(json.dumps(report, indent=1))
     return 0
 

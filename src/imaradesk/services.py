@@ -234,6 +234,7 @@ def channel_registry(settings: Settings, outbox: PollOutbox) -> ChannelRegistry:
         MetaCloudChannel(
             graph_base_url=settings.meta_graph_base_url,
             graph_version=settings.meta_graph_version,
+            timeout=settings.meta_graph_timeout_seconds,
         ),
         account_of=meta_account,
     )

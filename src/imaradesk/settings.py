@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Meta's Graph API (WhatsApp Cloud API): an egress proxy or a test server may stand in.
     meta_graph_base_url: str = "https://graph.facebook.com"
     meta_graph_version: str = Field(default="v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")
+    # How long a send waits for the Graph API's answer; past it the send is "uncertain" (Meta
+    # may have taken it) and is not repeated until its status report has had time to come.
+    meta_graph_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     # Transactional email
     smtp_host: str = "127.0.0.1"

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -1075,3 +1076,40 @@ def test_two_senders_at_once_send_a_reply_once(server, graph) -> None:
         t.join()
     bodies = [m.get("text", {}).get("body") for m in graph.received]
     assert len(bodies) == len(set(bodies)), bodies
+
+
+def test_a_send_whose_answer_was_lost_is_known_sent_by_its_status_and_never_repeated(
+    make_services, live_server_factory, sqlite_database, graph
+) -> None:
+    """The Graph API takes the reply but answers after our timeout: the send is not repeated
+    at once (Meta may have it), and the status report Meta posts, carrying our message's id
+    in biz_opaque_callback_data, records it as sent, so no later pass sends it again."""
+    from datetime import timedelta
+
+    from imaradesk.bot.background_turns import RETRY_FIRST
+    from imaradesk.delivery.outbound import SEND_CLAIM
+
+    server = meta_server(
+        make_services,
+        live_server_factory,
+        sqlite_database,
+        graph,
+        meta_graph_timeout_seconds=0.5,
+    )
+    graph.status_webhook, graph.app_secret = webhook(server), APP_SECRET
+    graph.send_delay = 1.0  # every send is taken, and answered too late
+    deliver(server, fixture("text.json"))
+    services = server.services
+    deadline = time.monotonic() + 15
+    while len(graph_ids(server)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the status reports arrive after the late answers
+    assert len(graph.received) == 2, "the notice and the answer, each sent once"
+    assert len(graph_ids(server)) == 2, "both recorded from their status reports"
+    assert all(sent["biz_opaque_callback_data"].startswith("imaradesk:") for sent in graph.received)
+
+    graph.send_delay = 0.0
+    services.clock.advance(SEND_CLAIM + RETRY_FIRST * 4)
+    services.background_turns.resume()
+    services.outbound.resend_unsent(services.organizations, within=timedelta(days=1))
+    services.jobs.wait(timeout=30)
+    assert len(graph.received) == 2, "nothing was sent twice"

@@ -15,6 +15,8 @@ shape (name, language, status, category, components), two to a page with ``pagin
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
 import threading
@@ -22,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
+
+import requests
 
 
 @dataclass
@@ -40,6 +44,10 @@ class FakeGraphApi:
     media_downloads: int = 0
     media_url: str | None = None  # a download URL to announce instead of our own
     send_delay: float = 0.0  # seconds each message send takes (a slow Graph API)
+    # Where Meta would post each sent message's status report ("sent"), signed with the app's
+    # secret and carrying the sender's biz_opaque_callback_data, as Meta does.
+    status_webhook: str | None = None
+    app_secret: str | None = None
     _server: ThreadingHTTPServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -125,6 +133,10 @@ class FakeGraphApi:
                     time.sleep(fake.send_delay)
                 fake.received.append(body)
                 wamid = f"wamid.FAKE{next(fake._ids):020d}"
+                if fake.status_webhook and fake.app_secret:
+                    threading.Thread(
+                        target=fake._report_sent, args=(wamid, body), daemon=True
+                    ).start()
                 contact = {"input": body.get("to") or body.get("recipient")}
                 self._json(200, {
                     "messaging_product": "whatsapp", "contacts": [contact],
@@ -151,6 +163,36 @@ class FakeGraphApi:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def _report_sent(self, wamid: str, sent: dict) -> None:
+        status = {
+            "id": wamid,
+            "status": "sent",
+            "timestamp": "1764662460",
+            "recipient_id": sent.get("to") or sent.get("recipient"),
+        }
+        if "biz_opaque_callback_data" in sent:
+            status["biz_opaque_callback_data"] = sent["biz_opaque_callback_data"]
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": "15550783881",
+                "phone_number_id": self.phone_number_id,
+            },
+            "statuses": [status],
+        }
+        entry = {"id": self.waba_id, "changes": [{"field": "messages", "value": value}]}
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+        assert self.app_secret is not None and self.status_webhook is not None
+        digest = hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+        for _ in range(5):  # Meta retries a status report too
+            try:
+                if requests.post(self.status_webhook, data=body, headers=headers, timeout=10).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
 
     def stop(self) -> None:
         if self._server is not None:

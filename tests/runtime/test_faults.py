@@ -16,8 +16,9 @@ restarted (empty: no persistence), PostgreSQL restarted, the Graph API answering
 or losing its answers for a while, and a rolling restart of the web tier (SIGHUP), that every
 accepted message got exactly the answer a new customer gets, once. Each prints its row of the
 fault table (``pytest -s``): messages accepted, in flight when the fault hit, answered, lost,
-duplicated, recovery time (fault end to the last answer). Where the code does not hold up
-today the test is a strict xfail naming the cause: it fails the day that is fixed.
+duplicated, recovery time (fault end to the last answer). Meta reports each sent message's
+status to the webhook, as the real one does: a send whose answer was lost, or whose worker died
+before recording it, is known sent from its report and not sent again.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from tests.fakes.fault_proxy import Fault, FaultProxy
 from tests.fakes.graph_api import FakeGraphApi
 from tests.runtime.fault_topology import (
     ACCESS_TOKEN,
+    APP_SECRET,
     FAQ,
     PHONE_NUMBER_ID,
     SLUG,
@@ -139,6 +141,10 @@ def stack(
         Settings(DATABASE_URL=private_postgres.url, data_dir=tmp / "data")
     )
     topology = Topology(env, tmp / "logs", port=free_port())
+    # Meta reports each sent message's status to the webhook, as the real one does (straight to
+    # the web tier, not through the proxy that stands between us and the Graph API).
+    graph.status_webhook = f"{topology.base}/channels/meta/{SLUG}/webhook"
+    graph.app_secret = APP_SECRET
     faq = tmp / "faq.csv"
     faq.write_text(FAQ)
     backlog = Backlog(redis_url=private_redis.url, database_url=private_postgres.url)
@@ -264,14 +270,6 @@ def assert_exactly_once(outcome: Outcome) -> None:
 # -- the scenarios ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotExactlyOnce,
-    reason="the reply being sent when worker --jobs died stays claimed ('sending', no provider "
-    "id): DeliveryRepository.unsent_replies takes a claim older than SEND_CLAIM (2 min) over, "
-    "and the sweeper's OutboundService.resend_unsent sends it again although the Graph API "
-    "had accepted it: that customer gets the same reply twice, two minutes apart",
-)
 @pytest.mark.timeout(420)
 def test_a_background_worker_killed_mid_send(ready: Stack) -> None:
     def kill_mid_send(hit: Hit) -> None:
@@ -287,15 +285,6 @@ def test_a_background_worker_killed_mid_send(ready: Stack) -> None:
     assert_exactly_once(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotExactlyOnce,
-    reason="the turn running when worker --jobs died is never run again: RQ keeps it in its "
-    "StartedJobRegistry until the next maintenance (every 10 min), whose retry (Retry(max=2, "
-    "interval=[1, 5]) in RQJobQueue.enqueue) only schedules it, and no scheduler runs "
-    "(cli/serving.py _work_on_queues: SimpleWorker.work without with_scheduler); nothing "
-    "was stored for the sweeper to resend: the customer is never answered",
-)
 @pytest.mark.timeout(420)
 def test_a_background_worker_killed_mid_turn(ready: Stack) -> None:
     customers = ready.new_customers(MESSAGES)
@@ -355,14 +344,6 @@ def test_a_web_worker_killed_mid_burst(ready: Stack) -> None:
     assert_exactly_once(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotExactlyOnce,
-    reason="turns queued when Redis restarts empty are gone: web/meta_routes.notification "
-    "answered 200 once BackgroundTurns.submit had put the sealed message in an RQ job "
-    "(RQJobQueue.enqueue), and only there: no row in PostgreSQL says it is owed an answer, "
-    "so nothing can find it again",
-)
 def test_redis_restarted_mid_burst(ready: Stack) -> None:
     def restart_redis(hit: Hit) -> None:
         hit.hit()
@@ -371,16 +352,6 @@ def test_redis_restarted_mid_burst(ready: Stack) -> None:
     assert_exactly_once(run_scenario(ready, "Redis restart (2 s down, empty)", restart_redis))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotExactlyOnce,
-    reason="turns that fail while PostgreSQL is down (BackgroundTurns.run) are never retried: "
-    "RQJobQueue.enqueue's Retry(max=2, interval=[1, 5]) puts them in RQ's "
-    "ScheduledJobRegistry and no scheduler moves them back (cli/serving.py _work_on_queues: "
-    "SimpleWorker.work without with_scheduler); and a reply sent whose "
-    "OutboundService._record failed stays 'sending', so resend_unsent sends it again after "
-    "SEND_CLAIM",
-)
 def test_postgres_restarted_mid_burst(ready: Stack) -> None:
     def restart_postgres(hit: Hit) -> None:
         hit.hit()
@@ -389,15 +360,6 @@ def test_postgres_restarted_mid_burst(ready: Stack) -> None:
     assert_exactly_once(run_scenario(ready, "PostgreSQL restart (3 s down)", restart_postgres))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotExactlyOnce,
-    reason="no queue retries a failed send: OutboundService._deliver records 'failed' after "
-    "the Retrier's three attempts 0.2 s and 0.6 s apart (delivery/retry.py RetryPolicy), and "
-    "the sweeper's resend_unsent (DeliveryRepository.unsent_reply_turns) picks up replies "
-    "whose status is NULL or 'sending', never 'failed': a turn that ran during the outage "
-    "is never answered",
-)
 def test_the_graph_api_answering_500_for_a_while(ready: Stack) -> None:
     outcome = run_scenario(ready, "Graph API 500 for 4 s", _graph_fault(ready, Fault.HTTP_ERROR, 4))
     assert_exactly_once(outcome)
@@ -408,14 +370,6 @@ def test_the_graph_api_hanging_for_a_while(ready: Stack) -> None:
     assert_exactly_once(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotExactlyOnce,
-    reason="a send whose answer never came is sent again: MetaCloudChannel._call makes a "
-    "ReadTimeout a retryable SendFailed, and the Retrier (OutboundService._deliver) repeats "
-    "the POST, which nothing makes idempotent, after the Graph API had accepted it: the "
-    "customer gets the answer once per attempt",
-)
 def test_the_graph_api_losing_its_answers_for_a_while(ready: Stack) -> None:
     outcome = run_scenario(
         ready, "Graph API answers lost for 12 s", _graph_fault(ready, Fault.LOSE_ANSWER, 12)

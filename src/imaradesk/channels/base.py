@@ -44,6 +44,11 @@ class SendFailed(ChannelError):
         self.retryable = retryable
 
 
+# SendFailed.code of a send whose answer never came: the provider may have taken it. Delivery
+# sends it again only if no status report says it went (after its claim lapses).
+UNCERTAIN = "uncertain"
+
+
 # -- delivery statuses -------------------------------------------------------------------------
 
 AWAITING_POLL = "awaiting_poll"

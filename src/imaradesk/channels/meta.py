@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 
 from imaradesk.channels.base import (
+    UNCERTAIN,
     ApprovedTemplate,
     ChannelCapabilities,
     DeliveryMode,
@@ -72,6 +73,11 @@ _TYPED_OPTION = re.compile(r"[0-9]{1,3}|[A-Za-z]{1,16}")
 _MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 # Errors that waiting may cure: throttling (4, 80007, 130429, 131056) and Meta's own trouble.
 _RETRYABLE_ERRORS = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056})
+# Our message's id, sent with it and echoed in its status reports.
+_OPAQUE_PREFIX = "imaradesk:"
+_OPAQUE = re.compile(r"imaradesk:([0-9]{1,18})")
+# Seconds a read receipt may take (sent before the turn, which must not wait on it for long).
+_READ_RECEIPT_TIMEOUT = 3.0
 # Meta's statuses as ours (channels.base orders them; "failed" never overwrites "delivered").
 _STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 
@@ -167,7 +173,7 @@ class MetaCloudChannel:
                         wamid,
                         _STATUSES[status],
                         str(code) if code else None,
-                        None,
+                        _our_message_id(raw.get("biz_opaque_callback_data")),
                         pricing_category=str(category)[:32] if category else None,
                     )
                 )
@@ -215,7 +221,11 @@ class MetaCloudChannel:
             body |= {"type": "interactive", "interactive": _interactive(message)}
         else:
             body |= {"type": "text", "text": {"body": message.text, "preview_url": False}}
-        answer = self._post(account, body)
+        if message.message_id is not None:
+            # Meta echoes it in the message's status reports: a send whose answer was lost (a
+            # timeout, a crash) is recognised as sent when its first status arrives.
+            body["biz_opaque_callback_data"] = f"{_OPAQUE_PREFIX}{message.message_id}"
+        answer = self._post(account, body, uncertain_on_timeout=True)
         sent = _list(answer.get("messages"))
         wamid = sent[0].get("id") if sent and isinstance(sent[0], dict) else None
         if not isinstance(wamid, str):
@@ -233,6 +243,8 @@ class MetaCloudChannel:
                 "message_id": provider_message_id,
                 "typing_indicator": {"type": "text"},
             },
+            # A courtesy before the turn: a slow Graph API must not hold the answer back.
+            timeout=min(self._timeout, _READ_RECEIPT_TIMEOUT),
         )
 
     def approved_templates(self, *, waba_id: str, access_token: str) -> list[ApprovedTemplate]:
@@ -317,9 +329,23 @@ class MetaCloudChannel:
             host == h or host.endswith("." + h) for h in _MEDIA_HOSTS
         )
 
-    def _post(self, account: ProviderAccount, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(
+        self,
+        account: ProviderAccount,
+        body: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        uncertain_on_timeout: bool = False,
+    ) -> dict[str, Any]:
         url = f"{self._base}/{self._version}/{account.account_id}/messages"
-        return self._call("POST", url, account.secret, body=body)
+        return self._call(
+            "POST",
+            url,
+            account.secret,
+            body=body,
+            timeout=timeout,
+            uncertain_on_timeout=uncertain_on_timeout,
+        )
 
     def _call(
         self,
@@ -329,6 +355,8 @@ class MetaCloudChannel:
         *,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
+        timeout: float | None = None,
+        uncertain_on_timeout: bool = False,
     ) -> dict[str, Any]:
         try:
             response = requests.request(
@@ -337,8 +365,16 @@ class MetaCloudChannel:
                 json=body,
                 params=params,
                 headers={"Authorization": f"Bearer {token}"},
-                timeout=self._timeout,
+                timeout=timeout or self._timeout,
             )
+        except requests.ReadTimeout as e:
+            if uncertain_on_timeout:
+                # Sent, never answered: Meta may have taken it. Sending it again now would
+                # show the customer the message twice.
+                raise SendFailed(
+                    "the Graph API did not answer in time", code=UNCERTAIN, retryable=False
+                ) from e
+            raise SendFailed("the Graph API did not answer in time", code="network") from e
         except requests.RequestException as e:
             raise SendFailed(
                 f"the Graph API is unreachable: {type(e).__name__}", code="network"
@@ -358,6 +394,14 @@ class MetaCloudChannel:
                 retryable=response.status_code >= 500 or code in _RETRYABLE_ERRORS,
             )
         return answer
+
+
+def _our_message_id(opaque: Any) -> int | None:
+    if isinstance(opaque, str):
+        found = _OPAQUE.fullmatch(opaque)
+        if found:
+            return int(found.group(1))
+    return None
 
 
 def _approved(data: Any) -> list[ApprovedTemplate]:

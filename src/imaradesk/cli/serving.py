@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+import redis
 
 from imaradesk.cli.base import _Context, console, err_console, pass_ctx
 from imaradesk.demo.seed import (
@@ -235,4 +236,15 @@ def _work_on_queues(services: Services, *, burst: bool) -> None:
     # Tasks use these services (loaded model, open pools) instead of building their own; a
     # SimpleWorker runs jobs in this process, so they are built once, not once per job.
     use_services(services)
-    SimpleWorker(services.jobs.queues, connection=services.redis).work(burst=burst)
+    while True:
+        rq_worker = SimpleWorker(services.jobs.queues, connection=services.redis)
+        try:
+            rq_worker.work(burst=burst)
+        except redis.RedisError:
+            pass  # Redis went away while the worker registered or left
+        # RQ's worker quits when it loses Redis: this process (and its loaded models) waits
+        # for Redis instead, or a restart of Redis would stop the whole topology.
+        if burst or getattr(rq_worker, "_stop_requested", False):
+            return
+        logging.getLogger(__name__).warning("lost Redis; taking jobs again in a second")
+        time.sleep(1.0)

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from imaradesk.channels.base import (
     AWAITING_POLL,
+    UNCERTAIN,
     DeliveryMode,
     ReadReceipts,
     Recipient,
@@ -414,6 +415,10 @@ class OutboundService:
                 failed += 1
                 SEND_FAILURES.labels(channel=conversation.channel, code=str(e.code)).inc()
                 log.warning("outbound message failed", extra={"org_id": org.id, "code": e.code})
+                if e.code == UNCERTAIN:
+                    # Left claimed ("sending"): its status report, if the provider took it,
+                    # records it as sent; else it is sent again once the claim lapses.
+                    continue
                 delivered.append(self._record(org, row, "failed", error_code=e.code))
                 continue
             delivered.append(
