@@ -22,19 +22,17 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 
-from bench.banking77 import percentile, write_faq
+from bench import open_loop
+from bench.banking77 import write_faq
 
 ROOT = Path(__file__).resolve().parents[1]
 RASA = Path(os.environ.get("RASA_VENV", ROOT / ".rasa-venv")) / "bin" / "rasa"
@@ -153,43 +151,13 @@ def rasa_server(workdir: Path) -> Iterator[tuple[str, float]]:
 
 
 def drive_parse(url: str, rate: float, seconds: float, texts: list[str], start: int) -> dict:
-    """Open loop, like topology_load.drive: one parse on schedule, up to 64 in flight."""
-    latencies: list[float] = []
-    errors = 0
-    guard = threading.Lock()
-    total = int(rate * seconds)
+    """Open loop, like topology_load.drive: the test set's questions to /model/parse."""
 
-    def send(n: int) -> None:
-        nonlocal errors
-        began = time.perf_counter()
-        try:
-            ok = requests.post(
-                f"{url}/model/parse", json={"text": texts[(start + n) % len(texts)]}, timeout=30
-            ).ok
-        except requests.RequestException:
-            ok = False
-        with guard:
-            if ok:
-                latencies.append((time.perf_counter() - began) * 1000)
-            else:
-                errors += 1
+    def parse(n: int) -> bool:
+        text = texts[(start + n) % len(texts)]
+        return requests.post(f"{url}/model/parse", json={"text": text}, timeout=30).ok
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(64) as pool:
-        for n in range(total):
-            delay = began + n / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(send, n)
-    elapsed = time.perf_counter() - began
-    return {
-        "offered_per_s": rate,
-        "achieved_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
-        "errors": errors,
-        "sent": total,
-    }
+    return open_loop.drive(rate, seconds, parse)
 
 
 def measure(rates: list[float], seconds: float, workdir: Path) -> dict:

@@ -28,14 +28,11 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -43,8 +40,8 @@ import redis
 import requests
 from twilio.request_validator import RequestValidator
 
-from bench import rasa_parse
-from bench.banking77 import percentile, write_faq
+from bench import open_loop, rasa_parse
+from bench.banking77 import write_faq
 
 TOKEN = "bench-twilio-token"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "banking77"
@@ -172,13 +169,8 @@ class Topology:
 def drive(topology: Topology, rate: float, seconds: float, texts: list[str], start: int) -> dict:
     url = f"{topology.url}/channels/twilio/bank/messages"
     validator = RequestValidator(TOKEN)
-    latencies: list[float] = []
-    errors = 0
-    guard = threading.Lock()
-    total = int(rate * seconds)
 
-    def send(n: int) -> None:
-        nonlocal errors
+    def send(n: int) -> bool:
         form = {
             "MessageSid": f"SM{start + n:032x}",
             "AccountSid": "AC" + "0" * 32,
@@ -188,33 +180,9 @@ def drive(topology: Topology, rate: float, seconds: float, texts: list[str], sta
             "NumMedia": "0",
         }
         headers = {"X-Twilio-Signature": validator.compute_signature(url, form)}
-        began = time.perf_counter()
-        try:
-            ok = requests.post(url, data=form, headers=headers, timeout=30).status_code == 200
-        except requests.RequestException:
-            ok = False
-        with guard:
-            if ok:
-                latencies.append((time.perf_counter() - began) * 1000)
-            else:
-                errors += 1
+        return requests.post(url, data=form, headers=headers, timeout=30).status_code == 200
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(64) as pool:
-        for n in range(total):
-            delay = began + n / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(send, n)
-    elapsed = time.perf_counter() - began
-    return {
-        "offered_per_s": rate,
-        "achieved_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
-        "errors": errors,
-        "sent": total,
-    }
+    return open_loop.drive(rate, seconds, send)
 
 
 def sustained(steps: list[dict]) -> float:

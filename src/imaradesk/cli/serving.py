@@ -201,11 +201,13 @@ def worker(ctx: _Context, interval: int, once: bool, background_jobs: bool, burs
         if time.monotonic() >= next_sweep:
             next_sweep = time.monotonic() + interval
             _sweep(services)
-        try:
-            # Often, not hourly: a message kept over its quota or whose job was lost waits.
-            services.background_turns.resume()
-        except Exception:  # the database may be away a moment; the next pass tries again
-            logging.getLogger(__name__).exception("resuming pending turns failed")
+        if services.settings.job_queue == "redis":
+            # Often, not hourly: a message kept over its quota or whose job was lost waits. (On
+            # the embedded default the serving process, which runs the turns, does this.)
+            try:
+                services.background_turns.resume()
+            except Exception:  # the database may be away a moment; the next pass tries again
+                logging.getLogger(__name__).exception("resuming pending turns failed")
         if once:
             return
         time.sleep(max(0.0, min(PENDING_TURNS_EVERY, next_sweep - time.monotonic())))

@@ -2,9 +2,10 @@
 
 N gunicorn web workers (``imaradesk serve --workers N``), M background workers (``imaradesk
 worker --jobs``: customers' turns first, then uploads and media) and one sweeper (``imaradesk
-worker``: retention, unsent replies, stalled uploads), all on PostgreSQL and Redis, run by
-honcho: their output is interleaved with their names, and when one of them exits, or on
-Ctrl-C or SIGTERM, all of them stop. The schema is migrated before any of them starts, so new
+worker``: retention, unsent replies and stalled uploads hourly, pending turns every 2 s), all
+on PostgreSQL and Redis, run by honcho: their output is interleaved with their names, and when
+one of them exits, or on Ctrl-C or SIGTERM, all of them stop (a background worker waits for
+Redis rather than exit when Redis restarts). The schema is migrated before any of them starts, so new
 code never serves an old schema (upgrades: stop, install, ``imaradesk up``).
 """
 
