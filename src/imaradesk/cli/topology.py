@@ -5,8 +5,8 @@ worker --jobs``: customers' turns first, then uploads and media) and one sweeper
 worker``: retention, unsent replies and stalled uploads hourly, pending turns every 2 s), all
 on PostgreSQL and Redis, run by honcho: their output is interleaved with their names, and when
 one of them exits, or on Ctrl-C or SIGTERM, all of them stop (a background worker waits for
-Redis rather than exit when Redis restarts). The schema is migrated before any of them starts, so new
-code never serves an old schema (upgrades: stop, install, ``imaradesk up``).
+Redis rather than exit when Redis restarts). The schema is migrated before any of them starts,
+so new code never serves an old schema (upgrades: stop, install, ``imaradesk up``).
 """
 
 from __future__ import annotations
