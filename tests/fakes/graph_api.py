@@ -186,13 +186,15 @@ class FakeGraphApi:
         assert self.app_secret is not None and self.status_webhook is not None
         digest = hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
         headers = {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
-        for _ in range(5):  # Meta retries a status report too
+        # Meta retries a status report the webhook did not take (for days; here for a minute).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             try:
                 if requests.post(self.status_webhook, data=body, headers=headers, timeout=10).ok:
                     return
             except requests.RequestException:
                 pass
-            time.sleep(0.5)
+            time.sleep(1.0)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -362,6 +362,7 @@ def test_uploads_beyond_the_storage_quota_are_refused(
         timeout=30,
     )
     assert accepted.status_code == 202
+    services.jobs.wait(timeout=60)  # its reading ends before the database is cleaned
 
 
 def test_org_set_gives_an_organization_its_own_quotas_and_zero_restores_the_default(
