@@ -255,10 +255,6 @@ class BackgroundTurns:
                     held.append((row, now + max(admission.retry_after, timedelta(seconds=1))))
         return ready, held
 
-    def waiting(self, org_id: int) -> int:
-        """How many of the organization's messages wait for their turn."""
-        return self._pending.waiting(org_id)
-
     def resume_forever(self, every: float, stop: threading.Event | None = None) -> None:
         """``resume`` every ``every`` seconds until ``stop`` is set (a thread of the process
         that runs the jobs on the embedded default; the sweeper's loop with RQ)."""

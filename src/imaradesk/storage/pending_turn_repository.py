@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 
 from imaradesk.storage.db import Database
@@ -115,17 +115,6 @@ class PendingTurnStore:
                 update(PendingTurn)
                 .where(col(PendingTurn.org_id) == org_id, col(PendingTurn.id).in_(pending_ids))
                 .values(not_before=until)
-            )
-
-    def waiting(self, org_id: int) -> int:
-        """How many of the organization's messages wait for their turn."""
-        with self._db.read() as session:
-            return int(
-                session.exec(
-                    select(func.count())
-                    .select_from(PendingTurn)
-                    .where(PendingTurn.org_id == org_id)
-                ).one()
             )
 
 
