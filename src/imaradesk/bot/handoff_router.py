@@ -11,7 +11,8 @@ similarities across languages run lower than within one, so the FAQ's Swahili ph
 otherwise always win.
 
 Frustration comes from the router's sentiment reader (policies.sentiment): the classifier over
-the multilingual encoder's vectors when the knowledge base has that encoder, else the lexicon.
+the multilingual encoder's vectors when the knowledge base has that encoder (English messages
+first pass a gate on the main encoder's vectors), else the lexicon.
 """
 
 from __future__ import annotations
@@ -114,7 +115,13 @@ class HandoffRouter:
         self.language = language or LanguageDetector()
         # The classifier needs the multilingual encoder; without it (multilingual_model="off",
         # or a test's fake encoder) the lexicon reads sentiment, as before.
-        self.sentiment = sentiment or sentiment_reader(knowledge.multilingual_embedder)
+        # English messages pass the gate on the main encoder first, with the language the
+        # search routes by, so that the gate reads the vector the search computes anyway.
+        self.sentiment = sentiment or sentiment_reader(
+            knowledge.multilingual_embedder,
+            english=knowledge.embedder,
+            language_of=self.language.detect,
+        )
         # Whoever restricted processing is read by the lexicon only: no model sees their words.
         self._lexicon = LexiconSentiment()
         self._matching = {knowledge.embedder.name: main_matching}

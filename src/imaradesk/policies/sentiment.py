@@ -10,17 +10,27 @@ Two readers share one interface (``SentimentReader.analyse(text) -> Sentiment``)
   writes ``frustration_model.npz`` beside this file). The lexicon's verdict is kept beside
   it (it is rarely wrong when it fires) and so are its signals and its polarity score.
 
-The weights file is plain arrays (``numpy.load`` without pickle) and names the encoder it was
-trained on: a different encoder, or no file, means the lexicon alone.
+English messages are read first by a second logistic regression on the English encoder's
+vectors, which the turn's search computes anyway (``frustration_gate.npz``): below its
+threshold (chosen by cross-validation, ``bench.sentiment --train``) the message is not
+frustrated and the multilingual encoder, about 24 ms of CPU per message, never reads it. Calm
+questions mostly stop there (2 in 3 of BANKING77's); on the held-out set the two readings
+together find frustration in English better than the multilingual one alone (F1 0.958 against
+0.929, precision up, recall the same) and the same in the other languages.
+
+The weights files are plain arrays (``numpy.load`` without pickle) and name the encoder they
+were trained on: a different encoder, or no file, means the lexicon alone (no gate file: every
+message goes to the multilingual classifier).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,6 +62,7 @@ _SHOUT_MIN_WORDS = 3
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).with_name("frustration_model.npz")
+GATE_FILE = Path(__file__).with_name("frustration_gate.npz")
 _CACHE_SIZE = 256
 
 
@@ -183,6 +194,24 @@ class FrustrationModel:
             raise ModelUnavailable(f"frustration model {path}: {e}") from e
 
 
+@dataclass(frozen=True)
+class EnglishGate:
+    """The first reading of an English message, on the English encoder's vector."""
+
+    encoder: TextEncoder
+    model: FrustrationModel
+    # The language a message is in, as the knowledge base's search decides it ("en" when
+    # unclear), so that the gate reads the very vector the search asks for.
+    language_of: Callable[[str], str]
+
+    def passes(self, text: str) -> tuple[bool, float | None]:
+        """(whether the multilingual classifier must read ``text``, the gate's probability)."""
+        if self.language_of(text) != "en":
+            return True, None
+        p = float(self.model.probabilities(self.encoder.embed([text])[0].reshape(1, -1))[0])
+        return p >= self.model.threshold, p
+
+
 class MultilingualSentiment:
     """The frustration classifier on the multilingual encoder, with the lexicon beside it."""
 
@@ -192,16 +221,23 @@ class MultilingualSentiment:
         model: FrustrationModel,
         *,
         lexicon: LexiconSentiment | None = None,
+        gate: EnglishGate | None = None,
     ) -> None:
         if model.encoder != encoder.name:
             raise ModelUnavailable(
                 f"the frustration model was trained on {model.encoder}, not {encoder.name}"
             )
+        if gate is not None and gate.model.encoder != gate.encoder.name:
+            raise ModelUnavailable(
+                f"the frustration gate was trained on {gate.model.encoder}, not {gate.encoder.name}"
+            )
         self._encoder = encoder
         self._model = model
         self._lexicon = lexicon or LexiconSentiment()
-        # A turn asks twice of the same message (the frustration rule, then routing).
-        self._recent: OrderedDict[str, Sentiment] = OrderedDict()
+        self._gate = gate
+        # A turn asks twice of the same message (the frustration rule, then routing); kept by
+        # a digest of the text, never the text.
+        self._recent: OrderedDict[bytes, Sentiment] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -209,34 +245,70 @@ class MultilingualSentiment:
         return self._encoder.name
 
     def analyse(self, text: str, *, vector: np.ndarray | None = None) -> Sentiment:
-        """``vector`` is ``text`` already embedded by the same encoder, when the caller has it."""
+        """``vector`` is ``text`` already embedded by the multilingual encoder, when the caller
+        has it (then the gate is skipped: the expensive reading is paid for)."""
+        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
         with self._lock:
-            known = self._recent.get(text)
+            known = self._recent.get(key)
         if known is not None:
             return known
         lexical = self._lexicon.analyse(text)
         if not text.strip():
             return lexical
-        if vector is None:
-            vector = self._encoder.embed([text])[0]
-        p = float(self._model.probabilities(vector.reshape(1, -1))[0])
-        by_model = p >= self._model.threshold
-        signals = lexical.signals + (("frustrated (classifier)",) if by_model else ())
-        result = Sentiment(lexical.score, by_model or lexical.frustrated, signals, round(p, 3))
+        result = None
+        if vector is None and self._gate is not None:
+            must_read, p_gate = self._gate.passes(text)
+            if not must_read:
+                assert p_gate is not None
+                result = Sentiment(
+                    lexical.score, lexical.frustrated, lexical.signals, round(p_gate, 3)
+                )
+        if result is None:
+            if vector is None:
+                vector = self._encoder.embed([text])[0]
+            p = float(self._model.probabilities(vector.reshape(1, -1))[0])
+            by_model = p >= self._model.threshold
+            signals = lexical.signals + (("frustrated (classifier)",) if by_model else ())
+            result = Sentiment(lexical.score, by_model or lexical.frustrated, signals, round(p, 3))
         with self._lock:
-            self._recent[text] = result
+            self._recent[key] = result
             if len(self._recent) > _CACHE_SIZE:
                 self._recent.popitem(last=False)
         return result
 
 
-def sentiment_reader(encoder: TextEncoder | None, path: Path = MODEL_FILE) -> SentimentReader:
-    """The classifier on ``encoder`` when its trained file is there, else the lexicon alone."""
+def sentiment_reader(
+    encoder: TextEncoder | None,
+    path: Path = MODEL_FILE,
+    *,
+    english: TextEncoder | None = None,
+    language_of: Callable[[str], str] | None = None,
+    gate_path: Path = GATE_FILE,
+) -> SentimentReader:
+    """The classifier on ``encoder`` when its trained file is there, else the lexicon alone.
+
+    With ``english`` (the main encoder) and ``language_of``, English messages pass the gate
+    first when its file was trained on that encoder.
+    """
     if encoder is None:
         return LexiconSentiment()
     try:
-        return MultilingualSentiment(encoder, FrustrationModel.load(path))
+        model = FrustrationModel.load(path)
     except ModelUnavailable as e:
         # The product works without it (English frustration as before); say why once.
+        log.warning("frustration classifier off, the lexicon alone reads sentiment: %s", e)
+        return LexiconSentiment()
+    gate = None
+    if english is not None and language_of is not None:
+        try:
+            gate_model = FrustrationModel.load(gate_path)
+        except ModelUnavailable as e:
+            log.warning("frustration gate off, every message goes to the classifier: %s", e)
+        else:
+            if gate_model.encoder == english.name:
+                gate = EnglishGate(english, gate_model, language_of)
+    try:
+        return MultilingualSentiment(encoder, model, gate=gate)
+    except ModelUnavailable as e:
         log.warning("frustration classifier off, the lexicon alone reads sentiment: %s", e)
         return LexiconSentiment()
