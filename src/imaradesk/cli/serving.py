@@ -120,6 +120,10 @@ def _serve(
     services.embedder.embed(["warm up"])
     app = create_app(services=services)
 
+    def start_serving() -> None:
+        services.warm_up_readers()
+        resume_uploads()
+
     def resume_uploads() -> None:
         # Uploads a stopped server was reading are read again (with Redis, RQ keeps them). In
         # the process that serves: threads started before a fork would not exist after it.
@@ -141,7 +145,7 @@ def _serve(
             ).start()
 
     if dev:
-        resume_uploads()
+        start_serving()
         app.run(host=host, port=port, threaded=True)
         return
     from gunicorn.app.base import BaseApplication
@@ -156,11 +160,8 @@ def _serve(
             self.cfg.set("accesslog", None)
             # The master opened database connections (migrations, warm-up): a forked worker
             # must not use them, or two processes talk over one connection.
-            self.cfg.set(
-                "post_fork",
-                lambda _server, _worker: services.database.engine.dispose(close=False),
-            )
-            self.cfg.set("post_worker_init", lambda _worker: resume_uploads())
+            self.cfg.set("post_fork", lambda _server, _worker: _after_fork(services, workers))
+            self.cfg.set("post_worker_init", lambda _worker: start_serving())
             # Gunicorn's default control socket is one path per user: a second instance on
             # the machine took it over, and stopping either removed the other's.
             self.cfg.set("control_socket", control_socket_path(services.settings.data_dir, port))
@@ -169,6 +170,14 @@ def _serve(
             return app
 
     _Gunicorn().run()
+
+
+def _after_fork(services: Services, workers: int) -> None:
+    from imaradesk.knowledge_index.embedder import limit_encoder_threads
+
+    services.database.engine.dispose(close=False)
+    threads = services.settings.encoder_threads or max(1, (os.cpu_count() or 1) // workers)
+    limit_encoder_threads(threads)
 
 
 @click.command("worker")

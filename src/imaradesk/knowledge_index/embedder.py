@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import threading
 import time
 import unicodedata
@@ -17,6 +18,7 @@ import numpy as np
 
 from imaradesk.knowledge_index.defaults import DEFAULT_EMBEDDING_MODEL
 from imaradesk.knowledge_index.errors import EmbedderError as EmbedderError
+from imaradesk.knowledge_index.query_batcher import QueryBatcher
 
 if TYPE_CHECKING:  # a heavy import, only needed once a model is loaded
     from sentence_transformers import SentenceTransformer
@@ -97,6 +99,15 @@ class RecentQueries:
                 self._vectors.popitem(last=False)
 
 
+def limit_encoder_threads(threads: int) -> None:
+    """Let this process's encoders use ``threads`` CPU threads: torch's, and OpenMP's for the
+    multilingual engine (read when it loads; loaded after this in a fresh worker)."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from local files only; loads on first use."""
 
@@ -107,6 +118,8 @@ class SentenceTransformerEmbedder:
         self._load_lock = threading.Lock()
         self._dimension: int | None = None
         self._recent = RecentQueries()
+        # Concurrent turns' questions are encoded together (query_batcher says why).
+        self._queries = QueryBatcher(self._encode)
 
     @property
     def name(self) -> str:
@@ -155,9 +168,17 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         key = self._recent.key(texts)
+        if key is None:
+            return self._encode(texts, model)
         known = self._recent.get(key)
         if known is not None:
             return known
+        vectors = self._queries.encode_one(texts[0])
+        self._recent.put(key, vectors)
+        return vectors
+
+    def _encode(self, texts: Sequence[str], model: SentenceTransformer | None = None) -> np.ndarray:
+        model = model or self._model or self._load()
         vectors = model.encode(
             list(texts),
             batch_size=64,
@@ -165,9 +186,7 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._recent.put(key, vectors)
-        return vectors
+        return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
