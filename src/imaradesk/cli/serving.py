@@ -121,7 +121,13 @@ def _serve(
     app = create_app(services=services)
 
     def start_serving() -> None:
-        services.warm_up_readers()
+        # On a thread of its own: the main thread of a forked worker inherits OpenMP's thread
+        # team from the process it was forked from, whose threads are gone, and the
+        # multilingual engine's first parallel step would wait for them forever (libgomp).
+        # A new thread starts a team of its own, as the request threads do.
+        warm_up = threading.Thread(target=services.warm_up_readers, name="warm-up")
+        warm_up.start()
+        warm_up.join()
         resume_uploads()
 
     def resume_uploads() -> None:
