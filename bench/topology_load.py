@@ -93,6 +93,14 @@ class Topology:
             start_new_session=True,
         )  # fmt: skip
         self.url = f"http://127.0.0.1:{self.port}"
+        try:
+            self._ready(tmp)
+        except BaseException:
+            # A topology left running would take the next one's jobs from the same Redis.
+            self.stop()
+            raise
+
+    def _ready(self, tmp: Path) -> None:
         deadline = time.monotonic() + 300
         while True:
             try:
