@@ -71,7 +71,8 @@ class Sentiment:
     score: float  # VADER compound, -1 (negative) to 1 (positive)
     frustrated: bool
     signals: tuple[str, ...]
-    # The classifier's probability that the customer is frustrated, when one read the message.
+    # The classifier's probability that the customer is frustrated, when one read the message
+    # (the English gate's, when the gate found the message calm and the classifier never read it).
     frustration: float | None = None
 
 
