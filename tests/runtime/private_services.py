@@ -21,14 +21,10 @@ from pathlib import Path
 
 import redis
 
+from tests.runtime.served import free_port
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REDIS_SERVER = "/usr/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_port(port: int, *, up: bool, timeout: float = 30) -> None:

@@ -64,7 +64,8 @@ from tests.runtime.fault_topology import (
     wait_until,
     wamid,
 )
-from tests.runtime.private_services import PrivatePostgres, PrivateRedis, free_port
+from tests.runtime.private_services import PrivatePostgres, PrivateRedis
+from tests.runtime.served import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 

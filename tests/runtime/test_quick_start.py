@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.helpers import WebVisitor
+from tests.runtime.served import free_port, wait_until_serving
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_the_demo_serves_and_answers_in_english_and_swahili(tmp_path: Path) -> None:
@@ -50,16 +42,7 @@ def test_the_demo_serves_and_answers_in_english_and_swahili(tmp_path: Path) -> N
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the demo did not come up"
-            time.sleep(0.5)
+        wait_until_serving(demo, base, seconds=300)
 
         english = WebVisitor(base, "demo").replies("How do I reset my PIN?")
         assert any("*483*7#" in r["text"] and "Forgot PIN" in r["text"] for r in english), english

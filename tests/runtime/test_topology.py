@@ -15,7 +15,6 @@ import concurrent.futures
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,11 @@ import redis
 import requests
 
 from tests.helpers import post_signed, twilio_form
+from tests.runtime.served import free_port, wait_until_serving
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 TOKEN = "topology-twilio-token"
 REDIS_DB = 13  # its own: the topology's workers take whatever jobs they find there
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -89,16 +83,7 @@ def test_the_topology_starts_answers_shares_knowledge_and_stops(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert topology.poll() is None, topology.stdout.read() if topology.stdout else ""
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the topology did not come up"
-            time.sleep(0.5)
+        wait_until_serving(topology, base, seconds=240)
 
         faq = tmp_path / "faq.csv"
         faq.write_text(
