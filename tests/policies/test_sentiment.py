@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,22 @@ def test_the_gate_keeps_calm_english_from_the_multilingual_encoder(encoders) -> 
     # A message is read once a turn: the rule and the routing ask twice.
     reader.analyse(angry)
     assert counting.read == [angry, swahili]
+
+
+@pytest.mark.slow
+def test_a_reading_is_forgotten_seconds_after_its_turn(encoders) -> None:
+    """Nothing derived from a message stays in memory past its turn (an erasure cannot reach
+    memory): asked again after the window, the classifier reads the message again."""
+    multilingual, _ = encoders
+    counting = CountingEncoder(multilingual)
+    reader = MultilingualSentiment(counting, FrustrationModel.load(), remember_seconds=0.2)
+    text = "Nyinyi ni wezi tu, nimechoka na hii app"
+    reader.analyse(text)
+    reader.analyse(text)
+    assert counting.read == [text]
+    time.sleep(0.3)
+    reader.analyse(text)
+    assert counting.read == [text, text]
 
 
 def test_a_gate_for_another_encoder_is_refused(encoders) -> None:

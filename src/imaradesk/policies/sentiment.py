@@ -29,6 +29,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ log = logging.getLogger(__name__)
 MODEL_FILE = Path(__file__).with_name("frustration_model.npz")
 GATE_FILE = Path(__file__).with_name("frustration_gate.npz")
 _CACHE_SIZE = 256
+# A turn asks within milliseconds; beyond this a reading is dropped, so that nothing derived
+# from a customer's message lingers in memory after the turn (an erasure cannot reach it).
+REMEMBER_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -223,6 +227,7 @@ class MultilingualSentiment:
         *,
         lexicon: LexiconSentiment | None = None,
         gate: EnglishGate | None = None,
+        remember_seconds: float = REMEMBER_SECONDS,
     ) -> None:
         if model.encoder != encoder.name:
             raise ModelUnavailable(
@@ -237,8 +242,9 @@ class MultilingualSentiment:
         self._lexicon = lexicon or LexiconSentiment()
         self._gate = gate
         # A turn asks twice of the same message (the frustration rule, then routing); kept by
-        # a digest of the text, never the text.
-        self._recent: OrderedDict[bytes, Sentiment] = OrderedDict()
+        # a digest of the text, never the text, for a few seconds.
+        self._recent: OrderedDict[bytes, tuple[float, Sentiment]] = OrderedDict()
+        self._remember_seconds = remember_seconds
         self._lock = threading.Lock()
 
     @property
@@ -249,10 +255,15 @@ class MultilingualSentiment:
         """``vector`` is ``text`` already embedded by the multilingual encoder, when the caller
         has it (then the gate is skipped: the expensive reading is paid for)."""
         key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        now = time.monotonic()
         with self._lock:
+            while (
+                self._recent and next(iter(self._recent.values()))[0] < now - self._remember_seconds
+            ):
+                self._recent.popitem(last=False)
             known = self._recent.get(key)
         if known is not None:
-            return known
+            return known[1]
         lexical = self._lexicon.analyse(text)
         if not text.strip():
             return lexical
@@ -272,7 +283,7 @@ class MultilingualSentiment:
             signals = lexical.signals + (("frustrated (classifier)",) if by_model else ())
             result = Sentiment(lexical.score, by_model or lexical.frustrated, signals, round(p, 3))
         with self._lock:
-            self._recent[key] = result
+            self._recent[key] = (now, result)
             if len(self._recent) > _CACHE_SIZE:
                 self._recent.popitem(last=False)
         return result
